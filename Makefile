@@ -1,0 +1,55 @@
+# The two commands of the README: `make run` and `make test`. Also `make lint`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Django 6.1 wants Python >= 3.12: take 3.12 or 3.13 when the machine has one (pyenv's too),
+# else plain python3 (3.11 gets Django 5.2 LTS through the markers in requirements.txt).
+PYTHON ?= $(shell for candidate in python3.12 python3.13 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3) python3; do \
+	if $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$candidate; break; fi; done)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: help run test lint format migrate seed clean
+
+help:
+	@echo "make run   install into .venv, migrate, load the demo clinic, start web + Celery worker + beat"
+	@echo "make test  install what the tests need and run the whole suite"
+	@echo "make lint  ruff and mypy"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "No Python >= 3.11 found; set PYTHON=/path/to/python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime-installed
+
+migrate: $(VENV)/.runtime-installed
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+run: seed
+	@echo "Web: http://127.0.0.1:8000/admin/  API docs: http://127.0.0.1:8000/api/docs/"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+test: $(VENV)/.dev-installed
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: $(VENV)/.dev-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,278 @@
+"""Auth, me, patients and care-team endpoints. Thin: validate, call one service or selector, answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from accounts import services
+from accounts.lockout import lockout_message, lockout_seconds
+from accounts.models import Patient, Role, User
+from accounts.selectors import patients_actable_by, patients_visible_to
+from accounts.serializers import (
+    CareTeamJoinSerializer,
+    CareTeamMemberSerializer,
+    DependentCreateSerializer,
+    ErrorSerializer,
+    LogoutSerializer,
+    PatientSerializer,
+    PatientUpdateSerializer,
+    RegisterSerializer,
+    UserSerializer,
+)
+from tacro_topical.pagination import NewestFirstCursorPagination
+
+VALIDATION_ERROR = OpenApiResponse(
+    response=inline_serializer("FieldErrors", {"field": serializers.ListField(child=serializers.CharField())}),
+    description="Each offending field, with what is wrong and what is allowed.",
+)
+UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="No valid credentials.")
+FORBIDDEN = OpenApiResponse(ErrorSerializer, description="The caller's role does not allow this.")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such object, or the caller may not see it.")
+THROTTLED = OpenApiResponse(ErrorSerializer, description="Too many requests; see Retry-After.")
+
+
+class AccountLockedOut(exceptions.Throttled):
+    """429 with Retry-After, and words a person can act on, instead of a generic failure."""
+
+    default_code = "account_locked"
+
+
+def patient_for_request(request: Request, patient_id: uuid.UUID, *, to_act: bool = False) -> Patient:
+    """The patient a /patients/{patient}/ route names, or 404 if the caller may not see them.
+
+    With `to_act`, a caller who may see but not act for the patient (a reviewing clinician) gets 403.
+    """
+    patient = patients_visible_to(request.user).filter(pk=patient_id).first()
+    if patient is None:
+        raise Http404
+    if to_act and not patients_actable_by(request.user).filter(pk=patient.pk).exists():
+        raise exceptions.PermissionDenied("Only the patient or their caregivers may change this.")
+    return patient
+
+
+def user_answer(user: User, request: Request) -> dict[str, Any]:
+    actable = patients_actable_by(user).order_by("created_at")
+    return UserSerializer(user, context={"request": request, "actable_patients": actable}).data
+
+
+class RegisterApi(APIView):
+    permission_classes = (AllowAny,)
+    authentication_classes = ()
+
+    @extend_schema(
+        operation_id="auth_register",
+        request=RegisterSerializer,
+        responses={201: UserSerializer, 400: VALIDATION_ERROR},
+        summary="Register a patient or caregiver",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = services.user_register(
+            email=data["email"],
+            password=data["password"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            role=Role(data["role"]),
+            birth_date=data.get("birth_date"),
+            timezone_name=data.get("timezone"),
+            condition=data.get("condition"),
+        )
+        return Response(user_answer(user, request), status=status.HTTP_201_CREATED)
+
+
+class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
+    """simplejwt's pair serializer; the e-mail is normalised the way accounts store it."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        attrs[self.username_field] = str(attrs[self.username_field]).strip().lower()
+        return super().validate(attrs)
+
+
+class TokenObtainApi(TokenObtainPairView):
+    serializer_class = EmailTokenObtainPairSerializer
+
+    @extend_schema(
+        operation_id="auth_token",
+        responses={
+            200: inline_serializer(
+                "TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+            ),
+            400: VALIDATION_ERROR,
+            401: OpenApiResponse(ErrorSerializer, description="Wrong e-mail or password."),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Account locked after repeated failures; see Retry-After."
+            ),
+        },
+        summary="Sign in: get an access and a refresh token",
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except exceptions.AuthenticationFailed:
+            # django-axes flags the request when this attempt hit, or met, the lockout.
+            if getattr(request, "axes_locked_out", False):
+                raise AccountLockedOut(wait=lockout_seconds(request), detail=lockout_message(request)) from None
+            raise
+
+
+class TokenRefreshApi(TokenRefreshView):
+    @extend_schema(
+        operation_id="auth_token_refresh",
+        responses={
+            200: inline_serializer(
+                "RefreshedTokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
+            ),
+            400: VALIDATION_ERROR,
+            401: OpenApiResponse(ErrorSerializer, description="The refresh token is invalid, expired or revoked."),
+        },
+        summary="Trade a refresh token for a new pair; the old refresh token stops working",
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutApi(APIView):
+    # The refresh token in the body is the credential: logging out must work with an expired access token.
+    permission_classes = (AllowAny,)
+    authentication_classes = ()
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=LogoutSerializer,
+        responses={
+            205: OpenApiResponse(description="The refresh token is revoked."),
+            400: VALIDATION_ERROR,
+            401: OpenApiResponse(ErrorSerializer, description="The refresh token is invalid, expired or revoked."),
+        },
+        summary="Sign out: revoke a refresh token",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            RefreshToken(serializer.validated_data["refresh"]).blacklist()
+        except TokenError as error:
+            raise exceptions.AuthenticationFailed(
+                "The refresh token is invalid, expired or already revoked."
+            ) from error
+        return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class MeApi(APIView):
+    @extend_schema(
+        operation_id="me",
+        responses={200: UserSerializer, 401: UNAUTHENTICATED},
+        summary="The signed-in user, their role and the patients they may act for",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(user_answer(request.user, request))  # type: ignore[arg-type]
+
+
+class PatientPagination(NewestFirstCursorPagination):
+    ordering = ("created_at", "id")
+
+
+class PatientListApi(APIView):
+    @extend_schema(
+        operation_id="patients_list",
+        responses={200: PatientSerializer(many=True), 401: UNAUTHENTICATED},
+        summary="The patients the caller may act for or review",
+    )
+    def get(self, request: Request) -> Response:
+        paginator = PatientPagination()
+        page = paginator.paginate_queryset(patients_visible_to(request.user), request, view=self)
+        return paginator.get_paginated_response(PatientSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="patients_create_dependent",
+        request=DependentCreateSerializer,
+        responses={201: PatientSerializer, 400: VALIDATION_ERROR, 401: UNAUTHENTICATED, 403: FORBIDDEN},
+        summary="A caregiver adds a dependent (a child without a login)",
+    )
+    def post(self, request: Request) -> Response:
+        if getattr(request.user, "role", None) != Role.CAREGIVER:
+            raise exceptions.PermissionDenied("Only caregivers add dependents.")
+        serializer = DependentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        patient = services.patient_create_dependent(
+            caregiver=request.user,  # type: ignore[arg-type]
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            birth_date=data["birth_date"],
+            timezone_name=data["timezone"],
+            condition=data["condition"],
+        )
+        return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+
+
+class PatientDetailApi(APIView):
+    @extend_schema(
+        operation_id="patients_retrieve",
+        responses={200: PatientSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        summary="One patient",
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        return Response(PatientSerializer(patient_for_request(request, patient_id)).data)
+
+    @extend_schema(
+        operation_id="patients_partial_update",
+        request=PatientUpdateSerializer,
+        responses={
+            200: PatientSerializer,
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+        summary="Change a patient's details (the patient or a caregiver)",
+    )
+    def patch(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = patient_for_request(request, patient_id, to_act=True)
+        serializer = PatientUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        patient = services.patient_update(patient=patient, **serializer.validated_data)
+        return Response(PatientSerializer(patient).data)
+
+
+class CareTeamJoinApi(APIView):
+    throttle_classes = (ScopedRateThrottle,)
+    throttle_scope = "care_team_join"
+
+    @extend_schema(
+        operation_id="care_team_join",
+        request=CareTeamJoinSerializer,
+        responses={
+            200: CareTeamMemberSerializer,
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            429: THROTTLED,
+        },
+        summary="Add the dermatologist who issued a join code to a patient's care team",
+    )
+    def post(self, request: Request) -> Response:
+        if getattr(request.user, "role", None) not in (Role.PATIENT, Role.CAREGIVER):
+            raise exceptions.PermissionDenied("Only patients and caregivers join a care team.")
+        serializer = CareTeamJoinSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        patient = patient_for_request(request, serializer.validated_data["patient"], to_act=True)
+        membership = services.care_team_join(code=serializer.validated_data["code"], patient=patient)
+        return Response(CareTeamMemberSerializer(membership).data)

@@ -1,0 +1,56 @@
+"""Authentication by e-mail, and admin permissions that follow from the user's role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+
+from accounts.models import Role
+
+# What each role may do in the admin, so nobody has to assign groups by hand.
+# Clinic staff create dermatologist accounts (API.md: they are not self-registered).
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.DERMATOLOGIST: frozenset(
+        {
+            "accounts.view_patient",
+            "accounts.view_careteamjoincode",
+            "accounts.add_careteamjoincode",
+        }
+    ),
+    Role.CLINIC_STAFF: frozenset(
+        {
+            "accounts.view_patient",
+            "accounts.change_patient",
+            "accounts.view_careteammembership",
+            "accounts.add_careteammembership",
+            "accounts.delete_careteammembership",
+            "accounts.view_careteamjoincode",
+            "accounts.add_careteamjoincode",
+            "accounts.view_user",
+            "accounts.add_user",
+            "accounts.change_user",
+        }
+    ),
+}
+
+
+class EmailRoleBackend(ModelBackend):
+    """Django's model backend (e-mail is the username field) plus permissions granted by role.
+
+    Role permissions apply only to staff accounts: a patient with is_staff off never reaches the admin.
+    """
+
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        permissions = set(super().get_all_permissions(user_obj, obj))
+        if user_obj.is_active and getattr(user_obj, "is_staff", False) and obj is None:
+            permissions |= ROLE_PERMISSIONS.get(getattr(user_obj, "role", ""), frozenset())
+        return permissions
+
+    def has_perm(self, user_obj: Any, perm: str, obj: Any = None) -> bool:
+        return user_obj.is_active and perm in self.get_all_permissions(user_obj, obj)
+
+    def has_module_perms(self, user_obj: Any, app_label: str) -> bool:
+        return user_obj.is_active and any(
+            perm.startswith(f"{app_label}.") for perm in self.get_all_permissions(user_obj)
+        )

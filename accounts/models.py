@@ -1,0 +1,240 @@
+"""Users with a role, the patients whose skin is treated, and the care teams that review them."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import uuid
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, available_timezones
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    PATIENT = "patient", "Patient"
+    CAREGIVER = "caregiver", "Caregiver"
+    DERMATOLOGIST = "dermatologist", "Dermatologist"
+    CLINIC_STAFF = "clinic_staff", "Clinic staff"
+
+
+CLINICIAN_ROLES = frozenset({Role.DERMATOLOGIST, Role.CLINIC_STAFF})
+SELF_REGISTERING_ROLES = (Role.PATIENT, Role.CAREGIVER)
+
+
+class Condition(models.TextChoices):
+    ATOPIC_DERMATITIS = "atopic_dermatitis", "Atopic dermatitis"
+    CLE_ACUTE = "cle_acute", "Acute cutaneous lupus erythematosus"
+    CLE_SUBACUTE = "cle_subacute", "Subacute cutaneous lupus erythematosus"
+    CLE_DISCOID = "cle_discoid", "Discoid lupus erythematosus"
+    CLE_OTHER = "cle_other", "Other cutaneous lupus erythematosus"
+
+
+def normalize_email_address(email: str) -> str:
+    """One spelling per address: people type their e-mail in any case, and sign in with another."""
+    return email.strip().lower()
+
+
+def validate_iana_timezone(value: str) -> None:
+    """Accept only IANA zone names (`Asia/Qatar`); reminders and local dates depend on them."""
+    if value not in _iana_timezones():
+        raise ValidationError(
+            "Unknown time zone %(value)s: use an IANA name such as Europe/London or Asia/Qatar.",
+            code="invalid_timezone",
+            params={"value": repr(value)},
+        )
+
+
+_TIMEZONES: frozenset[str] | None = None
+
+
+def _iana_timezones() -> frozenset[str]:
+    global _TIMEZONES
+    if _TIMEZONES is None:
+        _TIMEZONES = frozenset(available_timezones())
+    return _TIMEZONES
+
+
+def validate_not_in_future(value: datetime.date) -> None:
+    if value > timezone.localdate():
+        raise ValidationError("A birth date cannot be in the future.", code="future_date")
+
+
+class UserManager(BaseUserManager["User"]):
+    """Users sign in with their e-mail address; there is no username."""
+
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email=normalize_email_address(username or ""))
+
+    def _create_user(self, email: str, password: str | None, **extra_fields: Any) -> User:
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=normalize_email_address(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields: Any) -> User:
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields: Any) -> User:
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        extra_fields.setdefault("role", Role.CLINIC_STAFF)
+        if extra_fields["is_staff"] is not True or extra_fields["is_superuser"] is not True:
+            raise ValueError("A superuser needs is_staff=True and is_superuser=True.")
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A login. What it may see follows from its role and its links to patients."""
+
+    email = models.EmailField("e-mail address", unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.PATIENT)
+    is_staff = models.BooleanField(
+        default=False, help_text="Can sign in to the admin (dermatologists and clinic staff)."
+    )
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        ordering = ("email",)
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = normalize_email_address(self.email)
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role in CLINICIAN_ROLES
+
+
+class Patient(models.Model):
+    """The person whose skin is treated: an adult with a login, or a child managed by caregivers."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="patient_profile",
+        help_text="The patient's own login; empty for a dependent child.",
+    )
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150, blank=True)
+    birth_date = models.DateField(validators=[validate_not_in_future])
+    timezone = models.CharField(
+        max_length=64,
+        validators=[validate_iana_timezone],
+        help_text="IANA time zone name; reminders and local dates follow it.",
+    )
+    condition = models.CharField(max_length=32, choices=Condition.choices)
+    caregivers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="dependents", blank=True)
+    care_team = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="CareTeamMembership",
+        related_name="care_team_patients",
+        blank=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("last_name", "first_name", "id")
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def age_on(self, on: datetime.date) -> int:
+        """Completed years of age on a date (a 29 February birthday turns over on 1 March)."""
+        had_birthday = (on.month, on.day) >= (self.birth_date.month, self.birth_date.day)
+        return on.year - self.birth_date.year - (0 if had_birthday else 1)
+
+    def local_today(self) -> datetime.date:
+        """Today's date in the patient's own calendar."""
+        return timezone.now().astimezone(ZoneInfo(self.timezone)).date()
+
+
+class CareTeamMembership(models.Model):
+    """A dermatologist on a patient's care team: they may review that patient's data."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_team_memberships")
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_team_memberships"
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "clinician"], name="unique_care_team_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinician} on the care team of {self.patient}"
+
+
+# Letters and digits that cannot be mistaken for one another when read aloud or typed from paper.
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 8
+
+
+def generate_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+class CareTeamJoinCode(models.Model):
+    """A short-lived, single-use code a patient or caregiver enters to add a dermatologist."""
+
+    code = models.CharField(max_length=16, unique=True, default=generate_join_code, editable=False)
+    dermatologist = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="issued_join_codes",
+        limit_choices_to={"role": Role.DERMATOLOGIST},
+        help_text="The dermatologist the code adds to a patient's care team.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    used_for = models.ForeignKey(
+        Patient, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.code} for {self.dermatologist}"
+
+    def is_usable_at(self, moment: datetime.datetime) -> bool:
+        return self.used_at is None and moment < self.expires_at

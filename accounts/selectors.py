@@ -1,0 +1,41 @@
+"""Reads that decide who may see which patient. Every API view and admin page starts here."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from accounts.models import CareTeamMembership, Patient, Role, User
+
+
+def patients_visible_to(user: User | AnonymousUser) -> QuerySet[Patient]:
+    """The patients this user may see: to act for them, or to review them.
+
+    - a patient: their own record; a caregiver: their dependents;
+    - a dermatologist: the patients on whose care team they are;
+    - clinic staff and superusers: every patient.
+    Anyone else, inactive or anonymous, sees nobody. Links are tested with EXISTS,
+    so a patient appears once however many links reach them.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return Patient.objects.none()
+    if user.is_superuser or user.role == Role.CLINIC_STAFF:
+        return Patient.objects.all()
+    caregiver_link = Patient.caregivers.through.objects.filter(patient_id=OuterRef("pk"), user_id=user.pk)
+    care_team_link = CareTeamMembership.objects.filter(patient_id=OuterRef("pk"), clinician_id=user.pk)
+    return Patient.objects.filter(Q(user_id=user.pk) | Exists(caregiver_link) | Exists(care_team_link))
+
+
+def patients_actable_by(user: User | AnonymousUser) -> QuerySet[Patient]:
+    """The patients this user may act for (log, edit, join a care team): themselves or their dependents.
+
+    A subset of `patients_visible_to`: clinicians review but never act for a patient.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return Patient.objects.none()
+    caregiver_link = Patient.caregivers.through.objects.filter(patient_id=OuterRef("pk"), user_id=user.pk)
+    return Patient.objects.filter(Q(user_id=user.pk) | Exists(caregiver_link))
+
+
+def may_act_for(user: User | AnonymousUser, patient: Patient) -> bool:
+    return patients_actable_by(user).filter(pk=patient.pk).exists()

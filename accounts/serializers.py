@@ -1,0 +1,139 @@
+"""Request and response shapes of the accounts API. Validation of shape only; rules live in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.password_validation import password_validators_help_texts
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import SELF_REGISTERING_ROLES, Condition, Patient, User, validate_iana_timezone
+from tacro_topical.serializers import ExplainedChoiceField, ModelSerializer
+
+
+class TimezoneField(serializers.CharField):
+    """An IANA zone name; an unknown one is a 400 naming the field."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("help_text", "IANA time zone name, e.g. Asia/Qatar.")
+        super().__init__(**kwargs)
+        self.validators.append(_drf_timezone_validator)
+
+
+def _drf_timezone_validator(value: str) -> None:
+    try:
+        validate_iana_timezone(value)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from error
+
+
+class PatientSerializer(ModelSerializer):
+    age = serializers.SerializerMethodField(help_text="Completed years today, in the patient's time zone.")
+    has_own_login = serializers.SerializerMethodField(
+        help_text="True for a patient who signs in; false for a dependent managed by caregivers."
+    )
+    timezone = TimezoneField()
+
+    class Meta:
+        model = Patient
+        fields = (
+            "id",
+            "first_name",
+            "last_name",
+            "birth_date",
+            "age",
+            "timezone",
+            "condition",
+            "has_own_login",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "age", "has_own_login", "created_at", "updated_at")
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_age(self, patient: Patient) -> int:
+        return patient.age_on(patient.local_today())
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_has_own_login(self, patient: Patient) -> bool:
+        return patient.user_id is not None
+
+
+class DependentCreateSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=150)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    birth_date = serializers.DateField()
+    timezone = TimezoneField()
+    condition = ExplainedChoiceField(choices=Condition.choices)
+
+
+class PatientUpdateSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=150, required=False)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    birth_date = serializers.DateField(required=False)
+    timezone = TimezoneField(required=False)
+    condition = ExplainedChoiceField(choices=Condition.choices, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                dict.fromkeys(unknown, "Unknown or read-only field; it cannot be changed here.")
+            )
+        return attrs
+
+
+class UserSerializer(ModelSerializer):
+    """The signed-in user, with the patients they may act for (themselves or their dependents)."""
+
+    patients = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ("id", "email", "first_name", "last_name", "role", "patients")
+        read_only_fields = fields
+
+    @extend_schema_field(PatientSerializer(many=True))
+    def get_patients(self, user: User) -> list[dict[str, Any]]:
+        patients = self.context.get("actable_patients", [])
+        return PatientSerializer(patients, many=True, context=self.context).data  # type: ignore[return-value]
+
+
+class RegisterSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(
+        write_only=True,
+        style={"input_type": "password"},
+        help_text=" ".join(password_validators_help_texts()),
+    )
+    first_name = serializers.CharField(max_length=150)
+    last_name = serializers.CharField(max_length=150, allow_blank=True)
+    role = ExplainedChoiceField(choices=[(role.value, role.label) for role in SELF_REGISTERING_ROLES])
+    birth_date = serializers.DateField(required=False, help_text="Required for a patient.")
+    timezone = TimezoneField(required=False, help_text="Required for a patient. IANA name, e.g. Asia/Qatar.")
+    condition = ExplainedChoiceField(choices=Condition.choices, required=False, help_text="Required for a patient.")
+
+
+class LogoutSerializer(serializers.Serializer):
+    refresh = serializers.CharField(help_text="The refresh token to revoke.")
+
+
+class CareTeamJoinSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=16, help_text="The join code the dermatologist's clinic gave you.")
+    patient = serializers.UUIDField(help_text="The patient whose care team the dermatologist joins.")
+
+
+class CareTeamMemberSerializer(serializers.Serializer):
+    patient = serializers.UUIDField(source="patient_id")
+    dermatologist_id = serializers.IntegerField(source="clinician_id")
+    dermatologist_name = serializers.CharField(source="clinician.get_full_name")
+    joined_at = serializers.DateTimeField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """`detail` for errors that are not about one field."""
+
+    detail = serializers.CharField()

@@ -1,0 +1,161 @@
+"""Writes on accounts, patients and care teams. Each owns its transaction and validates the row."""
+
+from __future__ import annotations
+
+import datetime
+from typing import cast
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import (
+    CareTeamJoinCode,
+    CareTeamMembership,
+    Patient,
+    Role,
+    User,
+    normalize_email_address,
+)
+
+PATIENT_EDITABLE_FIELDS = ("first_name", "last_name", "birth_date", "timezone", "condition")
+
+
+@transaction.atomic
+def user_register(
+    *,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    role: Role,
+    birth_date: datetime.date | None = None,
+    timezone_name: str | None = None,
+    condition: str | None = None,
+) -> User:
+    """Create a patient or caregiver login; a patient also gets their own Patient record.
+
+    Raises ValidationError keyed by field: a taken e-mail, a weak password, missing patient fields.
+    """
+    if role not in (Role.PATIENT, Role.CAREGIVER):
+        raise ValidationError({"role": "Only patients and caregivers register themselves."})
+    if role == Role.PATIENT:
+        missing = {
+            name: "Required when registering a patient."
+            for name, value in (("birth_date", birth_date), ("timezone", timezone_name), ("condition", condition))
+            if value in (None, "")
+        }
+        if missing:
+            raise ValidationError(missing)
+    email = normalize_email_address(email)
+    user = User(email=email, first_name=first_name, last_name=last_name, role=role)
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from error
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    try:
+        # A savepoint, so a lost race on the unique e-mail leaves the outer transaction usable.
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as error:
+        raise ValidationError({"email": "An account with this e-mail address already exists."}) from error
+
+    if role == Role.PATIENT:
+        patient = Patient(
+            user=user,
+            first_name=first_name,
+            last_name=last_name,
+            # Checked present above, before the user was saved.
+            birth_date=cast(datetime.date, birth_date),
+            timezone=cast(str, timezone_name),
+            condition=cast(str, condition),
+        )
+        patient.full_clean()
+        patient.save()
+    return user
+
+
+@transaction.atomic
+def patient_create_dependent(
+    *,
+    caregiver: User,
+    first_name: str,
+    birth_date: datetime.date,
+    timezone_name: str,
+    condition: str,
+    last_name: str = "",
+) -> Patient:
+    """A caregiver adds a child (or other dependent) without a login of their own."""
+    patient = Patient(
+        first_name=first_name,
+        last_name=last_name,
+        birth_date=birth_date,
+        timezone=timezone_name,
+        condition=condition,
+    )
+    patient.full_clean()
+    patient.save()
+    patient.caregivers.add(caregiver)
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, **changes: object) -> Patient:
+    """Change a patient's own details. Only PATIENT_EDITABLE_FIELDS may change."""
+    unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    for name, value in changes.items():
+        setattr(patient, name, value)
+    patient.full_clean()
+    if changes:
+        patient.save(update_fields=[*changes, "updated_at"])
+    return patient
+
+
+@transaction.atomic
+def join_code_issue(*, dermatologist: User, created_by: User) -> CareTeamJoinCode:
+    """Make a short-lived, single-use code that adds `dermatologist` to a patient's care team."""
+    if dermatologist.role != Role.DERMATOLOGIST:
+        raise ValidationError({"dermatologist": "Join codes are issued for dermatologists only."})
+    if created_by.role == Role.DERMATOLOGIST and created_by.pk != dermatologist.pk and not created_by.is_superuser:
+        raise ValidationError({"dermatologist": "A dermatologist issues join codes for themselves only."})
+    now = timezone.now()
+    join_code = CareTeamJoinCode(
+        dermatologist=dermatologist,
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + settings.CARE_TEAM_JOIN_CODE_TTL,
+    )
+    join_code.full_clean()
+    join_code.save()
+    return join_code
+
+
+@transaction.atomic
+def care_team_join(*, code: str, patient: Patient) -> CareTeamMembership:
+    """Spend a join code: add its dermatologist to the patient's care team.
+
+    The code row is locked so two patients racing on one code cannot both spend it.
+    Joining a team one is already on is not an error; the code is still spent.
+    """
+    now = timezone.now()
+    join_code = (
+        CareTeamJoinCode.objects.select_for_update()
+        .select_related("dermatologist")
+        .filter(code=code.strip().upper())
+        .first()
+    )
+    if join_code is None or not join_code.is_usable_at(now) or not join_code.dermatologist.is_active:
+        raise ValidationError({"code": "This code is unknown, expired or already used. Ask your clinic for a new one."})
+    membership, _ = CareTeamMembership.objects.get_or_create(
+        patient=patient, clinician=join_code.dermatologist, defaults={"joined_at": now}
+    )
+    join_code.used_at = now
+    join_code.used_for = patient
+    join_code.save(update_fields=["used_at", "used_for"])
+    return membership

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from accounts import apis
+
+urlpatterns = [
+    path("auth/register/", apis.RegisterApi.as_view(), name="auth-register"),
+    path("auth/token/", apis.TokenObtainApi.as_view(), name="auth-token"),
+    path("auth/token/refresh/", apis.TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("auth/logout/", apis.LogoutApi.as_view(), name="auth-logout"),
+    path("me/", apis.MeApi.as_view(), name="me"),
+    path("patients/", apis.PatientListApi.as_view(), name="patient-list"),
+    path("patients/<uuid:patient_id>/", apis.PatientDetailApi.as_view(), name="patient-detail"),
+    path("care-team/join/", apis.CareTeamJoinApi.as_view(), name="care-team-join"),
+]

@@ -1,0 +1,26 @@
+"""The Celery app. Tasks live in each app's tasks.py and are found by autodiscovery."""
+
+import os
+from pathlib import Path
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tacro_topical.settings")
+
+app = Celery("tacro_topical")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def ensure_filesystem_broker_folders() -> None:
+    """Create the folders kombu's filesystem transport needs; it does not create them itself."""
+    options = app.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
+        if options.get(key):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@app.on_after_configure.connect
+def _prepare_filesystem_broker(sender: Celery, **kwargs: object) -> None:
+    if str(sender.conf.broker_url).startswith("filesystem://"):
+        ensure_filesystem_broker_folders()

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tacro_topical.errors import api_not_found
+
+admin.site.site_header = "tacro-topical: care team review"
+admin.site.site_title = "tacro-topical"
+admin.site.index_title = "Patients, logs and alerts"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include("accounts.urls")),
+    # Last: anything else under /api/ is a JSON 404, not Django's HTML page.
+    re_path(r"^api/(?P<unmatched>.*)$", api_not_found),
+]
+
+handler500 = "tacro_topical.errors.server_error_handler"

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    # Throttle counters live in the cache; one test's requests must not throttle the next.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def service_unavailable(name: str) -> None:
+    """Skip a test whose service is down, or fail it when CI requires the services."""
+    message = f"{name} is not reachable"
+    if getattr(settings, "REQUIRE_SERVICES", False):
+        pytest.fail(f"{message}, and REQUIRE_SERVICES=1 forbids skipping.")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    test_redis_url = getattr(settings, "TEST_REDIS_URL", None)
+    if not test_redis_url:
+        service_unavailable("Redis")
+    return str(test_redis_url)

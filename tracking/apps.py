@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TrackingConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "tracking"
+    verbose_name = "Treatment tracking"

@@ -1,0 +1,1 @@
+"""Regimens, logs, reminders and alerts arrive here with issue #3 and #4."""
