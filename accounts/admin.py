@@ -106,7 +106,7 @@ class CareTeamJoinCodeAdmin(admin.ModelAdmin):
         return False  # a code is issued, used or left to expire; never edited
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "dermatologist":
+        if db_field.name == "dermatologist":  # only active ones: an inactive login cannot review anyone
             kwargs["queryset"] = User.objects.filter(role=Role.DERMATOLOGIST, is_active=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -116,7 +116,8 @@ class CareTeamJoinCodeAdmin(admin.ModelAdmin):
         # so the service's own checks cannot fail here.
         issued = services.join_code_issue(dermatologist=dermatologist, created_by=request.user)  # type: ignore[arg-type]
         # The admin goes on to show `obj`; give it the saved row's identity.
-        obj.pk, obj.code, obj.expires_at, obj.created_at = issued.pk, issued.code, issued.expires_at, issued.created_at
+        obj.pk, obj.code, obj.dermatologist = issued.pk, issued.code, issued.dermatologist
+        obj.created_at, obj.expires_at = issued.created_at, issued.expires_at
         messages.success(
             request,
             f"Join code {issued.code} for {issued.dermatologist}: valid until "

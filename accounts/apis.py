@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.contrib.auth.signals import user_logged_in
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -101,7 +102,11 @@ class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         attrs[self.username_field] = str(attrs[self.username_field]).strip().lower()
-        return super().validate(attrs)
+        tokens = super().validate(attrs)
+        # simplejwt does not announce the sign-in; django-axes resets the failure count on this
+        # signal, and Django's own receiver records last_login (so SIMPLE_JWT leaves that off).
+        user_logged_in.send(sender=type(self.user), request=self.context["request"], user=self.user)
+        return tokens
 
 
 class TokenObtainApi(TokenObtainPairView):
@@ -151,6 +156,10 @@ class LogoutApi(APIView):
     # The refresh token in the body is the credential: logging out must work with an expired access token.
     permission_classes = (AllowAny,)
     authentication_classes = ()
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Without authentication classes DRF would turn our 401 into a 403.
+        return 'Bearer realm="api"'
 
     @extend_schema(
         operation_id="auth_logout",

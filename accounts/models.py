@@ -60,11 +60,6 @@ def _iana_timezones() -> frozenset[str]:
     return _TIMEZONES
 
 
-def validate_not_in_future(value: datetime.date) -> None:
-    if value > timezone.localdate():
-        raise ValidationError("A birth date cannot be in the future.", code="future_date")
-
-
 class UserManager(BaseUserManager["User"]):
     """Users sign in with their e-mail address; there is no username."""
 
@@ -149,7 +144,7 @@ class Patient(models.Model):
     )
     first_name = models.CharField(max_length=150)
     last_name = models.CharField(max_length=150, blank=True)
-    birth_date = models.DateField(validators=[validate_not_in_future])
+    birth_date = models.DateField()
     timezone = models.CharField(
         max_length=64,
         validators=[validate_iana_timezone],
@@ -172,6 +167,17 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
+    def clean(self) -> None:
+        super().clean()
+        # "Today" is the patient's own calendar day: in Asia/Qatar a child born on the 11th
+        # may be registered while UTC still says the 10th.
+        try:
+            validate_iana_timezone(self.timezone)
+        except ValidationError:
+            return  # the timezone field reports its own error; no calendar to compare against
+        if self.birth_date and self.birth_date > self.local_today():
+            raise ValidationError({"birth_date": "A birth date cannot be in the future."}, code="future_date")
+
     def age_on(self, on: datetime.date) -> int:
         """Completed years of age on a date (a 29 February birthday turns over on 1 March)."""
         had_birthday = (on.month, on.day) >= (self.birth_date.month, self.birth_date.day)
@@ -187,7 +193,10 @@ class CareTeamMembership(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_team_memberships")
     clinician = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_team_memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="care_team_memberships",
+        limit_choices_to={"role": Role.DERMATOLOGIST},
     )
     joined_at = models.DateTimeField(default=timezone.now)
 
@@ -198,6 +207,11 @@ class CareTeamMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clinician} on the care team of {self.patient}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.clinician_id and self.clinician.role != Role.DERMATOLOGIST:
+            raise ValidationError({"clinician": "Only dermatologists are members of a care team."})
 
 
 # Letters and digits that cannot be mistaken for one another when read aloud or typed from paper.

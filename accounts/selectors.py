@@ -22,8 +22,11 @@ def patients_visible_to(user: User | AnonymousUser) -> QuerySet[Patient]:
     if user.is_superuser or user.role == Role.CLINIC_STAFF:
         return Patient.objects.all()
     caregiver_link = Patient.caregivers.through.objects.filter(patient_id=OuterRef("pk"), user_id=user.pk)
-    care_team_link = CareTeamMembership.objects.filter(patient_id=OuterRef("pk"), clinician_id=user.pk)
-    return Patient.objects.filter(Q(user_id=user.pk) | Exists(caregiver_link) | Exists(care_team_link))
+    visible = Q(user_id=user.pk) | Exists(caregiver_link)
+    if user.role == Role.DERMATOLOGIST:
+        # Only a dermatologist's care-team rows grant review: a stray row for anyone else grants nothing.
+        visible |= Exists(CareTeamMembership.objects.filter(patient_id=OuterRef("pk"), clinician_id=user.pk))
+    return Patient.objects.filter(visible)
 
 
 def patients_actable_by(user: User | AnonymousUser) -> QuerySet[Patient]:

@@ -12,9 +12,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def ensure_filesystem_broker_folders() -> None:
+def ensure_filesystem_broker_folders(celery_app: Celery = app) -> None:
     """Create the folders kombu's filesystem transport needs; it does not create them itself."""
-    options = app.conf.broker_transport_options or {}
+    options = celery_app.conf.broker_transport_options or {}
     for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
@@ -23,4 +23,4 @@ def ensure_filesystem_broker_folders() -> None:
 @app.on_after_configure.connect
 def _prepare_filesystem_broker(sender: Celery, **kwargs: object) -> None:
     if str(sender.conf.broker_url).startswith("filesystem://"):
-        ensure_filesystem_broker_folders()
+        ensure_filesystem_broker_folders(sender)

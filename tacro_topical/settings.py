@@ -147,7 +147,7 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=30)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
-    "UPDATE_LAST_LOGIN": True,
+    "UPDATE_LAST_LOGIN": False,  # the token view sends user_logged_in, which records it
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
@@ -250,8 +250,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- Mail ------------------------------------------------------------------------------
-# EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587; mail goes to the console by default.
-_mail = env.email_url("EMAIL_URL", default="consolemail://")
+# EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587. Default: the console in development,
+# an SMTP relay on localhost in production.
+_mail = env.email_url("EMAIL_URL", default="smtp://localhost:25" if PRODUCTION else "consolemail://")
 if django.VERSION >= (6, 1):
     # Django 6.1 replaces the EMAIL_* settings with MAILERS.
     _smtp_options = {

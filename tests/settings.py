@@ -27,10 +27,11 @@ if TEST_REDIS_URL is None and _reachable("127.0.0.1", 6379):
     # Database 15, so tests never touch what a developer's `make run` keeps in database 0.
     TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 
-# Unit tests never reach a broker; the tests that run a real worker set their own broker.
-os.environ["CELERY_BROKER_URL"] = "memory://"
-
 from tacro_topical.settings import *  # noqa: E402, F403
+
+# Unit tests never reach a broker; the tests that run a real worker set their own broker.
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 
 # Argon2 is the real hasher (tested in tests/accounts/test_passwords.py); MD5 keeps the suite fast.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
