@@ -22,10 +22,10 @@ def patients_visible_to(user: User | AnonymousUser) -> QuerySet[Patient]:
     if user.is_superuser or user.role == Role.CLINIC_STAFF:
         return Patient.objects.all()
     caregiver_link = Patient.caregivers.through.objects.filter(patient_id=OuterRef("pk"), user_id=user.pk)
-    visible = Q(user_id=user.pk) | Exists(caregiver_link)
+    visible: Q = Q(user_id=user.pk) | Q(Exists(caregiver_link))
     if user.role == Role.DERMATOLOGIST:
         # Only a dermatologist's care-team rows grant review: a stray row for anyone else grants nothing.
-        visible |= Exists(CareTeamMembership.objects.filter(patient_id=OuterRef("pk"), clinician_id=user.pk))
+        visible |= Q(Exists(CareTeamMembership.objects.filter(patient_id=OuterRef("pk"), clinician_id=user.pk)))
     return Patient.objects.filter(visible)
 
 
