@@ -1,0 +1,252 @@
+"""Clinical constants and pure functions, each with its source in a comment.
+
+Nothing here is invented: every fact comes from ../shared/CLINICAL.md, which cites the
+product labels and the validated instruments. Code elsewhere reads these names, never literals.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+
+class Drug(enum.StrEnum):
+    TACROLIMUS = "tacrolimus"
+    PIMECROLIMUS = "pimecrolimus"
+
+
+# Source: US Protopic (tacrolimus ointment 0.03%, 0.1%) and Elidel (pimecrolimus cream 1%) labels.
+STRENGTHS_BY_DRUG: dict[Drug, tuple[str, ...]] = {
+    Drug.TACROLIMUS: ("0.03", "0.1"),
+    Drug.PIMECROLIMUS: ("1",),
+}
+
+# Source: US Protopic and Elidel labels: neither is for children under 2 years.
+MIN_AGE_YEARS_ANY_TCI = 2
+# Source: US Protopic label: 0.03% only for ages 2-15; 0.03% or 0.1% from 16.
+MIN_AGE_YEARS_TACROLIMUS_0_1 = 16
+TACROLIMUS_HIGH_STRENGTH = "0.1"
+
+
+def strength_problem(*, drug: Drug, strength: str, age_years: int) -> str | None:
+    """Why this drug and strength may not be used at this age, or None when the labels allow it."""
+    allowed = STRENGTHS_BY_DRUG[drug]
+    if strength not in allowed:
+        return f"{drug.value} comes as {' or '.join(s + '%' for s in allowed)}; {strength!r} is not a strength of it."
+    if age_years < MIN_AGE_YEARS_ANY_TCI:
+        return (
+            f"Topical calcineurin inhibitors are not for children under {MIN_AGE_YEARS_ANY_TCI} years "
+            f"(the patient is {age_years} on the start date)."
+        )
+    if drug == Drug.TACROLIMUS and strength == TACROLIMUS_HIGH_STRENGTH and age_years < MIN_AGE_YEARS_TACROLIMUS_0_1:
+        return (
+            f"Tacrolimus 0.1% is for patients aged {MIN_AGE_YEARS_TACROLIMUS_0_1} and over "
+            f"(the patient is {age_years} on the start date); use 0.03%."
+        )
+    return None
+
+
+# --- POEM ----------------------------------------------------------------------------------
+# Source: POEM (Patient-Oriented Eczema Measure; Charman 2004), as summarised in CLINICAL.md:
+# 7 items scored 0-4, total 0-28; one unanswered item counts 0, two or more: not scored.
+POEM_ITEM_COUNT = 7
+POEM_ITEM_MIN, POEM_ITEM_MAX = 0, 4
+POEM_MAX_UNANSWERED = 1
+
+# Source: POEM bands (Charman 2013): 0-2 clear or almost clear, 3-7 mild, 8-16 moderate,
+# 17-24 severe, 25-28 very severe. Each entry: (band, lowest score, highest score).
+POEM_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("clear_or_almost_clear", 0, 2),
+    ("mild", 3, 7),
+    ("moderate", 8, 16),
+    ("severe", 17, 24),
+    ("very_severe", 25, 28),
+)
+
+
+def poem_score(answers: Sequence[int | None]) -> int | None:
+    """The POEM total, or None when two or more of the seven items are unanswered."""
+    if len(answers) != POEM_ITEM_COUNT:
+        raise ValueError(f"POEM has {POEM_ITEM_COUNT} items, got {len(answers)}.")
+    if sum(answer is None for answer in answers) > POEM_MAX_UNANSWERED:
+        return None
+    if any(answer is not None and not POEM_ITEM_MIN <= answer <= POEM_ITEM_MAX for answer in answers):
+        raise ValueError(f"Each POEM item is scored {POEM_ITEM_MIN}-{POEM_ITEM_MAX}.")
+    return sum(answer or 0 for answer in answers)
+
+
+def poem_band(score: int) -> str:
+    for band, lowest, highest in POEM_BANDS:
+        if lowest <= score <= highest:
+            return band
+    raise ValueError(f"A POEM score is 0-28, got {score}.")
+
+
+def poem_band_rank(band: str) -> int:
+    """0 for clear or almost clear up to 4 for very severe: a band going up is a worsening."""
+    return [name for name, _, _ in POEM_BANDS].index(band)
+
+
+# --- Numeric rating scales -------------------------------------------------------------------
+# Source: itch NRS 0-10 (adult AD), burning NRS on the same convention; flare severity 0-4 in
+# IGA-style wording (CLINICAL.md, Instruments).
+NRS_MIN, NRS_MAX = 0, 10
+FLARE_SEVERITY_LABELS: tuple[str, ...] = ("clear", "almost clear", "mild", "moderate", "severe")
+FLARE_SEVERITY_MIN, FLARE_SEVERITY_MAX = 0, len(FLARE_SEVERITY_LABELS) - 1
+
+# --- Fingertip units ---------------------------------------------------------------------------
+# Source: published FTU tables (Long & Finlay 1991; Long, Mills & Finlay 1998), as in CLINICAL.md.
+# One FTU is about 0.5 g.
+GRAMS_PER_FTU = Decimal("0.5")
+# Source: API.md, applications: amount_ftu is 0 < x <= 40.
+MAX_FTU_PER_APPLICATION = Decimal("40")
+# Source: Protopic and Elidel tube sizes (CLINICAL.md): 30 g, 60 g, 100 g.
+TUBE_SIZES_GRAMS: tuple[int, ...] = (30, 60, 100)
+
+
+class FtuRegion(enum.StrEnum):
+    FACE_AND_NECK = "face_and_neck"
+    ARM_AND_HAND = "arm_and_hand"  # one side
+    ARM = "arm"  # one side; split out in the adult table only
+    HAND = "hand"  # one side; split out in the adult table only
+    LEG_AND_FOOT = "leg_and_foot"  # one side
+    LEG = "leg"  # one side; adult table only
+    FOOT = "foot"  # one side; adult table only
+    FRONT_TRUNK = "front_trunk"
+    BACK = "back"  # includes the buttocks
+
+
+class AgeBand(enum.StrEnum):
+    MONTHS_3_TO_12 = "3-12 months"
+    YEARS_1_TO_2 = "1-2 years"
+    YEARS_3_TO_5 = "3-5 years"
+    YEARS_6_TO_10 = "6-10 years"
+    YEARS_11_TO_16 = "11-16 years"
+    ADULT = "adult"
+
+
+# FTU per application for each region, by age band (one side for limbs).
+FTU_TABLE: dict[AgeBand, dict[FtuRegion, Decimal]] = {
+    AgeBand.MONTHS_3_TO_12: {
+        FtuRegion.FACE_AND_NECK: Decimal("1"),
+        FtuRegion.ARM_AND_HAND: Decimal("1"),
+        FtuRegion.LEG_AND_FOOT: Decimal("1.5"),
+        FtuRegion.FRONT_TRUNK: Decimal("1"),
+        FtuRegion.BACK: Decimal("1.5"),
+    },
+    AgeBand.YEARS_1_TO_2: {
+        FtuRegion.FACE_AND_NECK: Decimal("1.5"),
+        FtuRegion.ARM_AND_HAND: Decimal("1.5"),
+        FtuRegion.LEG_AND_FOOT: Decimal("2"),
+        FtuRegion.FRONT_TRUNK: Decimal("2"),
+        FtuRegion.BACK: Decimal("3"),
+    },
+    AgeBand.YEARS_3_TO_5: {
+        FtuRegion.FACE_AND_NECK: Decimal("1.5"),
+        FtuRegion.ARM_AND_HAND: Decimal("2"),
+        FtuRegion.LEG_AND_FOOT: Decimal("3"),
+        FtuRegion.FRONT_TRUNK: Decimal("3"),
+        FtuRegion.BACK: Decimal("3.5"),
+    },
+    AgeBand.YEARS_6_TO_10: {
+        FtuRegion.FACE_AND_NECK: Decimal("2"),
+        FtuRegion.ARM_AND_HAND: Decimal("2.5"),
+        FtuRegion.LEG_AND_FOOT: Decimal("4.5"),
+        FtuRegion.FRONT_TRUNK: Decimal("3.5"),
+        FtuRegion.BACK: Decimal("5"),
+    },
+    AgeBand.YEARS_11_TO_16: {
+        FtuRegion.FACE_AND_NECK: Decimal("2.5"),
+        FtuRegion.ARM_AND_HAND: Decimal("3"),
+        FtuRegion.LEG_AND_FOOT: Decimal("6"),
+        FtuRegion.FRONT_TRUNK: Decimal("5"),
+        FtuRegion.BACK: Decimal("6"),
+    },
+    AgeBand.ADULT: {
+        FtuRegion.FACE_AND_NECK: Decimal("2.5"),
+        FtuRegion.ARM: Decimal("3"),
+        FtuRegion.HAND: Decimal("1"),
+        FtuRegion.LEG: Decimal("6"),
+        FtuRegion.FOOT: Decimal("2"),
+        FtuRegion.FRONT_TRUNK: Decimal("7"),
+        FtuRegion.BACK: Decimal("7"),
+    },
+}
+
+# Source: API.md, regimens: the area codes a client may send.
+BODY_AREAS: tuple[str, ...] = (
+    "scalp",
+    "face",
+    "eyelids",
+    "neck",
+    "chest",
+    "abdomen",
+    "upper_back",
+    "lower_back",
+    "arm_left",
+    "arm_right",
+    "hand_left",
+    "hand_right",
+    "genital",
+    "leg_left",
+    "leg_right",
+    "foot_left",
+    "foot_right",
+)
+
+# Which table region each area code lies in, as (adult region, child region, side).
+# Scalp and genital skin have no row in the published tables, so they add no FTU.
+_AREA_REGIONS: dict[str, tuple[FtuRegion, FtuRegion, str]] = {
+    "face": (FtuRegion.FACE_AND_NECK, FtuRegion.FACE_AND_NECK, ""),
+    "eyelids": (FtuRegion.FACE_AND_NECK, FtuRegion.FACE_AND_NECK, ""),
+    "neck": (FtuRegion.FACE_AND_NECK, FtuRegion.FACE_AND_NECK, ""),
+    "chest": (FtuRegion.FRONT_TRUNK, FtuRegion.FRONT_TRUNK, ""),
+    "abdomen": (FtuRegion.FRONT_TRUNK, FtuRegion.FRONT_TRUNK, ""),
+    "upper_back": (FtuRegion.BACK, FtuRegion.BACK, ""),
+    "lower_back": (FtuRegion.BACK, FtuRegion.BACK, ""),
+    "arm_left": (FtuRegion.ARM, FtuRegion.ARM_AND_HAND, "left"),
+    "arm_right": (FtuRegion.ARM, FtuRegion.ARM_AND_HAND, "right"),
+    "hand_left": (FtuRegion.HAND, FtuRegion.ARM_AND_HAND, "left"),
+    "hand_right": (FtuRegion.HAND, FtuRegion.ARM_AND_HAND, "right"),
+    "leg_left": (FtuRegion.LEG, FtuRegion.LEG_AND_FOOT, "left"),
+    "leg_right": (FtuRegion.LEG, FtuRegion.LEG_AND_FOOT, "right"),
+    "foot_left": (FtuRegion.FOOT, FtuRegion.LEG_AND_FOOT, "left"),
+    "foot_right": (FtuRegion.FOOT, FtuRegion.LEG_AND_FOOT, "right"),
+}
+AREAS_WITHOUT_FTU_ROW = frozenset(BODY_AREAS) - frozenset(_AREA_REGIONS)
+
+
+def age_band(*, age_years: int, age_months: int) -> AgeBand | None:
+    """The FTU table's age band; None under 3 months, where the tables give no figure.
+
+    `age_months` is the completed months of age, used only below 1 year.
+    """
+    if age_years < 1:
+        return AgeBand.MONTHS_3_TO_12 if age_months >= 3 else None
+    if age_years <= 2:
+        return AgeBand.YEARS_1_TO_2
+    if age_years <= 5:
+        return AgeBand.YEARS_3_TO_5
+    if age_years <= 10:
+        return AgeBand.YEARS_6_TO_10
+    if age_years <= 16:
+        return AgeBand.YEARS_11_TO_16
+    return AgeBand.ADULT
+
+
+def suggested_ftu(areas: Iterable[str], band: AgeBand) -> Decimal:
+    """FTU for one application to these areas: each table region they touch, counted once.
+
+    The tables give a figure per whole region, so an area that covers part of a region is
+    counted as the whole region: the figure is what treating those regions takes, an upper bound.
+    """
+    adult = band == AgeBand.ADULT
+    regions = {
+        (adult_region if adult else child_region, side)
+        for area in areas
+        if area in _AREA_REGIONS
+        for adult_region, child_region, side in [_AREA_REGIONS[area]]
+    }
+    table = FTU_TABLE[band]
+    return sum((table[region] for region, _side in regions), Decimal("0"))
