@@ -22,7 +22,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import services
 from accounts.lockout import lockout_message, lockout_seconds
 from accounts.models import Patient, Role, User
-from accounts.selectors import patients_actable_by, patients_visible_to
+from accounts.selectors import may_act_for, patients_actable_by, patients_visible_to
 from accounts.serializers import (
     CareTeamJoinSerializer,
     CareTeamMemberSerializer,
@@ -60,7 +60,7 @@ def patient_for_request(request: Request, patient_id: uuid.UUID, *, to_act: bool
     patient = patients_visible_to(request.user).filter(pk=patient_id).first()
     if patient is None:
         raise Http404
-    if to_act and not patients_actable_by(request.user).filter(pk=patient.pk).exists():
+    if to_act and not may_act_for(request.user, patient):
         raise exceptions.PermissionDenied("Only the patient or their caregivers may change this.")
     return patient
 

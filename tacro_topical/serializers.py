@@ -16,19 +16,6 @@ class ExplainedChoiceField(serializers.ChoiceField):
         self.error_messages["invalid_choice"] = f'"{{input}}" is not allowed. Allowed values: {allowed}.'
 
 
-class StrictDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time with an offset; a naive time is ambiguous, so it is a 400."""
-
-    default_error_messages = {
-        "naive": "Give the time with its UTC offset, e.g. 2026-11-21T08:05:00+03:00.",
-    }
-
-    def enforce_timezone(self, value: Any) -> Any:
-        if value.tzinfo is None:
-            self.fail("naive")
-        return super().enforce_timezone(value)
-
-
 class ModelSerializer(serializers.ModelSerializer):
     """Project base: model choice fields explain what is allowed."""
 
