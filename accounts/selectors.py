@@ -8,6 +8,12 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from accounts.models import CareTeamMembership, Patient, Role, User
 
 
+def _is_self_or_dependent(user: User) -> Q:
+    """The patient record is the user's own, or the user is one of its caregivers."""
+    caregiver_link = Patient.caregivers.through.objects.filter(patient_id=OuterRef("pk"), user_id=user.pk)
+    return Q(user_id=user.pk) | Q(Exists(caregiver_link))
+
+
 def patients_visible_to(user: User | AnonymousUser) -> QuerySet[Patient]:
     """The patients this user may see: to act for them, or to review them.
 
@@ -21,8 +27,7 @@ def patients_visible_to(user: User | AnonymousUser) -> QuerySet[Patient]:
         return Patient.objects.none()
     if user.is_superuser or user.role == Role.CLINIC_STAFF:
         return Patient.objects.all()
-    caregiver_link = Patient.caregivers.through.objects.filter(patient_id=OuterRef("pk"), user_id=user.pk)
-    visible: Q = Q(user_id=user.pk) | Q(Exists(caregiver_link))
+    visible = _is_self_or_dependent(user)
     if user.role == Role.DERMATOLOGIST:
         # Only a dermatologist's care-team rows grant review: a stray row for anyone else grants nothing.
         visible |= Q(Exists(CareTeamMembership.objects.filter(patient_id=OuterRef("pk"), clinician_id=user.pk)))
@@ -36,8 +41,7 @@ def patients_actable_by(user: User | AnonymousUser) -> QuerySet[Patient]:
     """
     if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
-    caregiver_link = Patient.caregivers.through.objects.filter(patient_id=OuterRef("pk"), user_id=user.pk)
-    return Patient.objects.filter(Q(user_id=user.pk) | Exists(caregiver_link))
+    return Patient.objects.filter(_is_self_or_dependent(user))
 
 
 def may_act_for(user: User | AnonymousUser, patient: Patient) -> bool:
