@@ -188,6 +188,25 @@ class Patient(models.Model):
         return timezone.now().astimezone(ZoneInfo(self.timezone)).date()
 
 
+class PatientTimezoneChange(models.Model):
+    """The zone a patient lived by until a moment: old logs keep their own local dates after a move.
+
+    One row per change of `Patient.timezone`, holding the zone that was left. The zone in force at
+    any instant is the earliest row whose `until` is after it, or the patient's current zone.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="timezone_changes")
+    timezone = models.CharField(max_length=64, validators=[validate_iana_timezone])
+    until = models.DateTimeField(help_text="When the patient stopped living by this zone (UTC).")
+
+    class Meta:
+        ordering = ("patient", "until")
+        indexes: ClassVar = [models.Index(fields=("patient", "until"), name="tzchange_patient_until")]
+
+    def __str__(self) -> str:
+        return f"{self.timezone} until {self.until:%Y-%m-%d %H:%M}Z"
+
+
 class CareTeamMembership(models.Model):
     """A dermatologist on a patient's care team: they may review that patient's data."""
 

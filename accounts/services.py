@@ -15,6 +15,7 @@ from accounts.models import (
     CareTeamJoinCode,
     CareTeamMembership,
     Patient,
+    PatientTimezoneChange,
     Role,
     User,
     normalize_email_address,
@@ -109,9 +110,13 @@ def patient_update(*, patient: Patient, **changes: object) -> Patient:
     unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    left_timezone = patient.timezone
     for name, value in changes.items():
         setattr(patient, name, value)
     patient.full_clean()
+    if patient.timezone != left_timezone:
+        # Logs already written keep the local dates they had: remember the zone being left.
+        PatientTimezoneChange.objects.create(patient=patient, timezone=left_timezone, until=timezone.now())
     if changes:
         patient.save(update_fields=[*changes, "updated_at"])
     return patient

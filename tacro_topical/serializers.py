@@ -20,3 +20,20 @@ class ModelSerializer(serializers.ModelSerializer):
     """Project base: model choice fields explain what is allowed."""
 
     serializer_choice_field = ExplainedChoiceField
+
+
+class RejectUnknownFields:
+    """Mixin for input serializers: a field we do not take is a 400, not silently dropped.
+
+    A client that misspells `flare_severity` must hear so, not lose the score.
+    """
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, dict):
+            unknown = sorted(set(initial) - set(self.fields))  # type: ignore[attr-defined]
+            if unknown:
+                raise serializers.ValidationError(
+                    dict.fromkeys(unknown, "Unknown or read-only field; it cannot be set here.")
+                )
+        return super().validate(attrs)  # type: ignore[misc]

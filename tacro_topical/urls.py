@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("accounts.urls")),
+    path("api/v1/", include("tracking.urls")),
     # Last: anything else under /api/ is a JSON 404, not Django's HTML page.
     re_path(r"^api/(?P<unmatched>.*)$", api_not_found),
 ]

@@ -17,6 +17,24 @@ DOCUMENTED = {
     ("get", "/api/v1/patients/{patient_id}/"): {"200", "401", "404"},
     ("patch", "/api/v1/patients/{patient_id}/"): {"200", "400", "401", "403", "404"},
     ("post", "/api/v1/care-team/join/"): {"200", "400", "401", "403", "404", "429"},
+    ("get", "/api/v1/patients/{patient_id}/regimens/"): {"200", "401", "404"},
+    ("post", "/api/v1/patients/{patient_id}/regimens/"): {"201", "400", "401", "403", "404"},
+    ("get", "/api/v1/patients/{patient_id}/regimens/{regimen_id}/"): {"200", "401", "404"},
+    ("patch", "/api/v1/patients/{patient_id}/regimens/{regimen_id}/"): {"200", "400", "401", "403", "404"},
+    ("post", "/api/v1/patients/{patient_id}/regimens/{regimen_id}/step-down/"): {"201", "400", "401", "403", "404"},
+    **{
+        operation: codes
+        for segment in ("applications", "symptoms", "poem", "skin-checks")
+        for operation, codes in {
+            ("get", f"/api/v1/patients/{{patient_id}}/{segment}/"): {"200", "400", "401", "404"},
+            ("post", f"/api/v1/patients/{{patient_id}}/{segment}/"): {"200", "201", "400", "401", "403", "404", "409"},
+            ("get", f"/api/v1/patients/{{patient_id}}/{segment}/{{log_id}}/"): {"200", "401", "404"},
+            ("patch", f"/api/v1/patients/{{patient_id}}/{segment}/{{log_id}}/"): {"200", "400", "401", "403", "404"},
+            ("delete", f"/api/v1/patients/{{patient_id}}/{segment}/{{log_id}}/"): {"204", "401", "403", "404"},
+        }.items()
+    },
+    ("post", "/api/v1/patients/{patient_id}/sync/"): {"200", "400", "401", "403", "404"},
+    ("get", "/api/v1/patients/{patient_id}/adherence/"): {"200", "400", "401", "404"},
 }
 
 

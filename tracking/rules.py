@@ -6,6 +6,7 @@ product labels and the validated instruments. Code elsewhere reads these names, 
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -21,6 +22,7 @@ STRENGTHS_BY_DRUG: dict[Drug, tuple[str, ...]] = {
     Drug.TACROLIMUS: ("0.03", "0.1"),
     Drug.PIMECROLIMUS: ("1",),
 }
+ALL_STRENGTHS: tuple[str, ...] = tuple(dict.fromkeys(s for strengths in STRENGTHS_BY_DRUG.values() for s in strengths))
 
 # Source: US Protopic and Elidel labels: neither is for children under 2 years.
 MIN_AGE_YEARS_ANY_TCI = 2
@@ -45,6 +47,15 @@ def strength_problem(*, drug: Drug, strength: str, age_years: int) -> str | None
             f"(the patient is {age_years} on the start date); use 0.03%."
         )
     return None
+
+
+def is_lower_strength(*, drug: Drug, old: str, new: str) -> bool:
+    """Whether `new` is a lower strength of `drug` than `old`; STRENGTHS_BY_DRUG lists them lowest first.
+
+    Source: EU Protopic SmPC: adults start on 0.1% and step down to 0.03% (CLINICAL.md).
+    """
+    strengths = STRENGTHS_BY_DRUG[drug]
+    return old in strengths and new in strengths and strengths.index(new) < strengths.index(old)
 
 
 # --- POEM ----------------------------------------------------------------------------------
@@ -94,6 +105,7 @@ def poem_band_rank(band: str) -> int:
 NRS_MIN, NRS_MAX = 0, 10
 FLARE_SEVERITY_LABELS: tuple[str, ...] = ("clear", "almost clear", "mild", "moderate", "severe")
 FLARE_SEVERITY_MIN, FLARE_SEVERITY_MAX = 0, len(FLARE_SEVERITY_LABELS) - 1
+FLARE_SEVERITY_RANGE_MESSAGE = "Flare severity is scored 0-4 (0 clear, 1 almost clear, 2 mild, 3 moderate, 4 severe)."
 
 # --- Fingertip units ---------------------------------------------------------------------------
 # Source: published FTU tables (Long & Finlay 1991; Long, Mills & Finlay 1998), as in CLINICAL.md.
@@ -250,3 +262,11 @@ def suggested_ftu(areas: Iterable[str], band: AgeBand) -> Decimal:
     }
     table = FTU_TABLE[band]
     return sum((table[region] for region, _side in regions), Decimal("0"))
+
+
+# --- Logs ------------------------------------------------------------------------------------
+# Source: API.md, applications: a time more than 5 minutes in the future is a 400 (clock skew
+# between a phone and the server stays within this).
+LOG_FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
+# Source: issue #3: the creator may correct or delete a log for 24 hours; later, only add a note.
+LOG_CORRECTION_WINDOW = datetime.timedelta(hours=24)

@@ -1,0 +1,405 @@
+"""Writes on regimens and logs. Each owns its transaction and validates the row.
+
+Logs arrive one at a time or in offline batches of hundreds; both go through `logs_record`, so a
+duplicate or a conflict is told apart in exactly one place.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import Patient, User
+from tracking import rules
+from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
+from tracking.models.logs import PatientLog
+
+# --- Regimens ------------------------------------------------------------------------------------
+
+REGIMEN_CHANGEABLE_FIELDS = ("body_areas", "times", "weekdays", "end_date", "tube_grams")
+
+
+@transaction.atomic
+def regimen_prescribe(
+    *,
+    patient: Patient,
+    created_by: User,
+    drug: str,
+    strength: str,
+    phase: str,
+    body_areas: list[str],
+    times: list[str],
+    weekdays: list[int],
+    start_date: datetime.date,
+    end_date: datetime.date | None = None,
+    tube_grams: int | None = None,
+    previous: Regimen | None = None,
+) -> Regimen:
+    """Record a prescription the patient follows. The label's age and strength rules apply."""
+    regimen = Regimen(
+        patient=patient,
+        created_by=created_by,
+        drug=drug,
+        strength=strength,
+        phase=phase,
+        body_areas=body_areas,
+        times=times,
+        weekdays=weekdays,
+        start_date=start_date,
+        end_date=end_date,
+        tube_grams=tube_grams,
+        previous=previous,
+    )
+    regimen.full_clean()
+    regimen.save()
+    return regimen
+
+
+@transaction.atomic
+def regimen_update(*, regimen: Regimen, **changes: Any) -> Regimen:
+    """Change a regimen's areas, times, weekdays, end date or tube. Drug, strength and phase step down instead."""
+    unknown = set(changes) - set(REGIMEN_CHANGEABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed; step down instead."))
+    for name, value in changes.items():
+        setattr(regimen, name, value)
+    regimen.full_clean()
+    if changes:
+        regimen.save(update_fields=[*changes, "updated_at"])
+    return regimen
+
+
+@transaction.atomic
+def regimen_step_down(
+    *,
+    regimen: Regimen,
+    created_by: User,
+    start_date: datetime.date | None = None,
+    **changes: Any,
+) -> Regimen:
+    """End `regimen` the day before `start_date` and start the next one, linked to it.
+
+    A step down lowers the strength (tacrolimus 0.1% → 0.03%) or moves from treatment to
+    maintenance (EU SmPC; CLINICAL.md): anything else is a new prescription, not a step down.
+    """
+    regimen = Regimen.objects.select_for_update().select_related("patient").get(pk=regimen.pk)
+    start_date = start_date or regimen.patient.local_today()
+    strength = changes.get("strength", regimen.strength)
+    phase = changes.get("phase", regimen.phase)
+    errors: dict[str, str] = {}
+    if Regimen.objects.filter(previous=regimen).exists():
+        errors[NON_FIELD_ERRORS] = "This regimen has already been stepped down; step down from the newer one."
+    if start_date <= regimen.start_date:
+        errors["start_date"] = f"The next regimen starts after this one started ({regimen.start_date})."
+    elif regimen.end_date is not None and regimen.end_date < start_date - datetime.timedelta(days=1):
+        errors["start_date"] = f"This regimen ended on {regimen.end_date}; prescribe the next one as new."
+    allowed = rules.STRENGTHS_BY_DRUG[rules.Drug(regimen.drug)]
+    if strength not in allowed:
+        errors["strength"] = f"{regimen.drug} comes as {' or '.join(s + '%' for s in allowed)}."
+    lower_strength = rules.is_lower_strength(drug=rules.Drug(regimen.drug), old=regimen.strength, new=strength)
+    to_maintenance = regimen.phase == Phase.TREATMENT and phase == Phase.MAINTENANCE
+    if not (lower_strength or to_maintenance) and not errors:
+        errors[NON_FIELD_ERRORS] = (
+            "A step down lowers the strength (tacrolimus 0.1% to 0.03%) or moves from treatment to "
+            "maintenance. For any other change, end this regimen and prescribe a new one."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+    regimen.end_date = start_date - datetime.timedelta(days=1)
+    regimen.save(update_fields=["end_date", "updated_at"])
+    return regimen_prescribe(
+        patient=regimen.patient,
+        created_by=created_by,
+        drug=regimen.drug,
+        strength=strength,
+        phase=phase,
+        body_areas=changes.get("body_areas", regimen.body_areas),
+        times=changes.get("times", regimen.times),
+        weekdays=changes.get("weekdays", regimen.weekdays),
+        start_date=start_date,
+        tube_grams=changes.get("tube_grams", regimen.tube_grams),
+        previous=regimen,
+    )
+
+
+# --- Logs ----------------------------------------------------------------------------------------
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    INVALID = "invalid"
+
+
+@dataclass
+class LogResult:
+    """What happened to one log: stored now, stored before, refused as a conflict, or invalid."""
+
+    id: uuid.UUID
+    outcome: Outcome
+    entry: PatientLog | None = None  # the stored entry; never another patient's
+    detail: str = ""
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+REUSED_ID = "This id is already used by another log. Generate a new UUID for a new log."
+CHANGED_REPLAY = (
+    "A log with this id was stored with different content. To change it, PATCH it (within 24 hours "
+    "of logging); to log something new, use a new id."
+)
+DELETED_REPLAY = "The log with this id was deleted; it is not stored again. Use a new id to log it anew."
+
+
+def fingerprint(values: Mapping[str, Any]) -> str:
+    """SHA-256 of what the client sent, normalised: equal for a replay, different for any change."""
+
+    def normal(name: str, value: Any) -> Any:
+        if isinstance(value, datetime.datetime):
+            return value.astimezone(datetime.UTC).isoformat()
+        if isinstance(value, Decimal):
+            return str(value.normalize())
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        if name == "body_areas" and isinstance(value, list):
+            return sorted(set(value))
+        return value
+
+    canonical = {name: normal(name, value) for name, value in values.items() if name != "id"}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LogKind:
+    """One type of log: its model, the optional fields a replay compares, and how a row is built."""
+
+    model: type[PatientLog]
+    optional: Mapping[str, Any]  # field → value when left out, so leaving it out equals sending it
+    build: Callable[[Patient, list[dict[str, Any]]], Callable[[dict[str, Any]], dict[str, Any]]]
+
+    def rows(self) -> QuerySet:
+        rows = self.model._default_manager.all()
+        return rows.select_related("regimen") if self.model is Application else rows  # type: ignore[misc]
+
+
+def _build_application(patient: Patient, items: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Resolve each application's regimen; the patient's regimens are read once for the batch."""
+    from accounts.clock import PatientClock
+
+    regimens = list(Regimen.objects.filter(patient=patient))
+    by_id = {regimen.pk: regimen for regimen in regimens}
+    clock = PatientClock.for_patient(patient)
+
+    def build(item: dict[str, Any]) -> dict[str, Any]:
+        values = dict(item)
+        regimen_id = values.pop("regimen", None)
+        if regimen_id is not None:
+            if regimen_id not in by_id:
+                raise ValidationError({"regimen": "This patient has no regimen with this id."})
+            values["regimen"] = by_id[regimen_id]
+            return values
+        local_date = clock.local_date(values["applied_at"])
+        active = [regimen for regimen in regimens if regimen.is_active_on(local_date)]
+        if len(active) != 1:
+            problem = "no regimen was active" if not active else f"{len(active)} regimens were active"
+            raise ValidationError(
+                {"regimen": f"On {local_date} {problem}; say which regimen this application belongs to."}
+            )
+        values["regimen"] = active[0]
+        return values
+
+    return build
+
+
+def _build_symptom(patient: Patient, items: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    linked = {item["application"] for item in items if item.get("application")}
+    known = set(
+        Application.objects.filter(patient=patient, pk__in=linked, deleted_at__isnull=True).values_list("pk", flat=True)
+        if linked
+        else ()
+    )
+
+    def build(item: dict[str, Any]) -> dict[str, Any]:
+        values = dict(item)
+        application_id = values.pop("application", None)
+        if application_id is not None and application_id not in known:
+            raise ValidationError({"application": "This patient has no application with this id."})
+        values["application_id"] = application_id
+        return values
+
+    return build
+
+
+def _build_poem(patient: Patient, items: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def build(item: dict[str, Any]) -> dict[str, Any]:
+        score = rules.poem_score(item["answers"])
+        return {**item, "score": score, "band": rules.poem_band(score) if score is not None else ""}
+
+    return build
+
+
+def _build_as_sent(patient: Patient, items: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return dict
+
+
+LOG_KINDS: dict[type[PatientLog], LogKind] = {
+    Application: LogKind(Application, {"regimen": None, "amount_ftu": None, "note": ""}, _build_application),
+    Symptom: LogKind(
+        Symptom,
+        {"burning": None, "itch": None, "flare_severity": None, "body_areas": [], "application": None, "note": ""},
+        _build_symptom,
+    ),
+    PoemEntry: LogKind(PoemEntry, {"note": ""}, _build_poem),
+    SkinCheck: LogKind(SkinCheck, {"note": ""}, _build_as_sent),
+}
+
+
+FOREIGN_KEYS = ["patient", "created_by", "regimen", "application"]
+
+
+def logs_record(
+    *, model: type[PatientLog], patient: Patient, created_by: User, items: Sequence[dict[str, Any]]
+) -> list[LogResult]:
+    """Store logs of one kind for one patient, each on its own; a result per item, in order.
+
+    `items` have passed the input serializer. An id already stored for this patient with the same
+    content is a duplicate; with other content, or under another patient, a conflict (which says
+    nothing about the other patient). Queries: one to find stored ids, one or two to build rows,
+    one INSERT for all new rows, one to confirm them, whatever the batch size.
+    """
+    kind = LOG_KINDS[model]
+    items = [{**kind.optional, **item} for item in items]
+    prints = [fingerprint(item) for item in items]
+    stored = kind.rows().in_bulk([item["id"] for item in items])
+
+    results: list[LogResult | None] = [None] * len(items)
+    pending: dict[uuid.UUID, tuple[int, str]] = {}  # id → (position, fingerprint) of a row to insert
+    for position, (item, print_) in enumerate(zip(items, prints, strict=True)):
+        log_id = item["id"]
+        if log_id in stored:
+            results[position] = _replay_result(stored[log_id], patient, print_)
+        elif log_id in pending:  # the same id twice in one batch
+            first_print = pending[log_id][1]
+            results[position] = (
+                LogResult(log_id, Outcome.DUPLICATE)
+                if first_print == print_
+                else LogResult(log_id, Outcome.CONFLICT, detail=CHANGED_REPLAY)
+            )
+        else:
+            pending[log_id] = (position, print_)
+
+    build = kind.build(patient, [items[position] for position, _ in pending.values()])
+    rows: list[PatientLog] = []
+    for log_id, (position, print_) in list(pending.items()):
+        try:
+            row = model(patient=patient, created_by=created_by, fingerprint=print_, **build(items[position]))
+            # Uniqueness is the INSERT's business below: checking here would cost a query per row.
+            # Foreign keys were resolved by `build`; re-checking them would also cost a query per row.
+            row.full_clean(exclude=FOREIGN_KEYS, validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            results[position] = LogResult(log_id, Outcome.INVALID, errors=_error_dict(error))
+            del pending[log_id]
+            continue
+        rows.append(row)
+
+    if rows:
+        with transaction.atomic():
+            # A concurrent request may insert the same id first: its row wins, ours is skipped, and
+            # the read below tells a matching replay (duplicate) from a different one (conflict).
+            model._default_manager.bulk_create(rows, ignore_conflicts=True)
+        winners = kind.rows().in_bulk([row.pk for row in rows])
+        for row in rows:
+            position = pending[row.pk][0]
+            winner = winners.get(row.pk)
+            if winner is None:  # inserted by a concurrent request and deleted since: nothing of ours is stored
+                results[position] = LogResult(row.pk, Outcome.CONFLICT, detail=DELETED_REPLAY)
+            elif winner.created_at == row.created_at and winner.created_by_id == row.created_by_id:
+                results[position] = LogResult(row.pk, Outcome.CREATED, entry=row)
+            else:
+                results[position] = _replay_result(winner, patient, row.fingerprint)
+    # Every position is filled: stored ids, repeats, invalid items and inserted rows cover them all.
+    assert all(result is not None for result in results)  # noqa: S101 - an invariant, not input checking
+    return results  # type: ignore[return-value]
+
+
+def _replay_result(existing: PatientLog, patient: Patient, print_: str) -> LogResult:
+    if existing.patient_id != patient.pk:
+        return LogResult(existing.pk, Outcome.CONFLICT, detail=REUSED_ID)
+    if existing.deleted_at is not None:
+        return LogResult(existing.pk, Outcome.CONFLICT, detail=DELETED_REPLAY)
+    if existing.fingerprint != print_:
+        return LogResult(existing.pk, Outcome.CONFLICT, entry=existing, detail=CHANGED_REPLAY)
+    return LogResult(existing.pk, Outcome.DUPLICATE, entry=existing)
+
+
+def _error_dict(error: ValidationError) -> dict[str, list[str]]:
+    if hasattr(error, "error_dict"):
+        return {name: [str(message) for message in messages] for name, messages in error.message_dict.items()}
+    return {NON_FIELD_ERRORS: [str(message) for message in error.messages]}
+
+
+def log_record(*, model: type[PatientLog], patient: Patient, created_by: User, item: dict[str, Any]) -> LogResult:
+    """One log: raises ValidationError when it is invalid; otherwise created, duplicate or conflict."""
+    (result,) = logs_record(model=model, patient=patient, created_by=created_by, items=[item])
+    if result.outcome == Outcome.INVALID:
+        raise ValidationError(result.errors)
+    return result
+
+
+def _check_may_correct(entry: PatientLog, user: User, changed: set[str]) -> None:
+    if entry.created_by_id != user.pk:
+        raise PermissionDenied("Only the person who logged this entry may correct or delete it.")
+    window_closed = timezone.now() > entry.created_at + rules.LOG_CORRECTION_WINDOW
+    if window_closed and changed - {"note"}:
+        hours = int(rules.LOG_CORRECTION_WINDOW.total_seconds() // 3600)
+        raise PermissionDenied(
+            f"A log can be corrected for {hours} hours after it was logged. After that, only its note "
+            "can change: add a note saying what was different."
+        )
+
+
+@transaction.atomic
+def log_correct(*, entry: PatientLog, user: User, changes: dict[str, Any]) -> PatientLog:
+    """Correct a log within the window, or change only its note later. The fingerprint stays the
+    first content sent, so a late replay of the original is still a duplicate, not a conflict."""
+    _check_may_correct(entry, user, set(changes))
+    kind = LOG_KINDS[type(entry)]
+    merged = {**_current_values(entry), **changes}
+    for name, value in kind.build(entry.patient, [merged])(merged).items():
+        setattr(entry, name, value)
+    entry.full_clean(exclude=FOREIGN_KEYS, validate_unique=False)
+    entry.save()
+    return entry
+
+
+def _current_values(entry: PatientLog) -> dict[str, Any]:
+    """The entry as input values, so `build` can re-derive what depends on them (POEM score, regimen)."""
+    values: dict[str, Any] = {entry.EVENT_TIME: entry.event_time}
+    if isinstance(entry, Application):
+        values |= {"regimen": entry.regimen_id, "body_areas": entry.body_areas}
+    if isinstance(entry, Symptom):
+        values |= {"application": entry.application_id}
+    if isinstance(entry, PoemEntry):
+        values |= {"answers": entry.answers}
+    return values
+
+
+@transaction.atomic
+def log_delete(*, entry: PatientLog, user: User) -> None:
+    """Delete within the correction window. The row stays as a tombstone so a late replay is refused."""
+    _check_may_correct(entry, user, {"deleted"})
+    entry.deleted_at = timezone.now()
+    entry.save(update_fields=["deleted_at", "updated_at"])

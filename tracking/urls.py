@@ -1,0 +1,30 @@
+from django.urls import URLPattern, path
+from rest_framework.views import APIView
+
+from tracking import apis
+
+PATIENT = "patients/<uuid:patient_id>/"
+
+
+def log_paths(segment: str, name: str, list_api: type[APIView], detail_api: type[APIView]) -> list[URLPattern]:
+    return [
+        path(f"{PATIENT}{segment}/", list_api.as_view(), name=f"{name}-list"),
+        path(f"{PATIENT}{segment}/<uuid:log_id>/", detail_api.as_view(), name=f"{name}-detail"),
+    ]
+
+
+urlpatterns = [
+    path(f"{PATIENT}regimens/", apis.RegimenListApi.as_view(), name="regimen-list"),
+    path(f"{PATIENT}regimens/<uuid:regimen_id>/", apis.RegimenDetailApi.as_view(), name="regimen-detail"),
+    path(
+        f"{PATIENT}regimens/<uuid:regimen_id>/step-down/",
+        apis.RegimenStepDownApi.as_view(),
+        name="regimen-step-down",
+    ),
+    *log_paths("applications", "application", apis.ApplicationListApi, apis.ApplicationDetailApi),
+    *log_paths("symptoms", "symptom", apis.SymptomListApi, apis.SymptomDetailApi),
+    *log_paths("poem", "poem", apis.PoemListApi, apis.PoemDetailApi),
+    *log_paths("skin-checks", "skin-check", apis.SkinCheckListApi, apis.SkinCheckDetailApi),
+    path(f"{PATIENT}sync/", apis.SyncApi.as_view(), name="sync"),
+    path(f"{PATIENT}adherence/", apis.AdherenceApi.as_view(), name="adherence"),
+]
