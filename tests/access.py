@@ -44,6 +44,10 @@ class World:
     users: dict[str, User | None]
     dermatologist: User
     extra: dict[str, Any] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)  # for the other placeholders of a route's path
+
+    def path(self, route: Route, patient_id: object = None) -> str:
+        return route.path.format(patient=patient_id or self.patient.pk, **self.ids)
 
 
 BodyFactory = Callable[[World], dict[str, Any]]
@@ -52,7 +56,7 @@ BodyFactory = Callable[[World], dict[str, Any]]
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # "{patient}" is replaced by the patient's id
+    path: str  # "{patient}" is replaced by the patient's id, other placeholders from World.ids
     expected: dict[str, int]
     body: BodyFactory | None = None
     success: int | None = None  # the success status, when it is not 200 (201, 204, ...)
