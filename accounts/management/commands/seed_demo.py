@@ -11,6 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import CareTeamMembership, Condition, Patient, Role, User
+from tracking.demo import seed_demo_tracking
+from tracking.selectors import adherence_for
 
 DEMO_PASSWORD = "tacro-demo-2026"
 
@@ -80,6 +82,7 @@ class Command(BaseCommand):
         )
         for patient in (adult, child, lupus):
             CareTeamMembership.objects.get_or_create(patient=patient, clinician=users[DERMATOLOGIST])
+        seed_demo_tracking(adult=adult, child=child, lupus=lupus, caregiver=users[CAREGIVER])
 
         self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for all: {DEMO_PASSWORD}):"))
         rows = [
@@ -92,6 +95,15 @@ class Command(BaseCommand):
         ]
         for login, what in rows:
             self.stdout.write(f"  {login.email:<36} {what}")
+        self.stdout.write("Their last two weeks (dose adherence):")
+        for patient, story in (
+            (adult, "adherent, improving, stepped down to maintenance"),
+            (child, "burning settled after the first week"),
+            (lupus, "adherence slipping"),
+        ):
+            today = patient.local_today()
+            report = adherence_for(patient, first=today - datetime.timedelta(days=13), last=today)
+            self.stdout.write(f"  {patient!s:<14} {report.adherence_pct}%  ({story})")
 
     def _login(self, login: DemoLogin) -> User:
         user = User.objects.filter(email=login.email).first() or User(email=login.email)
