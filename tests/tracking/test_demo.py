@@ -8,6 +8,7 @@ from statistics import mean
 
 import pytest
 from django.core.management import call_command
+from django.db.models import QuerySet
 
 from accounts.models import Patient
 from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
@@ -33,6 +34,10 @@ def adherence_over(patient: Patient, first_days_ago: int, last_days_ago: int) ->
     return report.adherence_pct
 
 
+def scores(logs: QuerySet, field: str) -> list[int]:
+    return [value for value in logs.values_list(field, flat=True) if value is not None]
+
+
 def weeks_of_logs(patient: Patient) -> float:
     first = Application.objects.filter(patient=patient).order_by("applied_at").first()
     assert first is not None
@@ -52,11 +57,9 @@ def test_the_adult_is_adherent_improving_and_stepped_down_to_maintenance() -> No
     amira = Patient.objects.get(first_name="Amira")
 
     assert adherence_over(amira, 48, 0) >= 85
-    flares = list(
-        Symptom.objects.filter(patient=amira).order_by("recorded_at").values_list("flare_severity", flat=True)
-    )
+    flares = scores(Symptom.objects.filter(patient=amira).order_by("recorded_at"), "flare_severity")
     assert mean(flares[:7]) - mean(flares[-7:]) >= 1.5  # severity falls by well over a grade
-    poem = list(PoemEntry.objects.filter(patient=amira).order_by("recorded_at").values_list("score", flat=True))
+    poem = scores(PoemEntry.objects.filter(patient=amira).order_by("recorded_at"), "score")
     assert poem[0] >= 14
     assert poem[-1] <= 5
     treatment, maintenance = Regimen.objects.filter(patient=amira).order_by("start_date")
@@ -70,10 +73,10 @@ def test_the_childs_burning_settles_after_the_first_week() -> None:
     noah = Patient.objects.get(first_name="Noah")
     burning = [
         (recorded_at.date(), value)
-        for recorded_at, value in Symptom.objects.filter(patient=noah)
-        .order_by("recorded_at")
-        .values_list("recorded_at", "burning")
+        for recorded_at, value in Symptom.objects.filter(patient=noah).values_list("recorded_at", "burning")
+        if value is not None
     ]
+    burning.sort()
     start = burning[0][0]
     first_week = [value for date, value in burning if (date - start).days < 7]
     later = [value for date, value in burning if (date - start).days >= 10]
