@@ -81,3 +81,15 @@ def test_database_and_broker_come_from_the_environment(env: dict[str, str], expe
     result = run_manage("shell", "--no-imports", "-c", code, **env)
 
     assert result.stdout.strip() == expected, result.stderr
+
+
+def test_a_service_error_about_the_whole_object_reaches_clients_under_drfs_key() -> None:
+    from django.core.exceptions import ValidationError
+
+    from tacro_topical.errors import api_exception_handler
+
+    response = api_exception_handler(ValidationError("Send at least one score."), {})
+
+    assert response is not None
+    assert response.status_code == 400
+    assert response.data == {"non_field_errors": ["Send at least one score."]}

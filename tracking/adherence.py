@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -85,11 +85,17 @@ def adherence_days(
         for schedule in schedules:
             if not schedule.runs_on(date):
                 continue
-            # Two wall times can meet at one instant across a DST gap (02:30 shifts onto 03:30): one slot.
-            slots = sorted({clock.at(date, wall_time) for wall_time in schedule.times})
-            hit = {nearest_slot(slots, applied_at) for applied_at in doses_by_day.get((schedule.regimen_id, date), ())}
-            expected += len({slot for slot in slots if slot <= now} | hit)
-            logged += len(hit)
+            # One slot per distinct wall time. Across a DST gap two wall times can meet at one instant
+            # (02:30 shifts onto 03:30): each keeps its slot there, and that instant takes a dose for each.
+            slots = Counter(clock.at(date, wall_time) for wall_time in set(schedule.times))
+            instants = sorted(slots)
+            doses_at = Counter(
+                nearest_slot(instants, applied_at) for applied_at in doses_by_day.get((schedule.regimen_id, date), ())
+            )
+            for instant, wall_times in slots.items():
+                taken = min(doses_at[instant], wall_times)
+                expected += wall_times if instant <= now else taken
+                logged += taken
         days.append(Day(date=date, expected=expected, logged=logged))
     return days
 

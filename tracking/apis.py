@@ -502,6 +502,11 @@ def _flatten(messages: Any) -> list[str]:
 # --- Adherence -----------------------------------------------------------------------------------
 
 MAX_ADHERENCE_DAYS = 731
+# A month inside the calendar's ends: every zone's day around these dates, and the 28-day default
+# before them, stay representable (a date in year 1 or 9999 must be a 400, not a 500).
+ADHERENCE_EARLIEST = datetime.date(1, 2, 1)
+ADHERENCE_LATEST = datetime.date(9999, 11, 30)
+ADHERENCE_RANGE_MESSAGE = f"Give a date from {ADHERENCE_EARLIEST} to {ADHERENCE_LATEST}."
 
 
 class AdherenceQuerySerializer(serializers.Serializer):
@@ -515,6 +520,13 @@ class AdherenceQuerySerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         patient: Patient = self.context["patient"]
+        outside = [
+            name
+            for name in ("from", "to")
+            if name in attrs and not ADHERENCE_EARLIEST <= attrs[name] <= ADHERENCE_LATEST
+        ]
+        if outside:
+            raise serializers.ValidationError(dict.fromkeys(outside, ADHERENCE_RANGE_MESSAGE))
         last = attrs.get("to") or patient.local_today()
         first = attrs.get("from") or last - datetime.timedelta(days=27)
         if first > last:

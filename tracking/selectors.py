@@ -113,7 +113,10 @@ def _empty_date(
     if grams_per_dose <= 0 or doses_per_day <= 0:
         return None
     start = max(today, regimen.start_date)
-    return start + datetime.timedelta(days=int(remaining / (grams_per_dose * doses_per_day)))
+    try:
+        return start + datetime.timedelta(days=int(remaining / (grams_per_dose * doses_per_day)))
+    except OverflowError:  # later than the calendar goes (a start date in year 9999): no date to show
+        return None
 
 
 def application_warnings(application: Application, clock: PatientClock) -> list[str]:
@@ -165,8 +168,9 @@ def adherence_for(
 ) -> AdherenceReport:
     """Adherence over local dates `first`..`last`, and the streak of fully adherent days up to today.
 
-    Three queries: the zone history, the regimens, the doses over the span (plus one per further
-    90 days, only while a streak reaches back past the span).
+    Three queries: the zone history, the regimens, the doses over the span (one more when the range
+    lies apart from the last 28 days, and one per further 90 days, only while a streak reaches back
+    past the span).
     """
     now = now or timezone.now()
     clock = PatientClock.for_patient(patient)
@@ -181,9 +185,16 @@ def adherence_for(
         )
         for regimen in Regimen.objects.filter(patient=patient).only("id", "start_date", "end_date", "times", "weekdays")
     ]
-    span_first, span_last = min(first, today - datetime.timedelta(days=27)), max(last, today)
-    days = _days(patient, clock, schedules, span_first, span_last, now)
-    by_date = {day.date: day for day in days}
+    recent_first = today - datetime.timedelta(days=27)
+    if first <= today + adherence.ONE_DAY and last >= recent_first - adherence.ONE_DAY:
+        # The range asked for meets the last 28 days: one read covers both.
+        spans = [(min(first, recent_first), max(last, today))]
+    else:
+        # A range far from today: read it and the last 28 days apart, never every day in between
+        # (from=9000-01-01 would otherwise schedule millions of days).
+        spans = [(first, last), (recent_first, today)]
+    by_date = {day.date: day for span in spans for day in _days(patient, clock, schedules, *span, now)}
+    span_first = spans[-1][0]
 
     earliest_start = min((schedule.start_date for schedule in schedules), default=today)
     recent = [by_date[date] for date in adherence.dates_between(span_first, today)][::-1]

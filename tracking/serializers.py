@@ -24,6 +24,10 @@ from tracking.models.regimens import ALL_WEEKDAYS, STRENGTH_CHOICES, TUBE_CHOICE
 TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
+CALENDAR_FIRST = datetime.datetime.min.replace(tzinfo=datetime.UTC) + datetime.timedelta(days=1)
+CALENDAR_LAST = datetime.datetime.max.replace(tzinfo=datetime.UTC) - datetime.timedelta(days=1)
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with an offset in, stored as UTC; out in the patient's zone at that moment.
 
@@ -40,7 +44,17 @@ class AwareDateTimeField(serializers.DateTimeField):
             raise serializers.ValidationError(
                 "Give the time with its UTC offset, e.g. 2026-11-21T08:05:00+03:00; a time without one is ambiguous."
             )
-        return value.astimezone(datetime.UTC)
+        try:
+            moment = value.astimezone(datetime.UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable instant
+            moment = None
+        # A day inside the calendar's ends, so the time can be echoed in any zone (not a 500).
+        if moment is None or not CALENDAR_FIRST <= moment <= CALENDAR_LAST:
+            raise serializers.ValidationError(
+                f"This time is outside the calendar; give one between {CALENDAR_FIRST:%Y-%m-%d} "
+                f"and {CALENDAR_LAST:%Y-%m-%d}."
+            )
+        return moment
 
     def to_internal_value(self, value: Any) -> datetime.datetime:
         moment = super().to_internal_value(value)
@@ -289,6 +303,9 @@ class ApplicationInputSerializer(RejectUnknownFields, serializers.Serializer):
         error_messages={
             "min_value": "An amount is more than 0 and at most 40 FTU.",
             "max_value": "An amount is more than 0 and at most 40 FTU.",
+            # 100 or 12.345 fail on digits before the range is checked: say the range all the same.
+            "max_digits": "An amount is more than 0 and at most 40 FTU, with at most 2 decimal places.",
+            "max_whole_digits": "An amount is more than 0 and at most 40 FTU, with at most 2 decimal places.",
         },
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
@@ -374,6 +391,8 @@ class LogSerializer(ModelSerializer):
     correctable_until = serializers.SerializerMethodField(
         help_text="Until when its creator may correct or delete it; after that, only the note changes."
     )
+    created_at = AwareDateTimeField(read_only=True, help_text="When it was logged, in the patient's zone.")
+    updated_at = AwareDateTimeField(read_only=True, help_text="When it was last changed, in the patient's zone.")
 
     LOG_FIELDS = ("id", "patient", "local_date", "note", "created_at", "updated_at", "correctable_until")
 

@@ -29,6 +29,9 @@ from tracking.models.logs import PatientLog
 # --- Regimens ------------------------------------------------------------------------------------
 
 REGIMEN_CHANGEABLE_FIELDS = ("body_areas", "times", "weekdays", "end_date", "tube_grams")
+# The key the API answers errors about a request as a whole under (DRF's NON_FIELD_ERRORS_KEY);
+# Django's own NON_FIELD_ERRORS ("__all__") would reach the client as is.
+WHOLE_REQUEST = "non_field_errors"
 
 
 @transaction.atomic
@@ -73,6 +76,13 @@ def regimen_update(*, regimen: Regimen, **changes: Any) -> Regimen:
     unknown = set(changes) - set(REGIMEN_CHANGEABLE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed; step down instead."))
+    following = Regimen.objects.filter(previous=regimen).only("start_date").first()
+    if following is not None and "end_date" in changes:
+        last_day = following.start_date - datetime.timedelta(days=1)
+        if changes["end_date"] is None or changes["end_date"] > last_day:
+            raise ValidationError(
+                {"end_date": f"The regimen it stepped down to starts on {following.start_date}: end by {last_day}."}
+            )
     for name, value in changes.items():
         setattr(regimen, name, value)
     regimen.full_clean()
@@ -100,7 +110,7 @@ def regimen_step_down(
     phase = changes.get("phase", regimen.phase)
     errors: dict[str, str] = {}
     if Regimen.objects.filter(previous=regimen).exists():
-        errors[NON_FIELD_ERRORS] = "This regimen has already been stepped down; step down from the newer one."
+        errors[WHOLE_REQUEST] = "This regimen has already been stepped down; step down from the newer one."
     if start_date <= regimen.start_date:
         errors["start_date"] = f"The next regimen starts after this one started ({regimen.start_date})."
     elif regimen.end_date is not None and regimen.end_date < start_date - datetime.timedelta(days=1):
@@ -111,7 +121,7 @@ def regimen_step_down(
     lower_strength = rules.is_lower_strength(drug=rules.Drug(regimen.drug), old=regimen.strength, new=strength)
     to_maintenance = regimen.phase == Phase.TREATMENT and phase == Phase.MAINTENANCE
     if not (lower_strength or to_maintenance) and not errors:
-        errors[NON_FIELD_ERRORS] = (
+        errors[WHOLE_REQUEST] = (
             "A step down lowers the strength (tacrolimus 0.1% to 0.03%) or moves from treatment to "
             "maintenance. For any other change, end this regimen and prescribe a new one."
         )
@@ -286,35 +296,38 @@ def logs_record(
     stored = kind.rows().in_bulk([item["id"] for item in items])
 
     results: list[LogResult | None] = [None] * len(items)
-    pending: dict[uuid.UUID, tuple[int, str]] = {}  # id → (position, fingerprint) of a row to insert
+    unstored: dict[uuid.UUID, list[int]] = {}  # id → positions of the items sending it, in order
     for position, (item, print_) in enumerate(zip(items, prints, strict=True)):
         log_id = item["id"]
         if log_id in stored:
             results[position] = _replay_result(stored[log_id], patient, print_)
-        elif log_id in pending:  # the same id twice in one batch
-            first_print = pending[log_id][1]
-            results[position] = (
-                LogResult(log_id, Outcome.DUPLICATE)
-                if first_print == print_
-                else LogResult(log_id, Outcome.CONFLICT, detail=CHANGED_REPLAY)
-            )
         else:
-            pending[log_id] = (position, print_)
+            unstored.setdefault(log_id, []).append(position)
 
-    build = kind.build(patient, [items[position] for position, _ in pending.values()])
+    build = kind.build(patient, [items[position] for positions in unstored.values() for position in positions])
+    pending: dict[uuid.UUID, tuple[int, str]] = {}  # id → (position, fingerprint) of a row to insert
+    repeats: list[tuple[int, uuid.UUID]] = []  # the same id again in one batch, after a valid item with it
     rows: list[PatientLog] = []
-    for log_id, (position, print_) in list(pending.items()):
-        try:
-            row = model(patient=patient, created_by=created_by, fingerprint=print_, **build(items[position]))
-            # Uniqueness is the INSERT's business below: checking here would cost a query per row.
-            # Foreign keys were resolved by `build`; re-checking them would also cost a query per row.
-            row.full_clean(exclude=FOREIGN_KEYS, validate_unique=False, validate_constraints=False)
-        except ValidationError as error:
-            results[position] = LogResult(log_id, Outcome.INVALID, errors=_error_dict(error))
-            del pending[log_id]
-            continue
-        rows.append(row)
+    for log_id, positions in unstored.items():
+        for position in positions:
+            if log_id in pending:
+                repeats.append((position, log_id))
+                continue
+            try:
+                row = model(
+                    patient=patient, created_by=created_by, fingerprint=prints[position], **build(items[position])
+                )
+                # Uniqueness is the INSERT's business below: checking here would cost a query per row.
+                # Foreign keys were resolved by `build`; re-checking them would also cost a query per row.
+                row.full_clean(exclude=FOREIGN_KEYS, validate_unique=False, validate_constraints=False)
+            except ValidationError as error:
+                # Nothing is stored under this id by this item: a later item with the id is judged on its own.
+                results[position] = LogResult(log_id, Outcome.INVALID, errors=_error_dict(error))
+                continue
+            pending[log_id] = (position, prints[position])
+            rows.append(row)
 
+    winners: dict[Any, PatientLog] = {}
     if rows:
         with transaction.atomic():
             # A concurrent request may insert the same id first: its row wins, ours is skipped, and
@@ -330,6 +343,13 @@ def logs_record(
                 results[position] = LogResult(row.pk, Outcome.CREATED, entry=row)
             else:
                 results[position] = _replay_result(winner, patient, row.fingerprint)
+    for position, log_id in repeats:  # a replay of what this batch (or a concurrent one) stored under the id
+        winner = winners.get(log_id)
+        results[position] = (
+            _replay_result(winner, patient, prints[position])
+            if winner is not None
+            else LogResult(log_id, Outcome.CONFLICT, detail=DELETED_REPLAY)
+        )
     # Every position is filled: stored ids, repeats, invalid items and inserted rows cover them all.
     assert all(result is not None for result in results)  # noqa: S101 - an invariant, not input checking
     return results  # type: ignore[return-value]
@@ -346,9 +366,13 @@ def _replay_result(existing: PatientLog, patient: Patient, print_: str) -> LogRe
 
 
 def _error_dict(error: ValidationError) -> dict[str, list[str]]:
-    if hasattr(error, "error_dict"):
-        return {name: [str(message) for message in messages] for name, messages in error.message_dict.items()}
-    return {NON_FIELD_ERRORS: [str(message) for message in error.messages]}
+    """Field → messages, with errors about the item as a whole under DRF's key, as the API answers them."""
+    if not hasattr(error, "error_dict"):
+        return {WHOLE_REQUEST: [str(message) for message in error.messages]}
+    return {
+        WHOLE_REQUEST if name == NON_FIELD_ERRORS else name: [str(message) for message in messages]
+        for name, messages in error.message_dict.items()
+    }
 
 
 def log_record(*, model: type[PatientLog], patient: Patient, created_by: User, item: dict[str, Any]) -> LogResult:
@@ -378,7 +402,12 @@ def log_correct(*, entry: PatientLog, user: User, changes: dict[str, Any]) -> Pa
     _check_may_correct(entry, user, set(changes))
     kind = LOG_KINDS[type(entry)]
     merged = {**_current_values(entry), **changes}
-    for name, value in kind.build(entry.patient, [merged])(merged).items():
+    built = kind.build(entry.patient, [merged])(merged)
+    if isinstance(entry, Symptom) and "application" not in changes:
+        # The stored link was checked when it was made; its application may have been deleted since,
+        # which must not block correcting anything else (the note, a score).
+        del built["application_id"]
+    for name, value in built.items():
         setattr(entry, name, value)
     entry.full_clean(exclude=FOREIGN_KEYS, validate_unique=False)
     entry.save()
@@ -390,8 +419,6 @@ def _current_values(entry: PatientLog) -> dict[str, Any]:
     values: dict[str, Any] = {entry.EVENT_TIME: entry.event_time}
     if isinstance(entry, Application):
         values |= {"regimen": entry.regimen_id, "body_areas": entry.body_areas}
-    if isinstance(entry, Symptom):
-        values |= {"application": entry.application_id}
     if isinstance(entry, PoemEntry):
         values |= {"answers": entry.answers}
     return values
