@@ -9,7 +9,7 @@ PYTHON ?= $(shell for candidate in python3.12 python3.13 $(wildcard $(HOME)/.pye
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: help run test lint format migrate seed clean
+.PHONY: help run test lint format migrate seed clean bench
 
 help:
 	@echo "make run   install into .venv, migrate, load the demo clinic, start web + Celery worker + beat"
@@ -53,3 +53,9 @@ format: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+# Issue #3's benchmarks on PostgreSQL (see BENCHMARKS.md). A database of their own, created if missing.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tacro_bench
+
+bench: $(VENV)/.dev-installed
+	DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/tracking_bench.py
