@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import SELF_REGISTERING_ROLES, Condition, Patient, User, validate_iana_timezone
-from tacro_topical.serializers import ExplainedChoiceField, ModelSerializer
+from tacro_topical.serializers import ExplainedChoiceField, ModelSerializer, RejectUnknownFields
 
 
 class TimezoneField(serializers.CharField):
@@ -70,20 +70,12 @@ class DependentCreateSerializer(serializers.Serializer):
     condition = ExplainedChoiceField(choices=Condition.choices)
 
 
-class PatientUpdateSerializer(serializers.Serializer):
+class PatientUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     first_name = serializers.CharField(max_length=150, required=False)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     birth_date = serializers.DateField(required=False)
     timezone = TimezoneField(required=False)
     condition = ExplainedChoiceField(choices=Condition.choices, required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                dict.fromkeys(unknown, "Unknown or read-only field; it cannot be changed here.")
-            )
-        return attrs
 
 
 class UserSerializer(ModelSerializer):

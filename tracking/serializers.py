@@ -19,7 +19,8 @@ from tacro_topical.serializers import ExplainedChoiceField, ModelSerializer, Rej
 from tracking import rules
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog, PerformedBy
-from tracking.models.regimens import ALL_WEEKDAYS, STRENGTH_CHOICES, TUBE_CHOICES
+from tracking.models.regimens import STRENGTH_CHOICES, TUBE_CHOICES
+from tracking.selectors import application_warnings
 
 TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -113,27 +114,6 @@ def nrs_field(name: str) -> serializers.IntegerField:
 # --- Regimens ------------------------------------------------------------------------------------
 
 
-def _check_times(times: list[str]) -> list[str]:
-    if len(set(times)) != len(times):
-        raise serializers.ValidationError({"times": "Each time of day may appear once."})
-    return sorted(times)
-
-
-def _check_weekdays(phase: str, weekdays: list[int] | None) -> list[int]:
-    if phase == Phase.MAINTENANCE:
-        if not weekdays:
-            raise serializers.ValidationError(
-                {"weekdays": "Maintenance runs on chosen weekdays: give ISO weekday numbers, e.g. [1, 4]."}
-            )
-    elif weekdays is not None and sorted(set(weekdays)) != list(ALL_WEEKDAYS):
-        raise serializers.ValidationError(
-            {"weekdays": "Treatment is daily: leave weekdays out, or give all seven [1, 2, 3, 4, 5, 6, 7]."}
-        )
-    if weekdays and len(set(weekdays)) != len(weekdays):
-        raise serializers.ValidationError({"weekdays": "Each weekday may appear once."})
-    return sorted(weekdays) if weekdays else list(ALL_WEEKDAYS)
-
-
 def weekdays_field(**kwargs: Any) -> serializers.ListField:
     message = "ISO weekday numbers run from 1 (Monday) to 7 (Sunday)."
     return serializers.ListField(
@@ -159,8 +139,8 @@ class RegimenCreateSerializer(RejectUnknownFields, serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
-        attrs["times"] = _check_times(attrs["times"])
-        attrs["weekdays"] = _check_weekdays(attrs["phase"], attrs.get("weekdays"))
+        attrs["times"] = sorted(attrs["times"])
+        attrs["weekdays"] = Regimen.schedule_weekdays(attrs["phase"], attrs.get("weekdays"))
         return attrs
 
 
@@ -170,7 +150,7 @@ STEP_DOWN_HINT = (
 )
 
 
-class RegimenUpdateSerializer(serializers.Serializer):
+class RegimenUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     body_areas = body_areas_field(min_length=1, required=False)
     times = serializers.ListField(child=TimeOfDayField(), min_length=1, max_length=6, required=False)
     weekdays = weekdays_field(required=False)
@@ -181,14 +161,12 @@ class RegimenUpdateSerializer(serializers.Serializer):
         fixed = sorted({"drug", "strength", "phase", "start_date"} & set(self.initial_data))
         if fixed:
             raise serializers.ValidationError(dict.fromkeys(fixed, STEP_DOWN_HINT))
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(dict.fromkeys(unknown, "Unknown or read-only field."))
+        attrs = super().validate(attrs)
         regimen: Regimen = self.context["regimen"]
         if "times" in attrs:
-            attrs["times"] = _check_times(attrs["times"])
+            attrs["times"] = sorted(attrs["times"])
         if "weekdays" in attrs:
-            attrs["weekdays"] = _check_weekdays(regimen.phase, attrs["weekdays"])
+            attrs["weekdays"] = Regimen.schedule_weekdays(regimen.phase, attrs["weekdays"])
         return attrs
 
 
@@ -207,10 +185,10 @@ class RegimenStepDownSerializer(RejectUnknownFields, serializers.Serializer):
         attrs = super().validate(attrs)
         regimen: Regimen = self.context["regimen"]
         if "times" in attrs:
-            attrs["times"] = _check_times(attrs["times"])
+            attrs["times"] = sorted(attrs["times"])
         phase = attrs.get("phase", regimen.phase)
         weekdays = attrs.get("weekdays", regimen.weekdays if phase == regimen.phase else None)
-        attrs["weekdays"] = _check_weekdays(phase, weekdays)
+        attrs["weekdays"] = Regimen.schedule_weekdays(phase, weekdays)
         return attrs
 
 
@@ -422,8 +400,6 @@ class ApplicationSerializer(LogSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_warnings(self, application: Application) -> list[str]:
-        from tracking.selectors import application_warnings
-
         return application_warnings(application, self.context["clock"])
 
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.clock import PatientClock
 from accounts.models import Patient, User
 from tracking import rules
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
@@ -207,8 +208,6 @@ class LogKind:
 
 def _build_application(patient: Patient, items: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Resolve each application's regimen; the patient's regimens are read once for the batch."""
-    from accounts.clock import PatientClock
-
     regimens = list(Regimen.objects.filter(patient=patient))
     by_id = {regimen.pk: regimen for regimen in regimens}
     clock = PatientClock.for_patient(patient)

@@ -90,8 +90,29 @@ class Regimen(models.Model):
                 too_young = self.patient.age_on(self.start_date) < rules.MIN_AGE_YEARS_ANY_TCI
                 allowed = rules.STRENGTHS_BY_DRUG[rules.Drug(self.drug)]
                 errors["drug" if too_young and self.strength in allowed else "strength"] = problem
+        errors |= self._schedule_problems()
         if errors:
             raise ValidationError(errors)
+
+    @staticmethod
+    def schedule_weekdays(phase: str, weekdays: list[int] | None) -> list[int]:
+        """The weekdays as stored: sorted; every day for treatment when none are given (API.md)."""
+        if weekdays:
+            return sorted(weekdays)
+        return list(ALL_WEEKDAYS) if phase == Phase.TREATMENT else []
+
+    def _schedule_problems(self) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        times, weekdays = list(self.times or []), list(self.weekdays or [])
+        if len(set(times)) != len(times):
+            errors["times"] = "Each time of day may appear once."
+        if self.phase == Phase.MAINTENANCE and not weekdays:
+            errors["weekdays"] = "Maintenance runs on chosen weekdays: give ISO weekday numbers, e.g. [1, 4]."
+        elif self.phase == Phase.TREATMENT and sorted(set(weekdays)) != list(ALL_WEEKDAYS):
+            errors["weekdays"] = "Treatment is daily: leave weekdays out, or give all seven [1, 2, 3, 4, 5, 6, 7]."
+        elif len(set(weekdays)) != len(weekdays):
+            errors["weekdays"] = "Each weekday may appear once."
+        return errors
 
     def wall_times(self) -> list[datetime.time]:
         return [datetime.time.fromisoformat(value) for value in self.times]
