@@ -12,6 +12,7 @@ from pathlib import Path
 
 import django
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -207,7 +208,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Beat holds fixed entries only: reminders are rows swept every minute (DESIGN.md), never one
+# beat entry per patient.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "sweep-reminders": {"task": "tracking.tasks.sweep_reminders", "schedule": 60.0},
+    "requeue-stale-deliveries": {"task": "tracking.tasks.requeue_stale", "schedule": 120.0},
+    "evaluate-alerts": {"task": "tracking.tasks.evaluate_all_alerts", "schedule": 3600.0},
+    "alert-digest": {"task": "tracking.tasks.send_alert_digests", "schedule": crontab(minute=0, hour=6)},
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: one folder is the queue, shared by producer and consumer.
     _queue_folder = str(VAR_DIR / "celery" / "queue")
@@ -223,6 +231,42 @@ else:
         # Longer than any countdown we schedule, so Redis does not redeliver a waiting task.
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     }
+
+# --- Reminders, notifications and alerts (tracking/rules.py holds each default's source) -------
+MISSED_DOSE_FOLLOW_UP_MINUTES = env.int("MISSED_DOSE_FOLLOW_UP_MINUTES", default=60)
+SKIN_CHECK_INTERVAL_DAYS = env.int("SKIN_CHECK_INTERVAL_DAYS", default=90)
+REMINDER_SWEEP_BATCH = env.int("REMINDER_SWEEP_BATCH", default=1000)
+# Occurrences handed to one delivery task: fewer, larger tasks keep the broker off the hot path.
+REMINDER_DELIVERY_BATCH = env.int("REMINDER_DELIVERY_BATCH", default=200)
+# A pending occurrence or delivery nobody picked up in this long is enqueued again.
+REMINDER_REQUEUE_AFTER_SECONDS = env.int("REMINDER_REQUEUE_AFTER_SECONDS", default=300)
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=6)
+DELIVERY_BACKOFF_SECONDS = env.int("DELIVERY_BACKOFF_SECONDS", default=30)
+ALERT_THRESHOLDS = {
+    "persistent_burning_min_score": env.int("ALERT_BURNING_MIN_SCORE", default=4),
+    "persistent_burning_min_days": env.int("ALERT_BURNING_MIN_DAYS", default=3),
+    "persistent_burning_window_days": env.int("ALERT_BURNING_WINDOW_DAYS", default=7),
+    "persistent_burning_after_start_days": env.int("ALERT_BURNING_AFTER_START_DAYS", default=14),
+    "no_improvement_after_days": env.int("ALERT_NO_IMPROVEMENT_AFTER_DAYS", default=42),
+    "worsening_flare_min_rise": env.int("ALERT_WORSENING_FLARE_MIN_RISE", default=2),
+    "worsening_flare_window_days": env.int("ALERT_WORSENING_FLARE_WINDOW_DAYS", default=7),
+    "low_adherence_pct": env.int("ALERT_LOW_ADHERENCE_PCT", default=50),
+    "low_adherence_window_days": env.int("ALERT_LOW_ADHERENCE_WINDOW_DAYS", default=14),
+}
+# Links in emails (the digest points at the admin).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Web Push (VAPID): the private key as base64url DER/raw or a PEM path, and a contact (mailto: or https:).
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
+WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:care-team@localhost")
+# FCM HTTP v1: a service-account JSON file; APNs: a .p8 token key. Each channel is on only when set.
+FCM_SERVICE_ACCOUNT_FILE = env.str("FCM_SERVICE_ACCOUNT_FILE", default="")
+FCM_ENDPOINT = env.str("FCM_ENDPOINT", default="https://fcm.googleapis.com")
+APNS_KEY_FILE = env.str("APNS_KEY_FILE", default="")
+APNS_KEY_ID = env.str("APNS_KEY_ID", default="")
+APNS_TEAM_ID = env.str("APNS_TEAM_ID", default="")
+APNS_TOPIC = env.str("APNS_TOPIC", default="")
+APNS_ENDPOINT = env.str("APNS_ENDPOINT", default="https://api.push.apple.com")
 
 # --- Internationalisation and time ---------------------------------------------------
 LANGUAGE_CODE = "en-gb"

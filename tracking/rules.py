@@ -270,3 +270,77 @@ def suggested_ftu(areas: Iterable[str], band: AgeBand) -> Decimal:
 LOG_FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 # Source: issue #3: the creator may correct or delete a log for 24 hours; later, only add a note.
 LOG_CORRECTION_WINDOW = datetime.timedelta(hours=24)
+
+
+# --- Reminders and prompts -------------------------------------------------------------------
+# Source: issue #4 and CLINICAL.md (Adherence: "a follow-up when a dose is missed" is what users
+# of reminder apps ask for most). Defaults of settings of the same name (tacro_topical/settings.py).
+MISSED_DOSE_FOLLOW_UP_AFTER = datetime.timedelta(minutes=60)
+# Source: API.md, notifications: snooze takes 5..240 minutes.
+SNOOZE_MIN_MINUTES, SNOOZE_MAX_MINUTES = 5, 240
+# Source: issue #4: a refill prompt when a tube's estimated empty date is less than 7 days away.
+REFILL_PROMPT_DAYS_AHEAD = 7
+# Source: seed 000 ("regular skin checks are recommended" for long-term use) and the 2006 boxed
+# warning (rare skin cancer and lymphoma); issue #4 sets the interval: every 90 days.
+SKIN_CHECK_INTERVAL_DAYS = 90
+# Source: POEM asks about the past week (CLINICAL.md, Instruments), so it is prompted weekly.
+POEM_INTERVAL_DAYS = 7
+# Prompts that are not tied to a dose time go out at this local time (a product choice, not clinical).
+PROMPT_LOCAL_TIME = "18:00"
+
+DOSE_REMINDER_TITLE = "Time for your {drug} {strength}%"
+# Source: US Protopic/Elidel labels: a thin layer to affected skin, rubbed in gently and completely.
+DOSE_REMINDER_BODY = "Apply a thin layer to {areas}, as your dermatologist prescribed, then log it."
+MISSED_DOSE_TITLE = "Did you apply your {drug} {strength}%?"
+MISSED_DOSE_BODY = (
+    "The {slot} dose is not logged yet. If you applied it, log it; if not, follow your dermatologist's plan."
+)
+# Source: CLINICAL.md, Instruments: POEM, 7 questions about the past week.
+POEM_PROMPT_TITLE = "Your weekly eczema check (POEM)"
+POEM_PROMPT_BODY = "Seven short questions about your skin over the past week. Your dermatologist sees the score."
+REFILL_PROMPT_TITLE = "Your tube may run out soon"
+REFILL_PROMPT_BODY = (
+    "At the amount you log, your {drug} {strength}% may run out around {empty_date}. "
+    "Ask your dermatologist or pharmacy for a refill in time."
+)
+SKIN_CHECK_PROMPT_TITLE = "Time for your skin self-check"
+# Source: Protopic/Elidel label monitoring (CLINICAL.md): investigate swollen lymph nodes; watch for
+# skin infections (herpes simplex, eczema herpeticum); seed 000: regular skin checks for long-term
+# use, because of the rare skin cancers reported (boxed warning, 2006).
+SKIN_CHECK_LIST: tuple[str, ...] = (
+    "anything new or changing on your skin, such as a mole or growth (rare skin cancers are reported on the label)",
+    "swollen lymph nodes (lumps in the neck, armpits or groin)",
+    "signs of a skin infection, such as cold sores (herpes simplex) or spreading blisters (eczema herpeticum)",
+)
+SKIN_CHECK_PROMPT_BODY = (
+    "Look over your skin for: {items}. Log the check in the app; if anything concerns you, "
+    "mark it so your dermatologist is told."
+)
+# Source: label (minimise natural and artificial sunlight, no sunlamps, tanning beds or UV
+# phototherapy) and seed 002 (strict UV protection for cutaneous lupus), as in CLINICAL.md.
+CLE_SUN_PROTECTION_ADVICE = (
+    "Protect your skin from the sun and other UV light, as your dermatologist advised: no sunlamps or tanning beds."
+)
+ASK_YOUR_DERMATOLOGIST = "Questions? Ask your dermatologist."
+# Reminders that fired long after their slot (the scheduler was down) are recorded, not sent:
+# a dose reminder hours late would mislead more than help. A product choice.
+REMINDER_STALE_AFTER = datetime.timedelta(hours=6)
+
+
+# --- Care-team alerts ----------------------------------------------------------------------------
+# Source: EU Protopic SmPC: application-site burning is very common, most common in the first few
+# days, and improves as lesions heal; seed 000: it "often fades after a few weeks of use". Issue #4:
+# burning >= 4 on 3 or more of the last 7 days, more than 14 days after the regimen started.
+PERSISTENT_BURNING_MIN_SCORE = 4
+PERSISTENT_BURNING_MIN_DAYS = 3
+PERSISTENT_BURNING_WINDOW_DAYS = 7
+PERSISTENT_BURNING_AFTER_START_DAYS = 14
+# Source: US Protopic label: if there is no improvement within 6 weeks, the patient should be re-examined.
+NO_IMPROVEMENT_AFTER_DAYS = 42
+# Source: issue #4: flare severity (0-4, IGA-style) up 2 or more within 7 days, or the POEM band up.
+WORSENING_FLARE_MIN_RISE = 2
+WORSENING_FLARE_WINDOW_DAYS = 7
+# Source: CLINICAL.md, Adherence (80% is the usual cut-off; topical adherence in AD is often far
+# lower); issue #4 alerts below 50% over 14 days.
+LOW_ADHERENCE_PCT = 50
+LOW_ADHERENCE_WINDOW_DAYS = 14

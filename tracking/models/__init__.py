@@ -1,6 +1,45 @@
-"""Tracking models: regimens, and the logs patients write against them."""
+"""Tracking models: regimens, the logs patients write against them, reminders and alerts."""
 
+from tracking.models.alerts import Alert, AlertDigest, AlertKind, AlertSeverity
 from tracking.models.logs import Application, PerformedBy, PoemEntry, SkinCheck, Symptom
 from tracking.models.regimens import Phase, Regimen
+from tracking.models.reminders import (
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    Device,
+    Notification,
+    Occurrence,
+    OccurrenceState,
+    Platform,
+    ReminderKind,
+    ReminderSetting,
+    Schedule,
+    ScheduleKind,
+)
 
-__all__ = ["Application", "PerformedBy", "Phase", "PoemEntry", "Regimen", "SkinCheck", "Symptom"]
+__all__ = [
+    "Alert",
+    "AlertDigest",
+    "AlertKind",
+    "AlertSeverity",
+    "Application",
+    "Channel",
+    "Delivery",
+    "DeliveryStatus",
+    "Device",
+    "Notification",
+    "Occurrence",
+    "OccurrenceState",
+    "PerformedBy",
+    "Phase",
+    "Platform",
+    "PoemEntry",
+    "Regimen",
+    "ReminderKind",
+    "ReminderSetting",
+    "Schedule",
+    "ScheduleKind",
+    "SkinCheck",
+    "Symptom",
+]
