@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.signals import patient_timezone_changed
 from accounts.models import (
     CareTeamJoinCode,
     CareTeamMembership,
@@ -119,6 +120,8 @@ def patient_update(*, patient: Patient, **changes: object) -> Patient:
         PatientTimezoneChange.objects.create(patient=patient, timezone=left_timezone, until=timezone.now())
     if changes:
         patient.save(update_fields=[*changes, "updated_at"])
+    if patient.timezone != left_timezone:
+        patient_timezone_changed.send(sender=Patient, patient=patient)
     return patient
 
 

@@ -23,9 +23,10 @@ from django.utils import timezone
 
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
-from tracking import rules
+from tracking import rules, tasks
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
+from tracking.reminders import schedules_refresh
 
 # --- Regimens ------------------------------------------------------------------------------------
 
@@ -68,6 +69,7 @@ def regimen_prescribe(
     )
     regimen.full_clean()
     regimen.save()
+    schedules_refresh(patient=patient)
     return regimen
 
 
@@ -89,6 +91,9 @@ def regimen_update(*, regimen: Regimen, **changes: Any) -> Regimen:
     regimen.full_clean()
     if changes:
         regimen.save(update_fields=[*changes, "updated_at"])
+    if changes:
+        # Times, weekdays and end date drive the dose schedule; the tube drives the refill prompt.
+        schedules_refresh(patient=regimen.patient)
     return regimen
 
 
@@ -351,7 +356,15 @@ def logs_record(
         )
     # Every position is filled: stored ids, repeats, invalid items and inserted rows cover them all.
     assert all(result is not None for result in results)  # noqa: S101 - an invariant, not input checking
+    if any(result.outcome == Outcome.CREATED for result in results if result is not None):
+        logs_changed(patient)
     return results  # type: ignore[return-value]
+
+
+def logs_changed(patient: Patient) -> None:
+    """Once the logs are committed: re-derive the refill and skin-check schedules, evaluate alerts."""
+    patient_id = str(patient.pk)
+    transaction.on_commit(lambda: tasks.patient_logs_changed.delay(patient_id))
 
 
 def _replay_result(existing: PatientLog, patient: Patient, print_: str) -> LogResult:
@@ -410,6 +423,7 @@ def log_correct(*, entry: PatientLog, user: User, changes: dict[str, Any]) -> Pa
         setattr(entry, name, value)
     entry.full_clean(exclude=FOREIGN_KEYS, validate_unique=False)
     entry.save()
+    logs_changed(entry.patient)
     return entry
 
 
@@ -429,3 +443,4 @@ def log_delete(*, entry: PatientLog, user: User) -> None:
     _check_may_correct(entry, user, {"deleted"})
     entry.deleted_at = timezone.now()
     entry.save(update_fields=["deleted_at", "updated_at"])
+    logs_changed(entry.patient)

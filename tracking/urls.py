@@ -1,7 +1,7 @@
 from django.urls import URLPattern, path
 from rest_framework.views import APIView
 
-from tracking import apis
+from tracking import apis, reminder_apis
 
 PATIENT = "patients/<uuid:patient_id>/"
 
@@ -27,4 +27,19 @@ urlpatterns = [
     *log_paths("skin-checks", "skin-check", apis.SkinCheckListApi, apis.SkinCheckDetailApi),
     path(f"{PATIENT}sync/", apis.SyncApi.as_view(), name="sync"),
     path(f"{PATIENT}adherence/", apis.AdherenceApi.as_view(), name="adherence"),
+    path(f"{PATIENT}reminders/", reminder_apis.ReminderListApi.as_view(), name="reminder-list"),
+    path(f"{PATIENT}reminders/<str:kind>/", reminder_apis.ReminderDetailApi.as_view(), name="reminder-detail"),
+    path("notifications/", reminder_apis.NotificationListApi.as_view(), name="notification-list"),
+    path(
+        "notifications/<uuid:notification_id>/ack/",
+        reminder_apis.NotificationAckApi.as_view(),
+        name="notification-ack",
+    ),
+    path(
+        "notifications/<uuid:notification_id>/snooze/",
+        reminder_apis.NotificationSnoozeApi.as_view(),
+        name="notification-snooze",
+    ),
+    path("devices/", reminder_apis.DeviceListApi.as_view(), name="device-list"),
+    path("devices/<uuid:device_id>/", reminder_apis.DeviceDetailApi.as_view(), name="device-detail"),
 ]

@@ -106,6 +106,10 @@ ROUTES = [
         body=lambda world: {"applications": [new_log("applications")(world)], "poem": [new_log("poem")(world)]},
     ),
     Route("GET", "/api/v1/patients/{patient}/adherence/", READ),
+    Route("GET", "/api/v1/patients/{patient}/reminders/", READ),
+    Route("POST", "/api/v1/patients/{patient}/reminders/", ACT, body=lambda world: {"kind": "dose", "enabled": False}),
+    Route("GET", "/api/v1/patients/{patient}/reminders/dose/", READ),
+    Route("PATCH", "/api/v1/patients/{patient}/reminders/poem/", ACT, body=lambda world: {"channels": ["inbox"]}),
 ]
 
 

@@ -1,0 +1,318 @@
+"""Reminder settings under /patients/{patient}/reminders/, and the caller-wide inbox and devices.
+
+Thin: validate, call one service or selector, answer. Settings belong to the patient (their login
+and caregivers change them; their care team reads them); notifications and devices belong to
+the caller alone, and anyone else's are a 404.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from typing import Any
+
+from django.db.models import Min
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.apis import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, patient_for_request
+from accounts.clock import PatientClock
+from accounts.models import Patient
+from tacro_topical.pagination import NewestFirstCursorPagination
+from tacro_topical.serializers import RejectUnknownFields
+from tracking import notifications, reminders, rules
+from tracking.models import Device, Notification, Platform, ReminderKind, Schedule
+from tracking.models.reminders import ALL_CHANNELS
+
+# --- Shapes --------------------------------------------------------------------------------------
+
+
+class QuietHoursSerializer(serializers.Serializer):
+    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"], help_text='Local time, "HH:MM".')
+    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"], help_text='Local time, "HH:MM".')
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["start"] == attrs["end"]:
+            raise serializers.ValidationError("Quiet hours start and end at different times.")
+        return attrs
+
+
+class ReminderSettingSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ReminderKind.choices)
+    enabled = serializers.BooleanField()
+    channels = serializers.ListField(child=serializers.ChoiceField(choices=ALL_CHANNELS))
+    quiet_hours = QuietHoursSerializer(allow_null=True)
+    next_reminder_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the next reminder of this kind goes out, in the patient's zone."
+    )
+
+
+class ReminderSettingInputSerializer(RejectUnknownFields, serializers.Serializer):
+    enabled = serializers.BooleanField(required=False)
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=ALL_CHANNELS),
+        required=False,
+        allow_empty=True,
+        help_text='Any of "push", "email", "inbox"; an empty list keeps the reminder but sends it nowhere.',
+    )
+    quiet_hours = QuietHoursSerializer(
+        required=False, allow_null=True, help_text="Reminders due in these local hours wait until they end."
+    )
+
+
+class ReminderSettingCreateSerializer(ReminderSettingInputSerializer):
+    kind = serializers.ChoiceField(choices=ReminderKind.choices)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    occurrence = serializers.UUIDField(source="occurrence_id", help_text="Also the push collapse key.")
+    patient = serializers.UUIDField(source="patient_id")
+
+    class Meta:
+        model = Notification
+        fields = ("id", "occurrence", "patient", "kind", "title", "body", "created_at", "acked_at", "snoozed_until")
+
+
+class SnoozeSerializer(RejectUnknownFields, serializers.Serializer):
+    minutes = serializers.IntegerField(
+        min_value=rules.SNOOZE_MIN_MINUTES,
+        max_value=rules.SNOOZE_MAX_MINUTES,
+        help_text=f"{rules.SNOOZE_MIN_MINUTES} to {rules.SNOOZE_MAX_MINUTES}.",
+    )
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Device
+        fields = ("id", "platform", "active", "deactivated_reason", "created_at")
+
+
+class DeviceInputSerializer(RejectUnknownFields, serializers.Serializer):
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    token = serializers.CharField(
+        max_length=4096, help_text="The FCM or APNs token; for webpush, the PushSubscription as JSON."
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A browser hands the subscription over as an object; store it as the JSON it is.
+        if isinstance(data, dict) and isinstance(data.get("token"), dict):
+            data = {**data, "token": json.dumps(data["token"], separators=(",", ":"), sort_keys=True)}
+        return super().to_internal_value(data)
+
+
+# --- Reminder settings ---------------------------------------------------------------------------
+
+
+def settings_answer(patient: Patient, kinds: list[str] | None = None) -> list[dict[str, Any]]:
+    """Each kind's effective setting and when it next fires (one query for all kinds)."""
+    next_by_schedule_kind = dict(
+        Schedule.objects.filter(patient=patient, next_fire_at__isnull=False)
+        .values("kind")
+        .annotate(first=Min("next_fire_at"))
+        .values_list("kind", "first")
+    )
+    clock = PatientClock(current=patient.timezone)
+    answer = []
+    for kind, setting in reminders.effective_settings(patient).items():
+        if kinds and kind not in kinds:
+            continue
+        fires = [
+            at for schedule_kind, at in next_by_schedule_kind.items() if reminders.SETTING_KIND[schedule_kind] == kind
+        ]
+        upcoming: datetime.datetime | None = min(fires) if fires and setting.enabled else None
+        answer.append(
+            {
+                "kind": kind,
+                "enabled": setting.enabled,
+                "channels": list(setting.channels),
+                "quiet_hours": (
+                    {"start": setting.quiet_hours_start, "end": setting.quiet_hours_end}
+                    if setting.quiet_hours_start is not None
+                    else None
+                ),
+                "next_reminder_at": clock.local(upcoming) if upcoming else None,
+            }
+        )
+    return answer
+
+
+def apply_setting(patient: Patient, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    quiet: tuple[datetime.time, datetime.time] | None | bool = False
+    if "quiet_hours" in data:
+        quiet = None if data["quiet_hours"] is None else (data["quiet_hours"]["start"], data["quiet_hours"]["end"])
+    reminders.reminder_setting_update(
+        patient=patient, kind=kind, enabled=data.get("enabled"), channels=data.get("channels"), quiet_hours=quiet
+    )
+    return ReminderSettingSerializer(settings_answer(patient, [kind])[0]).data
+
+
+def reminder_kind(kind: str) -> str:
+    if kind not in ReminderKind.values:
+        raise Http404
+    return kind
+
+
+class ReminderListApi(APIView):
+    @extend_schema(
+        operation_id="reminders_list",
+        responses={200: ReminderSettingSerializer(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        summary="The patient's reminder settings, one per kind (defaults included), and when each next fires",
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = patient_for_request(request, patient_id)
+        results = ReminderSettingSerializer(settings_answer(patient), many=True).data
+        return Response({"next": None, "previous": None, "results": results})
+
+    @extend_schema(
+        operation_id="reminders_set",
+        request=ReminderSettingCreateSerializer,
+        responses={
+            200: ReminderSettingSerializer,
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+        summary="Set one kind's reminder: on/off, channels, quiet hours (fields left out keep their value)",
+    )
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = patient_for_request(request, patient_id, to_act=True)
+        serializer = ReminderSettingCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        return Response(apply_setting(patient, data.pop("kind"), data))
+
+
+class ReminderDetailApi(APIView):
+    @extend_schema(
+        operation_id="reminders_retrieve",
+        responses={200: ReminderSettingSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        summary="One kind's reminder setting",
+    )
+    def get(self, request: Request, patient_id: uuid.UUID, kind: str) -> Response:
+        patient = patient_for_request(request, patient_id)
+        return Response(ReminderSettingSerializer(settings_answer(patient, [reminder_kind(kind)])[0]).data)
+
+    @extend_schema(
+        operation_id="reminders_partial_update",
+        request=ReminderSettingInputSerializer,
+        responses={
+            200: ReminderSettingSerializer,
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+        summary="Change one kind's reminder setting",
+    )
+    def patch(self, request: Request, patient_id: uuid.UUID, kind: str) -> Response:
+        patient = patient_for_request(request, patient_id, to_act=True)
+        kind = reminder_kind(kind)
+        serializer = ReminderSettingInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        return Response(apply_setting(patient, kind, dict(serializer.validated_data)))
+
+
+# --- Notifications -------------------------------------------------------------------------------
+
+
+def own_notification(request: Request, notification_id: uuid.UUID) -> Notification:
+    notification = Notification.objects.filter(pk=notification_id, recipient=request.user).first()
+    if notification is None:
+        raise Http404
+    return notification
+
+
+class NotificationListApi(APIView):
+    @extend_schema(
+        operation_id="notifications_list",
+        responses={200: NotificationSerializer(many=True), 401: UNAUTHENTICATED},
+        summary="The caller's inbox, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        paginator = NewestFirstCursorPagination()
+        inbox = Notification.objects.filter(recipient=request.user, in_inbox=True)
+        page = paginator.paginate_queryset(inbox, request, view=self)
+        return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
+
+
+class NotificationAckApi(APIView):
+    @extend_schema(
+        operation_id="notifications_ack",
+        request=None,
+        responses={200: NotificationSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        summary="Mark a notification read and acted on (a missed-dose follow-up is then not sent)",
+    )
+    def post(self, request: Request, notification_id: uuid.UUID) -> Response:
+        notification = notifications.notification_ack(notification=own_notification(request, notification_id))
+        return Response(NotificationSerializer(notification).data)
+
+
+class NotificationSnoozeApi(APIView):
+    @extend_schema(
+        operation_id="notifications_snooze",
+        request=SnoozeSerializer,
+        responses={200: NotificationSerializer, 400: VALIDATION_ERROR, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        summary="Remind the caller again in 5-240 minutes",
+    )
+    def post(self, request: Request, notification_id: uuid.UUID) -> Response:
+        notification = own_notification(request, notification_id)
+        serializer = SnoozeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        notification = notifications.notification_snooze(
+            notification=notification, minutes=serializer.validated_data["minutes"]
+        )
+        return Response(NotificationSerializer(notification).data)
+
+
+# --- Devices -------------------------------------------------------------------------------------
+
+
+class DeviceListApi(APIView):
+    @extend_schema(
+        operation_id="devices_list",
+        responses={200: DeviceSerializer(many=True), 401: UNAUTHENTICATED},
+        summary="The caller's push devices, deactivated ones included with the reason",
+    )
+    def get(self, request: Request) -> Response:
+        paginator = NewestFirstCursorPagination()
+        page = paginator.paginate_queryset(Device.objects.filter(user=request.user), request, view=self)
+        return paginator.get_paginated_response(DeviceSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="devices_register",
+        request=DeviceInputSerializer,
+        responses={
+            201: DeviceSerializer,
+            200: OpenApiResponse(DeviceSerializer, description="Already registered; re-activated for the caller."),
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+        },
+        summary="Register where the caller receives push",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = DeviceInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        device, created = notifications.device_register(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        return Response(
+            DeviceSerializer(device).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class DeviceDetailApi(APIView):
+    @extend_schema(
+        operation_id="devices_delete",
+        responses={204: None, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        summary="Stop sending push to this device",
+    )
+    def delete(self, request: Request, device_id: uuid.UUID) -> Response:
+        device = Device.objects.filter(pk=device_id, user=request.user).first()
+        if device is None:
+            raise Http404
+        notifications.device_remove(device=device, user=request.user)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)

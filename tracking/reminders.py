@@ -1,0 +1,468 @@
+"""Reminder schedules and the sweep that turns due schedules into occurrences.
+
+A schedule is derived from the patient's regimens, zone and reminder settings (`schedules_refresh`).
+Every minute the sweep claims due schedules, writes one occurrence per (schedule, local date, slot)
+and advances each schedule's `next_fire_at`, in one transaction per batch. Two sweeps at once cannot
+both claim a row (SKIP LOCKED, or a compare-and-set UPDATE where the database has no row locks),
+and the unique constraint on occurrences would refuse a second copy even if they did.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from zoneinfo import ZoneInfo
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import Condition, Patient
+from tracking import rules, selectors
+from tracking.models import (
+    Occurrence,
+    OccurrenceState,
+    Regimen,
+    ReminderKind,
+    ReminderSetting,
+    Schedule,
+    ScheduleKind,
+    SkinCheck,
+)
+from tracking.models.regimens import ALL_WEEKDAYS
+from tracking.models.reminders import ALL_CHANNELS
+from tracking.schedules import Firing, Recurrence, first_firing_after, firing, later, next_firing_after_slot
+
+# A refresh recomputes from a little before now: a slot the sweep has not reached yet is not
+# dropped, and one it already wrote is refused by the occurrence's unique constraint.
+REFRESH_LOOKBACK = datetime.timedelta(minutes=5)
+# Settings the schedule kinds follow; a refill prompt is about doses, so it follows the dose setting.
+SETTING_KIND = {
+    ScheduleKind.DOSE: ReminderKind.DOSE,
+    ScheduleKind.REFILL: ReminderKind.DOSE,
+    ScheduleKind.SKIN_CHECK: ReminderKind.SKIN_CHECK,
+    ScheduleKind.POEM: ReminderKind.POEM,
+}
+
+
+def parse_wall_time(value: str) -> datetime.time:
+    return datetime.time.fromisoformat(value)
+
+
+def prompt_time() -> datetime.time:
+    return parse_wall_time(rules.PROMPT_LOCAL_TIME)
+
+
+# --- Settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectiveSetting:
+    """A kind's setting, with the default (on, every channel, no quiet hours) where none is stored."""
+
+    kind: str
+    enabled: bool = True
+    channels: tuple[str, ...] = ALL_CHANNELS
+    quiet_hours_start: datetime.time | None = None
+    quiet_hours_end: datetime.time | None = None
+
+
+def effective_settings(
+    patient: Patient, stored: Iterable[ReminderSetting] | None = None
+) -> dict[str, EffectiveSetting]:
+    rows = {row.kind: row for row in (stored if stored is not None else patient.reminder_settings.all())}
+    answer = {}
+    for kind in ReminderKind.values:
+        row = rows.get(kind)
+        answer[kind] = (
+            EffectiveSetting(
+                kind=kind,
+                enabled=row.enabled,
+                channels=tuple(row.channels),
+                quiet_hours_start=row.quiet_hours_start,
+                quiet_hours_end=row.quiet_hours_end,
+            )
+            if row
+            else EffectiveSetting(kind=kind)
+        )
+    return answer
+
+
+@transaction.atomic
+def reminder_setting_update(
+    *,
+    patient: Patient,
+    kind: str,
+    enabled: bool | None = None,
+    channels: Sequence[str] | None = None,
+    quiet_hours: tuple[datetime.time, datetime.time] | None | bool = False,
+) -> ReminderSetting:
+    """Change one kind's setting and re-derive the patient's schedules. `quiet_hours=None` clears them."""
+    if kind not in ReminderKind.values:
+        raise ValidationError({"kind": f"Unknown kind {kind!r}. Allowed: {', '.join(ReminderKind.values)}."})
+    current = effective_settings(patient)[kind]
+    setting, _created = ReminderSetting.objects.select_for_update().get_or_create(
+        patient=patient,
+        kind=kind,
+        defaults={"enabled": current.enabled, "channels": list(current.channels)},
+    )
+    if enabled is not None:
+        setting.enabled = enabled
+    if channels is not None:
+        unknown = sorted(set(channels) - set(ALL_CHANNELS))
+        if unknown:
+            raise ValidationError(
+                {"channels": f"Unknown channel(s): {', '.join(unknown)}. Allowed: {', '.join(ALL_CHANNELS)}."}
+            )
+        setting.channels = [channel for channel in ALL_CHANNELS if channel in channels]
+    if quiet_hours is None:
+        setting.quiet_hours_start = setting.quiet_hours_end = None
+    elif quiet_hours is not False:
+        start, end = quiet_hours  # type: ignore[misc]
+        if start == end:
+            raise ValidationError({"quiet_hours": "Quiet hours start and end at different times."})
+        setting.quiet_hours_start, setting.quiet_hours_end = start, end
+    setting.full_clean()
+    setting.save()
+    schedules_refresh(patient=patient)
+    return setting
+
+
+# --- Schedules -----------------------------------------------------------------------------------
+
+
+def schedule_rule(schedule: Schedule) -> Recurrence:
+    return Recurrence(
+        zone=schedule.timezone,
+        times=tuple(parse_wall_time(value) for value in schedule.times),
+        weekdays=frozenset(schedule.weekdays),
+        start_date=schedule.start_date,
+        end_date=schedule.end_date,
+        every_days=schedule.every_days,
+        quiet_start=schedule.quiet_hours_start,
+        quiet_end=schedule.quiet_hours_end,
+    )
+
+
+def place(schedule: Schedule, next_firing: Firing | None) -> None:
+    """Point a schedule at its next firing (or at nothing)."""
+    if next_firing is None:
+        schedule.next_local_date, schedule.next_slot, schedule.next_fire_at = None, "", None
+    else:
+        schedule.next_local_date = next_firing.local_date
+        schedule.next_slot = next_firing.slot_label
+        schedule.next_fire_at = next_firing.fire_at
+
+
+@dataclass
+class ScheduleSpec:
+    """What a schedule should be; `schedules_refresh` writes it."""
+
+    kind: str
+    regimen: Regimen | None
+    times: list[str]
+    weekdays: list[int]
+    start_date: datetime.date
+    end_date: datetime.date | None = None
+    every_days: int = 1
+    fires: bool = True
+    once: bool = False
+
+
+def _current_regimens(patient: Patient, today: datetime.date) -> list[Regimen]:
+    return [
+        regimen for regimen in selectors.regimens_for(patient) if regimen.end_date is None or regimen.end_date >= today
+    ]
+
+
+def desired_schedules(patient: Patient, today: datetime.date) -> list[ScheduleSpec]:
+    """The schedules a patient's current and future regimens call for."""
+    regimens = _current_regimens(patient, today)
+    specs: list[ScheduleSpec] = []
+    for regimen in regimens:
+        specs.append(
+            ScheduleSpec(
+                kind=ScheduleKind.DOSE,
+                regimen=regimen,
+                times=list(regimen.times),
+                weekdays=list(regimen.weekdays),
+                start_date=regimen.start_date,
+                end_date=regimen.end_date,
+            )
+        )
+        empty_date = selectors.regimen_usage(regimen, patient, today).empty_date
+        if empty_date is not None:
+            # "Less than 7 days away": the first such day is 6 days before the estimate.
+            prompt_date = max(today, empty_date - datetime.timedelta(days=rules.REFILL_PROMPT_DAYS_AHEAD - 1))
+            specs.append(
+                ScheduleSpec(
+                    kind=ScheduleKind.REFILL,
+                    regimen=regimen,
+                    times=[rules.PROMPT_LOCAL_TIME],
+                    weekdays=list(ALL_WEEKDAYS),
+                    start_date=prompt_date,
+                    end_date=prompt_date,
+                    once=True,
+                )
+            )
+    if regimens:
+        first_start = min(regimen.start_date for regimen in regimens)
+        open_ended = any(regimen.end_date is None for regimen in regimens)
+        last_end = None if open_ended else max(regimen.end_date for regimen in regimens if regimen.end_date)
+        interval = settings.SKIN_CHECK_INTERVAL_DAYS
+        last_check = SkinCheck.objects.filter(patient=patient, deleted_at__isnull=True).aggregate(
+            last=Max("performed_at")
+        )["last"]
+        anchor = first_start
+        if last_check is not None:
+            anchor = max(anchor, last_check.astimezone(patient_zone(patient)).date())
+        specs.append(
+            ScheduleSpec(
+                kind=ScheduleKind.SKIN_CHECK,
+                regimen=None,
+                times=[rules.PROMPT_LOCAL_TIME],
+                weekdays=list(ALL_WEEKDAYS),
+                start_date=later(anchor, interval),
+                end_date=last_end,
+                every_days=interval,
+            )
+        )
+        if patient.condition == Condition.ATOPIC_DERMATITIS:
+            # POEM is validated for eczema (CLINICAL.md, Instruments); CLE patients are not asked.
+            specs.append(
+                ScheduleSpec(
+                    kind=ScheduleKind.POEM,
+                    regimen=None,
+                    times=[rules.PROMPT_LOCAL_TIME],
+                    weekdays=list(ALL_WEEKDAYS),
+                    start_date=later(first_start, rules.POEM_INTERVAL_DAYS),
+                    end_date=last_end,
+                    every_days=rules.POEM_INTERVAL_DAYS,
+                )
+            )
+    return specs
+
+
+def patient_zone(patient: Patient) -> ZoneInfo:
+    return ZoneInfo(patient.timezone)
+
+
+@transaction.atomic
+def schedules_refresh(*, patient: Patient, now: datetime.datetime | None = None) -> list[Schedule]:
+    """Re-derive a patient's schedules from regimens, zone and settings; recompute each `next_fire_at`.
+
+    Rows are updated in place (their occurrences, and so what was already sent, stay attached).
+    Schedules nothing calls for any more stop firing rather than disappear.
+    """
+    now = now or timezone.now()
+    # Lock the patient's schedules against a concurrent sweep moving them under us.
+    existing = {(row.kind, row.regimen_id): row for row in Schedule.objects.select_for_update().filter(patient=patient)}
+    today = now.astimezone(patient_zone(patient)).date()
+    stored_settings = effective_settings(patient)
+    kept: list[Schedule] = []
+    for spec in desired_schedules(patient, today):
+        key = (spec.kind, spec.regimen.pk if spec.regimen else None)
+        schedule = existing.pop(key, None) or Schedule(patient=patient, kind=spec.kind, regimen=spec.regimen)
+        setting = stored_settings[SETTING_KIND[ScheduleKind(spec.kind)]]
+        schedule.timezone = patient.timezone
+        schedule.times = spec.times
+        schedule.weekdays = spec.weekdays
+        schedule.start_date = spec.start_date
+        schedule.end_date = spec.end_date
+        schedule.every_days = spec.every_days
+        schedule.quiet_hours_start = setting.quiet_hours_start
+        schedule.quiet_hours_end = setting.quiet_hours_end
+        already_prompted = spec.once and schedule.pk is not None and schedule.occurrences.exists()
+        place(schedule, None)
+        if setting.enabled and not already_prompted:
+            try:
+                place(schedule, first_firing_after(schedule_rule(schedule), now - REFRESH_LOOKBACK))
+            except OverflowError:
+                pass  # a slot past the calendar's last instant (year 9999) never fires
+        schedule.save()
+        kept.append(schedule)
+    for retired in existing.values():
+        place(retired, None)
+        retired.save(update_fields=["next_local_date", "next_slot", "next_fire_at", "updated_at"])
+    return kept
+
+
+# --- The sweep -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    claimed: int = 0
+    written: int = 0
+    skipped_stale: int = 0
+    pending_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+def _occurrence_for(schedule: Schedule, due: Firing, now: datetime.datetime) -> Occurrence:
+    stale = due.slot_at < now - rules.REMINDER_STALE_AFTER
+    return Occurrence(
+        schedule_id=schedule.pk,
+        patient_id=schedule.patient_id,
+        kind=schedule.kind,
+        local_date=due.local_date,
+        slot=due.slot_label,
+        due_at=due.fire_at,
+        slot_at=due.slot_at,
+        state=OccurrenceState.SKIPPED if stale else OccurrenceState.PENDING,
+        skip_reason="Not sent: the reminder service was down at this time, and it is too late now." if stale else "",
+        handled_at=now if stale else None,
+        enqueued_at=None if stale else now,
+    )
+
+
+def _advance(schedule: Schedule, now: datetime.datetime) -> list[Occurrence]:
+    """Occurrences for every slot of `schedule` due by `now`, and the schedule moved past them."""
+    rule = schedule_rule(schedule)
+    written: list[Occurrence] = []
+    assert schedule.next_local_date is not None  # noqa: S101 - claimed rows have a next slot
+    due: Firing | None = firing(rule, schedule.next_local_date, parse_wall_time(schedule.next_slot))
+    while due is not None and due.fire_at <= now:
+        written.append(_occurrence_for(schedule, due, now))
+        due = None if schedule.kind == ScheduleKind.REFILL else next_firing_after_slot(rule, due.local_date, due.slot)
+    place(schedule, due)
+    return written
+
+
+def _advance_safely(schedule: Schedule, now: datetime.datetime) -> list[Occurrence]:
+    """`_advance`, except that a schedule whose next slot lies past the calendar's end stops.
+
+    One such row must not fail the whole batch, or every other patient's reminder would wait on it.
+    """
+    try:
+        return _advance(schedule, now)
+    except OverflowError:
+        place(schedule, None)
+        return []
+
+
+def _claim_batch(now: datetime.datetime, batch_size: int) -> list[Schedule]:
+    due = Schedule.objects.filter(next_fire_at__lte=now).order_by("next_fire_at")
+    if connection.features.has_select_for_update_skip_locked:
+        return list(due.select_for_update(skip_locked=True, of=("self",))[:batch_size])
+    return list(due[:batch_size])
+
+
+def _save_advanced(schedules: list[Schedule], previous: dict[int, datetime.datetime | None]) -> list[Schedule]:
+    """Write each schedule's new position; return those this sweep really owned.
+
+    With row locks the claim already excludes other sweeps. Without them, each row is written only
+    if `next_fire_at` is still what this sweep read (compare-and-set): a sweep that lost the race
+    writes nothing for that row.
+    """
+    if connection.features.has_select_for_update_skip_locked:
+        Schedule.objects.bulk_update(schedules, ["next_local_date", "next_slot", "next_fire_at"])
+        return schedules
+    owned = []
+    for schedule in schedules:
+        changed = Schedule.objects.filter(pk=schedule.pk, next_fire_at=previous[schedule.pk]).update(
+            next_local_date=schedule.next_local_date, next_slot=schedule.next_slot, next_fire_at=schedule.next_fire_at
+        )
+        if changed:
+            owned.append(schedule)
+    return owned
+
+
+def sweep_batch(*, now: datetime.datetime, batch_size: int) -> SweepResult:
+    """Claim up to `batch_size` due schedules and write their occurrences, in one transaction."""
+    result = SweepResult()
+    with transaction.atomic():
+        claimed = _claim_batch(now, batch_size)
+        result.claimed = len(claimed)
+        if not claimed:
+            return result
+        previous = {schedule.pk: schedule.next_fire_at for schedule in claimed}
+        occurrences_by_schedule = {schedule.pk: _advance_safely(schedule, now) for schedule in claimed}
+        owned = _save_advanced(claimed, previous)
+        occurrences = [occurrence for schedule in owned for occurrence in occurrences_by_schedule[schedule.pk]]
+        # The constraint on (schedule, local_date, slot) refuses a copy another sweep already wrote.
+        Occurrence.objects.bulk_create(occurrences, batch_size=2000, ignore_conflicts=True)
+        written_ids = set(
+            Occurrence.objects.filter(
+                id__in=[occurrence.id for occurrence in occurrences if occurrence.state == OccurrenceState.PENDING]
+            ).values_list("id", flat=True)
+        )
+    result.written = len(occurrences)
+    result.skipped_stale = sum(1 for occurrence in occurrences if occurrence.state == OccurrenceState.SKIPPED)
+    result.pending_ids = [occurrence.id for occurrence in occurrences if occurrence.id in written_ids]
+    return result
+
+
+def promote_due_occurrences(*, now: datetime.datetime, batch_size: int) -> list[uuid.UUID]:
+    """Follow-ups and snoozes whose time has come become pending; returns their ids."""
+    with transaction.atomic():
+        due = Occurrence.objects.filter(state=OccurrenceState.SCHEDULED, due_at__lte=now).order_by("due_at")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:batch_size])
+        if ids:
+            Occurrence.objects.filter(id__in=ids, state=OccurrenceState.SCHEDULED).update(
+                state=OccurrenceState.PENDING, enqueued_at=now
+            )
+    return ids
+
+
+def sweep(
+    *,
+    now: datetime.datetime | None = None,
+    batch_size: int | None = None,
+    on_pending: Callable[[list[uuid.UUID]], None] | None = None,
+) -> SweepResult:
+    """Sweep until nothing is due. `on_pending` receives each batch's pending ids once it is committed."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.REMINDER_SWEEP_BATCH
+    total = SweepResult()
+    while True:
+        batch = sweep_batch(now=now, batch_size=batch_size)
+        if batch.claimed == 0:
+            break
+        total.claimed += batch.claimed
+        total.written += batch.written
+        total.skipped_stale += batch.skipped_stale
+        total.pending_ids.extend(batch.pending_ids)
+        if on_pending and batch.pending_ids:
+            on_pending(batch.pending_ids)
+    while promoted := promote_due_occurrences(now=now, batch_size=batch_size):
+        total.pending_ids.extend(promoted)
+        if on_pending:
+            on_pending(promoted)
+    return total
+
+
+# --- Follow-ups, snooze and ack ------------------------------------------------------------------
+
+
+def follow_up_for(occurrence: Occurrence) -> Occurrence | None:
+    """The one missed-dose follow-up of a dose reminder: at the slot plus the follow-up delay."""
+    if occurrence.kind != ScheduleKind.DOSE or occurrence.follows_id is not None:
+        return None
+    delay = datetime.timedelta(minutes=settings.MISSED_DOSE_FOLLOW_UP_MINUTES)
+    return Occurrence(
+        schedule_id=occurrence.schedule_id,
+        patient_id=occurrence.patient_id,
+        kind=FOLLOW_UP_KIND,
+        local_date=occurrence.local_date,
+        slot=f"{occurrence.slot} follow-up",
+        due_at=max(occurrence.due_at, occurrence.slot_at + delay),
+        slot_at=occurrence.slot_at,
+        state=OccurrenceState.SCHEDULED,
+        follows_id=occurrence.pk,
+    )
+
+
+FOLLOW_UP_KIND = "dose_follow_up"
+
+
+def snooze_validate(minutes: object) -> int:
+    low, high = rules.SNOOZE_MIN_MINUTES, rules.SNOOZE_MAX_MINUTES
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not low <= minutes <= high:
+        raise ValidationError({"minutes": f"Snooze for a whole number of minutes from {low} to {high}."})
+    return minutes
