@@ -259,6 +259,9 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
 WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
 WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:care-team@localhost")
+# Push services are reached over HTTPS only: the endpoint comes from the client, and plain HTTP
+# would let anyone point the worker at an internal host. Tests turn this on for a loopback receiver.
+WEBPUSH_ALLOW_HTTP_ENDPOINTS = env.bool("WEBPUSH_ALLOW_HTTP_ENDPOINTS", default=False)
 # FCM HTTP v1: a service-account JSON file; APNs: a .p8 token key. Each channel is on only when set.
 FCM_SERVICE_ACCOUNT_FILE = env.str("FCM_SERVICE_ACCOUNT_FILE", default="")
 FCM_ENDPOINT = env.str("FCM_ENDPOINT", default="https://fcm.googleapis.com")

@@ -500,8 +500,9 @@ def webpush_subscription_problem(token: str) -> str | None:
         or not (isinstance(keys, dict) and isinstance(keys.get("p256dh"), str) and isinstance(keys.get("auth"), str))
     ):
         return 'A Web Push subscription has "endpoint" and "keys" with "p256dh" and "auth".'
-    if not subscription["endpoint"].startswith(("https://", "http://")):
-        return "The subscription's endpoint is a URL."
+    schemes = ("https://", "http://") if settings.WEBPUSH_ALLOW_HTTP_ENDPOINTS else ("https://",)
+    if not subscription["endpoint"].startswith(schemes):
+        return "The subscription's endpoint is an https:// URL of a push service."
     return None
 
 

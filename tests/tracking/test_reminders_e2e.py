@@ -1,0 +1,177 @@
+"""End to end: a real Celery worker on Redis sweeps a due schedule and delivers it.
+
+The reminder must reach the inbox (read through the API), a real SMTP server on loopback
+(aiosmtpd), and a local Web Push receiver that decrypts the payload with the subscription's keys.
+Nothing is mocked; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.utils import timezone
+
+from tacro_topical.celery import app
+from tests.factories import PatientFactory
+from tests.tracking.conftest import client_as
+from tests.tracking.peers import SmtpServer, VapidKeys, WebPushReceiver, make_vapid_keys, use_smtp_server
+from tracking import services, tasks
+from tracking.models import Delivery, Device, Notification, Occurrence
+from tracking.notifications import device_register
+from tracking.reminders import reminder_setting_update
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(condition: Callable[[], object], *, seconds: float = 30.0) -> object:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not true within {seconds} s: {condition.__doc__ or condition}")
+
+
+@pytest.fixture
+def redis_worker(redis_url: str) -> Iterator[None]:
+    """Point the app at Redis and run a real worker in a thread for the test."""
+    previous = (app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager)
+    app.conf.update(broker_url=redis_url, broker_transport_options={}, task_always_eager=False)
+    # The app caches its broker connections; drop the memory:// ones other tests made.
+    app._pool = None
+    app.amqp._producer_pool = None
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge("celery")
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield
+    finally:
+        app.conf.update(broker_url=previous[0], broker_transport_options=previous[1], task_always_eager=previous[2])
+        app._pool = None
+        app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        use_smtp_server(settings, server.host, server.port)
+        yield server
+
+
+@pytest.fixture
+def vapid_keys(settings) -> VapidKeys:
+    keys = make_vapid_keys()
+    settings.WEBPUSH_VAPID_PRIVATE_KEY = keys.private_key
+    settings.WEBPUSH_VAPID_PUBLIC_KEY = keys.public_key
+    return keys
+
+
+@pytest.fixture
+def push_receiver() -> Iterator[WebPushReceiver]:
+    with WebPushReceiver() as receiver:
+        yield receiver
+
+
+def a_minute_ago_in(zone: str) -> str:
+    """A slot time that became due a minute ago, on the patient's wall clock (never across midnight)."""
+    local = timezone.now().astimezone(ZoneInfo(zone)) - datetime.timedelta(minutes=1)
+    return max(local, local.replace(hour=0, minute=0)).strftime("%H:%M")
+
+
+def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_worker(
+    redis_worker, smtp_server, vapid_keys, push_receiver, settings
+):
+    settings.WEBPUSH_ALLOW_HTTP_ENDPOINTS = True  # the local receiver speaks plain HTTP on loopback
+    patient = PatientFactory(timezone="Asia/Qatar", user__email="amira@test.example")
+    subscription = push_receiver.subscribe()
+    device, _ = device_register(user=patient.user, platform="webpush", token=subscription.token())
+    today = timezone.now().astimezone(ZoneInfo("Asia/Qatar")).date()
+    services.regimen_prescribe(
+        patient=patient,
+        created_by=patient.user,
+        drug="tacrolimus",
+        strength="0.1",
+        phase="treatment",
+        body_areas=["face"],
+        times=[a_minute_ago_in("Asia/Qatar")],
+        weekdays=[1, 2, 3, 4, 5, 6, 7],
+        start_date=today - datetime.timedelta(days=3),
+    )
+
+    tasks.sweep_reminders.delay()
+
+    def inbox() -> list:
+        """the reminder is in the patient's inbox"""
+        return client_as(patient.user).get("/api/v1/notifications/").json()["results"]
+
+    (entry,) = wait_for(inbox)
+    occurrence = Occurrence.objects.get(kind="dose")
+    assert entry["title"] == "Time for your tacrolimus 0.1%"
+    assert entry["occurrence"] == str(occurrence.pk)
+
+    wait_for(lambda: smtp_server.received)
+    (mail,) = smtp_server.received
+    assert mail.rcpt_tos == ["amira@test.example"]
+    assert mail.subject == "Time for your tacrolimus 0.1%"
+    assert "Apply a thin layer to face" in mail.text
+    assert "Apply a thin layer to face" in mail.html
+
+    wait_for(push_receiver.deliveries)
+    (push,) = push_receiver.deliveries()
+    assert push.payload()["collapse_key"] == occurrence.pk.hex
+    assert push.payload()["title"] == "Time for your tacrolimus 0.1%"
+    assert push.request.headers["topic"] == occurrence.pk.hex
+
+    def all_recorded() -> bool:
+        """every channel recorded its result"""
+        return not Delivery.objects.filter(status="pending").exists()
+
+    wait_for(all_recorded)
+    assert dict(Delivery.objects.values_list("channel", "status")) == {
+        "inbox": "sent",
+        "email": "sent",
+        "webpush": "sent",
+    }
+    device.refresh_from_db()
+    assert device.active
+    assert Notification.objects.count() == 1
+
+
+def test_a_web_push_410_through_the_worker_deactivates_the_device(redis_worker, vapid_keys, push_receiver, settings):
+    settings.WEBPUSH_ALLOW_HTTP_ENDPOINTS = True
+    patient = PatientFactory(timezone="Europe/Berlin")
+    subscription = push_receiver.subscribe()
+    push_receiver.answer(410, {"reason": "push subscription has unsubscribed or expired"})
+    device, _ = device_register(user=patient.user, platform="webpush", token=subscription.token())
+    reminder_setting_update(patient=patient, kind="dose", channels=["push"])
+    today = timezone.now().astimezone(ZoneInfo("Europe/Berlin")).date()
+    services.regimen_prescribe(
+        patient=patient,
+        created_by=patient.user,
+        drug="tacrolimus",
+        strength="0.1",
+        phase="treatment",
+        body_areas=["face"],
+        times=[a_minute_ago_in("Europe/Berlin")],
+        weekdays=[1, 2, 3, 4, 5, 6, 7],
+        start_date=today - datetime.timedelta(days=3),
+    )
+
+    tasks.sweep_reminders.delay()
+
+    def deactivated() -> bool:
+        """the device is deactivated"""
+        device.refresh_from_db()
+        return not device.active
+
+    wait_for(deactivated)
+    assert "410" in device.deactivated_reason
+    delivery = Delivery.objects.get(channel="webpush")
+    assert (delivery.status, delivery.attempts) == ("failed", 1)  # permanent: not retried
+    assert not Device.objects.filter(user=patient.user, active=True).exists()
