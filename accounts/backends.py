@@ -16,6 +16,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "accounts.view_patient",
             "accounts.view_careteamjoincode",
             "accounts.add_careteamjoincode",
+            # Alerts are triaged by resolving them with a note (tracking/admin.py).
+            "tracking.view_alert",
+            "tracking.change_alert",
         }
     ),
     Role.CLINIC_STAFF: frozenset(
@@ -30,6 +33,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "accounts.view_user",
             "accounts.add_user",
             "accounts.change_user",
+            "tracking.view_alert",
+            "tracking.change_alert",
         }
     ),
 }

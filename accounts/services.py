@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.signals import patient_timezone_changed
 from accounts.models import (
     CareTeamJoinCode,
     CareTeamMembership,
@@ -21,6 +20,7 @@ from accounts.models import (
     User,
     normalize_email_address,
 )
+from accounts.signals import patient_timezone_changed
 
 PATIENT_EDITABLE_FIELDS = ("first_name", "last_name", "birth_date", "timezone", "condition")
 

@@ -211,7 +211,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Beat holds fixed entries only: reminders are rows swept every minute (DESIGN.md), never one
 # beat entry per patient.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "sweep-reminders": {"task": "tracking.tasks.sweep_reminders", "schedule": 60.0},
+    # At the top of every minute, so a reminder goes out within seconds of its slot.
+    "sweep-reminders": {"task": "tracking.tasks.sweep_reminders", "schedule": crontab()},
     "requeue-stale-deliveries": {"task": "tracking.tasks.requeue_stale", "schedule": 120.0},
     "evaluate-alerts": {"task": "tracking.tasks.evaluate_all_alerts", "schedule": 3600.0},
     "alert-digest": {"task": "tracking.tasks.send_alert_digests", "schedule": crontab(minute=0, hour=6)},

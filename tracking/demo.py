@@ -22,8 +22,10 @@ from django.utils import timezone
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
 from tracking import rules, services
+from tracking.alerts import evaluate_patient_alerts
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.regimens import ALL_WEEKDAYS
+from tracking.reminders import schedules_refresh
 
 DEMO_NAMESPACE = uuid.UUID("6f1c2d1e-5a7b-4f0e-9a39-1c0de5eed5e7")
 
@@ -90,6 +92,10 @@ def seed_demo_tracking(*, adult: Patient, child: Patient, lupus: Patient, caregi
         if not Regimen.objects.filter(patient=patient).exists():
             _prescribe(patient, story, logger)
         _write_logs(patient, story, logger)
+        # Now, not when a worker gets to it: the reminders are due from today and the
+        # dermatologist opens the admin to the alerts these weeks of logs call for.
+        schedules_refresh(patient=patient)
+        evaluate_patient_alerts(patient)
     return {"adult": adult, "child": child, "lupus": lupus}
 
 

@@ -42,8 +42,8 @@ from tracking.models import (
     ScheduleKind,
 )
 from tracking.models.reminders import token_digest
-from tracking.schedules import wall_time_instant
 from tracking.reminders import FOLLOW_UP_KIND, effective_settings, follow_up_for, parse_wall_time, snooze_validate
+from tracking.schedules import wall_time_instant
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def wording(occurrence: Occurrence, regimen: Regimen | None, patient: Patient) -
         title = rules.MISSED_DOSE_TITLE.format(drug=regimen.drug, strength=regimen.strength)
         body = rules.MISSED_DOSE_BODY.format(slot=slot)
     elif kind == ScheduleKind.REFILL and regimen is not None:
-        from tracking.selectors import regimens_for, regimen_usage
+        from tracking.selectors import regimen_usage, regimens_for
 
         annotated = regimens_for(patient).get(pk=regimen.pk)
         empty_date = regimen_usage(annotated, patient, occurrence.local_date).empty_date
@@ -133,7 +133,7 @@ class _Context:
             patient.pk: effective_settings(patient, list(patient.reminder_settings.all()))
             for patient in Patient.objects.filter(pk__in=patient_ids).prefetch_related("reminder_settings")
         }
-        self.recipients: dict[int, list[int]] = defaultdict(list)
+        self.recipients: dict[uuid.UUID, list[int]] = defaultdict(list)
         for patient_id, user_id in Patient.objects.filter(pk__in=patient_ids, user__isnull=False).values_list(
             "pk", "user_id"
         ):
@@ -183,7 +183,7 @@ class _Context:
         return set(handled.values_list("occurrence_id", flat=True))
 
     @staticmethod
-    def _load_recent_poem(occurrences: list[Occurrence]) -> set[int]:
+    def _load_recent_poem(occurrences: list[Occurrence]) -> set[uuid.UUID]:
         poem = [o for o in occurrences if o.kind == ScheduleKind.POEM]
         if not poem:
             return set()

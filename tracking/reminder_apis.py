@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from django.db.models import Min
 from django.http import Http404
@@ -22,12 +23,13 @@ from rest_framework.views import APIView
 
 from accounts.apis import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, patient_for_request
 from accounts.clock import PatientClock
-from accounts.models import Patient
+from accounts.models import Patient, User
 from tacro_topical.pagination import NewestFirstCursorPagination
 from tacro_topical.serializers import RejectUnknownFields
 from tracking import notifications, reminders, rules
-from tracking.models import Device, Notification, Platform, ReminderKind, Schedule
+from tracking.models import Device, Notification, Platform, ReminderKind, Schedule, ScheduleKind
 from tracking.models.reminders import ALL_CHANNELS
+from tracking.serializers import AwareDateTimeField
 
 # --- Shapes --------------------------------------------------------------------------------------
 
@@ -47,7 +49,7 @@ class ReminderSettingSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     channels = serializers.ListField(child=serializers.ChoiceField(choices=ALL_CHANNELS))
     quiet_hours = QuietHoursSerializer(allow_null=True)
-    next_reminder_at = serializers.DateTimeField(
+    next_reminder_at = AwareDateTimeField(
         allow_null=True, help_text="When the next reminder of this kind goes out, in the patient's zone."
     )
 
@@ -70,12 +72,22 @@ class ReminderSettingCreateSerializer(ReminderSettingInputSerializer):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    """Times are echoed in the zone of the patient the notification is about."""
+
     occurrence = serializers.UUIDField(source="occurrence_id", help_text="Also the push collapse key.")
     patient = serializers.UUIDField(source="patient_id")
 
     class Meta:
         model = Notification
         fields = ("id", "occurrence", "patient", "kind", "title", "body", "created_at", "acked_at", "snoozed_until")
+
+    def to_representation(self, instance: Notification) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        zone = ZoneInfo(instance.patient.timezone)
+        for name in ("created_at", "acked_at", "snoozed_until"):
+            value = getattr(instance, name)
+            data[name] = value.astimezone(zone).isoformat() if value else None
+        return data
 
 
 class SnoozeSerializer(RejectUnknownFields, serializers.Serializer):
@@ -116,13 +128,14 @@ def settings_answer(patient: Patient, kinds: list[str] | None = None) -> list[di
         .annotate(first=Min("next_fire_at"))
         .values_list("kind", "first")
     )
-    clock = PatientClock(current=patient.timezone)
     answer = []
     for kind, setting in reminders.effective_settings(patient).items():
         if kinds and kind not in kinds:
             continue
         fires = [
-            at for schedule_kind, at in next_by_schedule_kind.items() if reminders.SETTING_KIND[schedule_kind] == kind
+            at
+            for schedule_kind, at in next_by_schedule_kind.items()
+            if reminders.SETTING_KIND[ScheduleKind(schedule_kind)] == kind
         ]
         upcoming: datetime.datetime | None = min(fires) if fires and setting.enabled else None
         answer.append(
@@ -135,20 +148,24 @@ def settings_answer(patient: Patient, kinds: list[str] | None = None) -> list[di
                     if setting.quiet_hours_start is not None
                     else None
                 ),
-                "next_reminder_at": clock.local(upcoming) if upcoming else None,
+                "next_reminder_at": upcoming,
             }
         )
     return answer
 
 
+def zone_context(patient: Patient) -> dict[str, Any]:
+    return {"clock": PatientClock(current=patient.timezone)}
+
+
 def apply_setting(patient: Patient, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    quiet: tuple[datetime.time, datetime.time] | None | bool = False
+    quiet: tuple[datetime.time, datetime.time] | bool | None = False
     if "quiet_hours" in data:
         quiet = None if data["quiet_hours"] is None else (data["quiet_hours"]["start"], data["quiet_hours"]["end"])
     reminders.reminder_setting_update(
         patient=patient, kind=kind, enabled=data.get("enabled"), channels=data.get("channels"), quiet_hours=quiet
     )
-    return ReminderSettingSerializer(settings_answer(patient, [kind])[0]).data
+    return ReminderSettingSerializer(settings_answer(patient, [kind])[0], context=zone_context(patient)).data
 
 
 def reminder_kind(kind: str) -> str:
@@ -165,7 +182,7 @@ class ReminderListApi(APIView):
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = patient_for_request(request, patient_id)
-        results = ReminderSettingSerializer(settings_answer(patient), many=True).data
+        results = ReminderSettingSerializer(settings_answer(patient), many=True, context=zone_context(patient)).data
         return Response({"next": None, "previous": None, "results": results})
 
     @extend_schema(
@@ -196,7 +213,8 @@ class ReminderDetailApi(APIView):
     )
     def get(self, request: Request, patient_id: uuid.UUID, kind: str) -> Response:
         patient = patient_for_request(request, patient_id)
-        return Response(ReminderSettingSerializer(settings_answer(patient, [reminder_kind(kind)])[0]).data)
+        answer = settings_answer(patient, [reminder_kind(kind)])[0]
+        return Response(ReminderSettingSerializer(answer, context=zone_context(patient)).data)
 
     @extend_schema(
         operation_id="reminders_partial_update",
@@ -221,8 +239,15 @@ class ReminderDetailApi(APIView):
 # --- Notifications -------------------------------------------------------------------------------
 
 
+def caller(request: Request) -> User:
+    """The signed-in user: every route here requires authentication (the default permission)."""
+    return cast(User, request.user)
+
+
 def own_notification(request: Request, notification_id: uuid.UUID) -> Notification:
-    notification = Notification.objects.filter(pk=notification_id, recipient=request.user).first()
+    notification = (
+        Notification.objects.filter(pk=notification_id, recipient=caller(request)).select_related("patient").first()
+    )
     if notification is None:
         raise Http404
     return notification
@@ -236,7 +261,7 @@ class NotificationListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         paginator = NewestFirstCursorPagination()
-        inbox = Notification.objects.filter(recipient=request.user, in_inbox=True)
+        inbox = Notification.objects.filter(recipient=caller(request), in_inbox=True).select_related("patient")
         page = paginator.paginate_queryset(inbox, request, view=self)
         return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
 
@@ -281,7 +306,7 @@ class DeviceListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         paginator = NewestFirstCursorPagination()
-        page = paginator.paginate_queryset(Device.objects.filter(user=request.user), request, view=self)
+        page = paginator.paginate_queryset(Device.objects.filter(user=caller(request)), request, view=self)
         return paginator.get_paginated_response(DeviceSerializer(page, many=True).data)
 
     @extend_schema(
@@ -298,7 +323,7 @@ class DeviceListApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = DeviceInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        device, created = notifications.device_register(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        device, created = notifications.device_register(user=caller(request), **serializer.validated_data)
         return Response(
             DeviceSerializer(device).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
@@ -311,8 +336,8 @@ class DeviceDetailApi(APIView):
         summary="Stop sending push to this device",
     )
     def delete(self, request: Request, device_id: uuid.UUID) -> Response:
-        device = Device.objects.filter(pk=device_id, user=request.user).first()
+        device = Device.objects.filter(pk=device_id, user=caller(request)).first()
         if device is None:
             raise Http404
-        notifications.device_remove(device=device, user=request.user)  # type: ignore[arg-type]
+        notifications.device_remove(device=device, user=caller(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

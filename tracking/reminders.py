@@ -9,11 +9,12 @@ and the unique constraint on occurrences would refuse a second copy even if they
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import uuid
-from zoneinfo import ZoneInfo
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,7 +36,7 @@ from tracking.models import (
 )
 from tracking.models.regimens import ALL_WEEKDAYS
 from tracking.models.reminders import ALL_CHANNELS
-from tracking.schedules import Firing, Recurrence, first_firing_after, firing, later, next_firing_after_slot
+from tracking.schedules import Firing, Recurrence, firing, first_firing_after, later, next_firing_after_slot
 
 # A refresh recomputes from a little before now: a slot the sweep has not reached yet is not
 # dropped, and one it already wrote is refused by the occurrence's unique constraint.
@@ -99,7 +100,7 @@ def reminder_setting_update(
     kind: str,
     enabled: bool | None = None,
     channels: Sequence[str] | None = None,
-    quiet_hours: tuple[datetime.time, datetime.time] | None | bool = False,
+    quiet_hours: tuple[datetime.time, datetime.time] | bool | None = False,
 ) -> ReminderSetting:
     """Change one kind's setting and re-derive the patient's schedules. `quiet_hours=None` clears them."""
     if kind not in ReminderKind.values:
@@ -279,10 +280,9 @@ def schedules_refresh(*, patient: Patient, now: datetime.datetime | None = None)
         already_prompted = spec.once and schedule.pk is not None and schedule.occurrences.exists()
         place(schedule, None)
         if setting.enabled and not already_prompted:
-            try:
+            # A slot past the calendar's last instant (year 9999) never fires.
+            with contextlib.suppress(OverflowError):
                 place(schedule, first_firing_after(schedule_rule(schedule), now - REFRESH_LOOKBACK))
-            except OverflowError:
-                pass  # a slot past the calendar's last instant (year 9999) never fires
         schedule.save()
         kept.append(schedule)
     for retired in existing.values():

@@ -19,8 +19,8 @@ from tracking.models import Schedule
 from tracking.reminders import _advance, place
 from tracking.schedules import (
     Recurrence,
-    first_firing_after,
     firing,
+    first_firing_after,
     in_quiet_hours,
     next_firing_after_slot,
     wall_time_instant,
@@ -54,9 +54,9 @@ def rule(zone: str = "Europe/Berlin", times: tuple[datetime.time, ...] = (T(8), 
     return Recurrence(
         zone=zone,
         times=times,
-        weekdays=kwargs.pop("weekdays", EVERY_DAY),  # type: ignore[arg-type]
-        start_date=kwargs.pop("start_date", datetime.date(2026, 1, 1)),  # type: ignore[arg-type]
-        **kwargs,  # type: ignore[arg-type]
+        weekdays=kwargs.pop("weekdays", EVERY_DAY),
+        start_date=kwargs.pop("start_date", datetime.date(2026, 1, 1)),
+        **kwargs,
     )
 
 
@@ -187,7 +187,7 @@ def sweep_walk(
 ) -> list[tuple[datetime.date, str, datetime.datetime]]:
     """Run `_advance` at the given sweep intervals (minutes); what each sweep wrote, with its time."""
     now = start
-    written = []
+    written: list[tuple[datetime.date, str, datetime.datetime]] = []
     for minutes in steps:
         now += datetime.timedelta(minutes=minutes)
         if row.next_fire_at is not None and row.next_fire_at <= now:

@@ -104,6 +104,14 @@ class Command(BaseCommand):
             today = patient.local_today()
             report = adherence_for(patient, first=today - datetime.timedelta(days=13), last=today)
             self.stdout.write(f"  {patient!s:<14} {report.adherence_pct}%  ({story})")
+        self.stdout.write("Open alerts for the care team:")
+        for patient in (adult, child, lupus):
+            for alert in patient.alerts.filter(resolved_at__isnull=True):
+                self.stdout.write(f"  {patient!s:<14} {alert.get_kind_display()}: {alert.summary}")
+        self.stdout.write(
+            "Reminders go out at each regimen's times in the patient's zone: the worker prints emails, "
+            "the inbox is GET /api/v1/notifications/."
+        )
 
     def _login(self, login: DemoLogin) -> User:
         user = User.objects.filter(email=login.email).first() or User(email=login.email)
