@@ -515,6 +515,8 @@ def device_register(*, user: User, platform: str, token: str) -> tuple[Device, b
         problem = webpush_subscription_problem(token)
         if problem:
             raise ValidationError({"token": problem})
+        # One subscription, however the browser spaced or ordered its JSON, is one device.
+        token = json.dumps(json.loads(token), separators=(",", ":"), sort_keys=True)
     digest = token_digest(token)
     device = Device.objects.select_for_update().filter(platform=platform, token_sha256=digest).first()
     if device is None:

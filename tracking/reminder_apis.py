@@ -39,6 +39,10 @@ class QuietHoursSerializer(serializers.Serializer):
     end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"], help_text='Local time, "HH:MM".')
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Both ends, even in a PATCH (DRF makes nested fields optional there): half a range means nothing.
+        missing = [name for name in ("start", "end") if name not in attrs]
+        if missing:
+            raise serializers.ValidationError(dict.fromkeys(missing, 'Quiet hours need both "start" and "end".'))
         if attrs["start"] == attrs["end"]:
             raise serializers.ValidationError("Quiet hours start and end at different times.")
         return attrs
