@@ -27,7 +27,7 @@ def at(text: str) -> datetime.datetime:
 
 
 @pytest.fixture
-def frozen() -> Iterator[time_machine.Coordinates]:
+def frozen():
     with time_machine.travel(at("2026-11-21T09:00:00+03:00"), tick=False) as traveller:
         yield traveller
 
