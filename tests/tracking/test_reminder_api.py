@@ -14,42 +14,16 @@ from django.test.utils import CaptureQueriesContext
 
 from tacro_topical.celery import app
 from tests.factories import CareTeamMembershipFactory, PatientFactory
-from tests.tracking.conftest import base, client_as
+from tests.tracking.conftest import at, base, client_as, prescribe
 from tests.tracking.peers import make_subscription
-from tracking import services
 from tracking.models import Alert, Device, Notification, Schedule
 from tracking.notifications import device_register, occurrences_deliver
 from tracking.reminders import sweep
 
 
-def at(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text)
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(at("2026-11-21T09:00:00+03:00"), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def patient(db):
-    return PatientFactory(timezone="Asia/Qatar")
-
-
 @pytest.fixture
 def regimen(patient, frozen):
-    return services.regimen_prescribe(
-        patient=patient,
-        created_by=patient.user,
-        drug="tacrolimus",
-        strength="0.1",
-        phase="treatment",
-        body_areas=["face"],
-        times=["08:00", "20:00"],
-        weekdays=[1, 2, 3, 4, 5, 6, 7],
-        start_date=datetime.date(2026, 11, 1),
-    )
+    return prescribe(patient)
 
 
 @pytest.fixture

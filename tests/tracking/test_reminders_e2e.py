@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from tacro_topical.celery import app
 from tests.factories import PatientFactory
-from tests.tracking.conftest import client_as
+from tests.tracking.conftest import client_as, prescribe
 from tests.tracking.peers import SmtpServer, VapidKeys, WebPushReceiver, make_vapid_keys, use_smtp_server
-from tracking import services, tasks
+from tracking import tasks
 from tracking.models import Delivery, Device, Notification, Occurrence
 from tracking.notifications import device_register
 from tracking.reminders import reminder_setting_update
@@ -78,10 +78,12 @@ def push_receiver() -> Iterator[WebPushReceiver]:
         yield receiver
 
 
-def a_minute_ago_in(zone: str) -> str:
-    """A slot time that became due a minute ago, on the patient's wall clock (never across midnight)."""
-    local = timezone.now().astimezone(ZoneInfo(zone)) - datetime.timedelta(minutes=1)
-    return max(local, local.replace(hour=0, minute=0)).strftime("%H:%M")
+def prescribe_due_a_minute_ago(patient) -> None:
+    """A regimen whose one dose time came a minute ago on the patient's wall clock (never across midnight)."""
+    now = timezone.now().astimezone(ZoneInfo(patient.timezone))
+    slot = max(now - datetime.timedelta(minutes=1), now.replace(hour=0, minute=0))
+    start = now.date() - datetime.timedelta(days=3)
+    prescribe(patient, body_areas=["face"], times=[slot.strftime("%H:%M")], start_date=start)
 
 
 def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_worker(
@@ -91,18 +93,7 @@ def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_work
     patient = PatientFactory(timezone="Asia/Qatar", user__email="amira@test.example")
     subscription = push_receiver.subscribe()
     device, _ = device_register(user=patient.user, platform="webpush", token=subscription.token())
-    today = timezone.now().astimezone(ZoneInfo("Asia/Qatar")).date()
-    services.regimen_prescribe(
-        patient=patient,
-        created_by=patient.user,
-        drug="tacrolimus",
-        strength="0.1",
-        phase="treatment",
-        body_areas=["face"],
-        times=[a_minute_ago_in("Asia/Qatar")],
-        weekdays=[1, 2, 3, 4, 5, 6, 7],
-        start_date=today - datetime.timedelta(days=3),
-    )
+    prescribe_due_a_minute_ago(patient)
 
     tasks.sweep_reminders.delay()
 
@@ -150,18 +141,7 @@ def test_a_web_push_410_through_the_worker_deactivates_the_device(redis_worker, 
     push_receiver.answer(410, {"reason": "push subscription has unsubscribed or expired"})
     device, _ = device_register(user=patient.user, platform="webpush", token=subscription.token())
     reminder_setting_update(patient=patient, kind="dose", channels=["push"])
-    today = timezone.now().astimezone(ZoneInfo("Europe/Berlin")).date()
-    services.regimen_prescribe(
-        patient=patient,
-        created_by=patient.user,
-        drug="tacrolimus",
-        strength="0.1",
-        phase="treatment",
-        body_areas=["face"],
-        times=[a_minute_ago_in("Europe/Berlin")],
-        weekdays=[1, 2, 3, 4, 5, 6, 7],
-        start_date=today - datetime.timedelta(days=3),
-    )
+    prescribe_due_a_minute_ago(patient)
 
     tasks.sweep_reminders.delay()
 
