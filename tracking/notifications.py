@@ -42,8 +42,10 @@ from tracking.models import (
     ScheduleKind,
 )
 from tracking.models.reminders import token_digest
+from tracking.push import transport_for
 from tracking.reminders import FOLLOW_UP_KIND, effective_settings, follow_up_for, parse_wall_time, snooze_validate
 from tracking.schedules import wall_time_instant
+from tracking.selectors import regimen_usage, regimens_for
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +81,6 @@ def wording(occurrence: Occurrence, regimen: Regimen | None, patient: Patient) -
         title = rules.MISSED_DOSE_TITLE.format(drug=regimen.drug, strength=regimen.strength)
         body = rules.MISSED_DOSE_BODY.format(slot=slot)
     elif kind == ScheduleKind.REFILL and regimen is not None:
-        from tracking.selectors import regimen_usage, regimens_for
-
         annotated = regimens_for(patient).get(pk=regimen.pk)
         empty_date = regimen_usage(annotated, patient, occurrence.local_date).empty_date
         title = rules.REFILL_PROMPT_TITLE
@@ -362,8 +362,6 @@ def _lease(delivery_id: int, now: datetime.datetime) -> Delivery | None:
 
 def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> SendOutcome | None:
     """One attempt at one email or push delivery; the result is recorded on the row."""
-    from tracking.push import transport_for
-
     now = now or timezone.now()
     delivery = _lease(delivery_id, now)
     if delivery is None:
