@@ -81,8 +81,7 @@ def wording(occurrence: Occurrence, regimen: Regimen | None, patient: Patient) -
         title = rules.MISSED_DOSE_TITLE.format(drug=regimen.drug, strength=regimen.strength)
         body = rules.MISSED_DOSE_BODY.format(slot=slot)
     elif kind == ScheduleKind.REFILL and regimen is not None:
-        annotated = regimens_for(patient).get(pk=regimen.pk)
-        empty_date = regimen_usage(annotated, patient, occurrence.local_date).empty_date
+        empty_date = estimated_empty_date(regimen, patient, occurrence.local_date)
         title = rules.REFILL_PROMPT_TITLE
         body = rules.REFILL_PROMPT_BODY.format(
             drug=regimen.drug, strength=regimen.strength, empty_date=empty_date or "soon"
@@ -95,6 +94,11 @@ def wording(occurrence: Occurrence, regimen: Regimen | None, patient: Patient) -
     if patient.condition in CLE_CONDITIONS:
         body = f"{body} {rules.CLE_SUN_PROTECTION_ADVICE}"
     return title, f"{body} {rules.ASK_YOUR_DERMATOLOGIST}"
+
+
+def estimated_empty_date(regimen: Regimen, patient: Patient, on: datetime.date) -> datetime.date | None:
+    """The tube estimate as of `on`, from the applications logged by now (one query)."""
+    return regimen_usage(regimens_for(patient).get(pk=regimen.pk), patient, on).empty_date
 
 
 # --- Fan-out -------------------------------------------------------------------------------------
@@ -223,6 +227,13 @@ class _Context:
         is_follow_up = occurrence.follows_id is not None and occurrence.recipient_id is None
         if is_follow_up and occurrence.follows_id in self._handled:
             return "The reminder it follows was acknowledged or snoozed."
+        if kind == ScheduleKind.REFILL and regimen is not None:
+            # The estimate was made when the prompt was scheduled; logs since may have moved it.
+            empty_date = estimated_empty_date(regimen, occurrence.patient, occurrence.local_date)
+            if empty_date is None or empty_date - occurrence.local_date >= datetime.timedelta(
+                days=rules.REFILL_PROMPT_DAYS_AHEAD
+            ):
+                return "The tube is no longer estimated to run out within the next week."
         if kind == ScheduleKind.POEM and occurrence.patient_id in self._recent_poem:
             return "A POEM was logged within the past week."
         if not self.recipients.get(occurrence.patient_id):

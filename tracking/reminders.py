@@ -277,7 +277,12 @@ def schedules_refresh(*, patient: Patient, now: datetime.datetime | None = None)
         schedule.every_days = spec.every_days
         schedule.quiet_hours_start = setting.quiet_hours_start
         schedule.quiet_hours_end = setting.quiet_hours_end
-        already_prompted = spec.once and schedule.pk is not None and schedule.occurrences.exists()
+        # A one-off prompt that went out stays sent; one skipped because the estimate moved may come again.
+        already_prompted = (
+            spec.once
+            and schedule.pk is not None
+            and schedule.occurrences.exclude(state=OccurrenceState.SKIPPED).exists()
+        )
         place(schedule, None)
         if setting.enabled and not already_prompted:
             # A slot past the calendar's last instant (year 9999) never fires.

@@ -158,6 +158,26 @@ class TestFanOut:
             assert item in prompt.body
         assert "Log the check" in prompt.body
 
+    def test_the_refill_prompt_names_the_estimated_empty_date(self, patient, frozen):
+        # 30 g, face and neck twice a day (2.5 FTU = 1.25 g a dose): empty around 3 December.
+        regimen = prescribe(patient, start_date=datetime.date(2026, 11, 21), tube_grams=30)
+        for day in range(21, 27):
+            log_application(patient, regimen, f"2026-11-{day}T08:00:00+03:00")
+            log_application(patient, regimen, f"2026-11-{day}T20:00:00+03:00")
+        fire("2026-11-27T18:00:00+03:00")
+        prompt = Notification.objects.get(kind="refill")
+        assert prompt.title == rules.REFILL_PROMPT_TITLE
+        assert "may run out around 2026-12-03" in prompt.body
+        assert "dermatologist or pharmacy" in prompt.body
+
+    def test_a_refill_prompt_is_skipped_when_the_estimate_moved_beyond_a_week(self, patient, frozen):
+        # Nothing logged since the prompt was scheduled: from 27 November the full tube lasts 12 more days.
+        prescribe(patient, start_date=datetime.date(2026, 11, 21), tube_grams=30)
+        fire("2026-11-27T18:00:00+03:00")
+        prompt = Occurrence.objects.get(kind="refill")
+        assert prompt.state == OccurrenceState.SKIPPED
+        assert "no longer estimated" in prompt.skip_reason
+
     def test_a_poem_prompt_is_skipped_when_a_poem_was_logged_this_week(self, patient, frozen):
         from tracking.models import PoemEntry
 
