@@ -19,7 +19,8 @@ from accounts.services import patient_update
 from tests.factories import DependentFactory, PatientFactory
 from tests.tracking.conftest import make_regimen
 from tracking import services
-from tracking.models import Occurrence, OccurrenceState, Schedule, ScheduleKind, SkinCheck
+from tracking.models import Delivery, Notification, Occurrence, OccurrenceState, Schedule, ScheduleKind, SkinCheck
+from tracking.notifications import occurrences_deliver
 from tracking.reminders import (
     _save_advanced,
     reminder_setting_update,
@@ -297,3 +298,36 @@ def test_two_sweeps_at_once_on_postgresql_write_each_occurrence_once():
     assert Occurrence.objects.count() == 300
     assert sum(result.written for result in results) == 300
     assert all(result.claimed > 0 for result in results), "one sweep did all the work; the race was not exercised"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's row locks")
+def test_two_workers_delivering_the_same_occurrences_notify_each_recipient_once():
+    """A re-enqueued batch racing its original: SKIP LOCKED gives each occurrence to one worker."""
+    patients = [PatientFactory(timezone="Asia/Qatar") for _ in range(100)]
+    with time_machine.travel(at("2026-11-21T09:00:00+03:00"), tick=False):
+        for patient in patients:
+            make_regimen(patient, start_date=datetime.date(2026, 11, 1))
+            schedules_refresh(patient=patient)
+    ids = sweep(now=at("2026-11-21T20:00:10+03:00")).pending_ids
+    start = threading.Barrier(2)
+    errors = []
+
+    def deliver() -> None:
+        try:
+            start.wait()
+            occurrences_deliver(ids, now=at("2026-11-21T20:00:20+03:00"))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Notification.objects.count() == 100
+    assert Delivery.objects.filter(channel="inbox").count() == 100
+    assert not Occurrence.objects.filter(pk__in=ids, state=OccurrenceState.PENDING).exists()
