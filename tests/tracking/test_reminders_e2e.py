@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,11 +40,11 @@ def wait_for(condition: Callable[[], object], *, seconds: float = 30.0) -> objec
     raise AssertionError(f"not true within {seconds} s: {condition.__doc__ or condition}")
 
 
-@pytest.fixture
-def redis_worker(redis_url: str) -> Iterator[None]:
-    """Point the app at Redis and run a real worker in a thread for the test."""
+@contextmanager
+def real_worker(broker_url: str, transport_options: dict[str, object]) -> Iterator[None]:
+    """Point the app at a broker and run a real worker in a thread for the test."""
     previous = (app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager)
-    app.conf.update(broker_url=redis_url, broker_transport_options={}, task_always_eager=False)
+    app.conf.update(broker_url=broker_url, broker_transport_options=transport_options, task_always_eager=False)
     # The app caches its broker connections; drop the memory:// ones other tests made.
     app._pool = None
     app.amqp._producer_pool = None
@@ -55,6 +57,29 @@ def redis_worker(redis_url: str) -> Iterator[None]:
         app.conf.update(broker_url=previous[0], broker_transport_options=previous[1], task_always_eager=previous[2])
         app._pool = None
         app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def redis_worker(redis_url: str) -> Iterator[None]:
+    with real_worker(redis_url, {}):
+        yield
+
+
+@pytest.fixture
+def filesystem_worker(tmp_path: Path) -> Iterator[None]:
+    """The embedded default `make run` uses: kombu's filesystem transport, folders on disk."""
+    folder = tmp_path / "queue"
+    options: dict[str, object] = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(tmp_path / "control"),
+        "processed_folder": str(tmp_path / "processed"),
+        "store_processed": False,
+    }
+    for key in ("data_folder_in", "control_folder", "processed_folder"):
+        Path(str(options[key])).mkdir(parents=True, exist_ok=True)
+    with real_worker("filesystem://", options):
+        yield
 
 
 @pytest.fixture
@@ -155,3 +180,18 @@ def test_a_web_push_410_through_the_worker_deactivates_the_device(redis_worker, 
     delivery = Delivery.objects.get(channel="webpush")
     assert (delivery.status, delivery.attempts) == ("failed", 1)  # permanent: not retried
     assert not Device.objects.filter(user=patient.user, active=True).exists()
+
+
+def test_in_the_embedded_default_a_due_reminder_reaches_the_inbox(filesystem_worker):
+    """What `make run` runs without Redis: the filesystem transport (the suite's database stands in for SQLite)."""
+    patient = PatientFactory(timezone="America/New_York")
+    prescribe_due_a_minute_ago(patient)
+
+    tasks.sweep_reminders.delay()
+
+    def inbox() -> list:
+        """the reminder is in the patient's inbox"""
+        return client_as(patient.user).get("/api/v1/notifications/").json()["results"]
+
+    (entry,) = wait_for(inbox)
+    assert entry["kind"] == "dose"
