@@ -237,6 +237,8 @@ else:
 MISSED_DOSE_FOLLOW_UP_MINUTES = env.int("MISSED_DOSE_FOLLOW_UP_MINUTES", default=60)
 SKIN_CHECK_INTERVAL_DAYS = env.int("SKIN_CHECK_INTERVAL_DAYS", default=90)
 REMINDER_SWEEP_BATCH = env.int("REMINDER_SWEEP_BATCH", default=1000)
+# Sweeps started each minute; they split the due rows between them (one per worker process is right).
+REMINDER_SWEEPERS = env.int("REMINDER_SWEEPERS", default=2)
 # Occurrences handed to one delivery task: fewer, larger tasks keep the broker off the hot path.
 REMINDER_DELIVERY_BATCH = env.int("REMINDER_DELIVERY_BATCH", default=200)
 # A pending occurrence or delivery nobody picked up in this long is enqueued again.

@@ -16,7 +16,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -44,7 +43,7 @@ from tracking.models import (
 from tracking.models.reminders import token_digest
 from tracking.push import transport_for
 from tracking.reminders import FOLLOW_UP_KIND, effective_settings, follow_up_for, parse_wall_time, snooze_validate
-from tracking.schedules import wall_time_instant
+from tracking.schedules import wall_time_instant, zone_named
 from tracking.selectors import regimen_usage, regimens_for
 
 logger = logging.getLogger(__name__)
@@ -170,7 +169,7 @@ class _Context:
             applied_at__range=(first, last),
             deleted_at__isnull=True,
         ).values_list("regimen_id", "applied_at")
-        zones = {o.schedule.regimen_id: ZoneInfo(o.schedule.timezone) for o in dose_like}
+        zones = {o.schedule.regimen_id: zone_named(o.schedule.timezone) for o in dose_like}
         for regimen_id, applied_at in rows:
             doses[(regimen_id, applied_at.astimezone(zones[regimen_id]).date())].append(applied_at)
         return doses
@@ -207,7 +206,7 @@ class _Context:
         applied = self._doses.get((regimen.pk, occurrence.local_date), [])
         if not applied:
             return False
-        zone = ZoneInfo(schedule.timezone)
+        zone = zone_named(schedule.timezone)
         slots = sorted(
             wall_time_instant(zone, occurrence.local_date, parse_wall_time(value)) for value in regimen.times
         )

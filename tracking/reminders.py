@@ -14,6 +14,7 @@ import datetime
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -307,98 +308,201 @@ class SweepResult:
     pending_ids: list[uuid.UUID] = field(default_factory=list)
 
 
-def _occurrence_for(schedule: Schedule, due: Firing, now: datetime.datetime) -> Occurrence:
+# What the sweep reads of a claimed schedule: values, not model instances (100,000 a minute).
+CLAIM_FIELDS = (
+    "id",
+    "patient_id",
+    "kind",
+    "timezone",
+    "times",
+    "weekdays",
+    "start_date",
+    "end_date",
+    "every_days",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "next_local_date",
+    "next_slot",
+    "next_fire_at",
+)
+# The occurrence columns the sweep writes, in the order of `_occurrence_values`.
+OCCURRENCE_COLUMNS = (
+    "id",
+    "schedule_id",
+    "patient_id",
+    "kind",
+    "local_date",
+    "slot",
+    "due_at",
+    "slot_at",
+    "state",
+    "skip_reason",
+    "handled_at",
+    "enqueued_at",
+    "created_at",
+)
+STALE_REASON = "Not sent: the reminder service was down at this time, and it is too late now."
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """A claimed schedule after the sweep: the occurrence rows it owes, and where it stands next."""
+
+    schedule_id: int
+    read_fire_at: datetime.datetime
+    occurrences: list[tuple[object, ...]]
+    following: Firing | None
+
+
+def due_firings(
+    rule: Recurrence, *, kind: str, date: datetime.date, slot: str, now: datetime.datetime
+) -> tuple[list[Firing], Firing | None]:
+    """Every slot from (`date`, `slot`) on that is sent by `now`, and the first one that is not.
+
+    The second is None when the schedule never fires again (a refill prompt fires once).
+    """
+    fired: list[Firing] = []
+    due: Firing | None = firing(rule, date, parse_wall_time(slot))
+    while due is not None and due.fire_at <= now:
+        fired.append(due)
+        due = None if kind == ScheduleKind.REFILL else next_firing_after_slot(rule, due.local_date, due.slot)
+    return fired, due
+
+
+def _occurrence_values(
+    schedule_id: int, patient_id: uuid.UUID, kind: str, due: Firing, now: datetime.datetime
+) -> tuple[object, ...]:
     stale = due.slot_at < now - rules.REMINDER_STALE_AFTER
-    return Occurrence(
-        schedule_id=schedule.pk,
-        patient_id=schedule.patient_id,
-        kind=schedule.kind,
-        local_date=due.local_date,
-        slot=due.slot_label,
-        due_at=due.fire_at,
-        slot_at=due.slot_at,
-        state=OccurrenceState.SKIPPED if stale else OccurrenceState.PENDING,
-        skip_reason="Not sent: the reminder service was down at this time, and it is too late now." if stale else "",
-        handled_at=now if stale else None,
-        enqueued_at=None if stale else now,
+    return (
+        uuid.uuid4(),
+        schedule_id,
+        patient_id,
+        kind,
+        due.local_date,
+        due.slot_label,
+        due.fire_at,
+        due.slot_at,
+        OccurrenceState.SKIPPED if stale else OccurrenceState.PENDING,
+        STALE_REASON if stale else "",
+        now if stale else None,
+        None if stale else now,
+        now,
     )
 
 
-def _advance(schedule: Schedule, now: datetime.datetime) -> list[Occurrence]:
-    """Occurrences for every slot of `schedule` due by `now`, and the schedule moved past them."""
-    rule = schedule_rule(schedule)
-    written: list[Occurrence] = []
-    assert schedule.next_local_date is not None  # noqa: S101 - claimed rows have a next slot
-    due: Firing | None = firing(rule, schedule.next_local_date, parse_wall_time(schedule.next_slot))
-    while due is not None and due.fire_at <= now:
-        written.append(_occurrence_for(schedule, due, now))
-        due = None if schedule.kind == ScheduleKind.REFILL else next_firing_after_slot(rule, due.local_date, due.slot)
-    place(schedule, due)
-    return written
-
-
-def _advance_safely(schedule: Schedule, now: datetime.datetime) -> list[Occurrence]:
-    """`_advance`, except that a schedule whose next slot lies past the calendar's end stops.
-
-    One such row must not fail the whole batch, or every other patient's reminder would wait on it.
-    """
+def _advance_row(row: Sequence[Any], now: datetime.datetime) -> Advanced:
+    """Advance one claimed row (CLAIM_FIELDS). A schedule whose next slot lies past the calendar's
+    end stops there: one such row must not fail the batch, or every other reminder would wait on it."""
+    (pk, patient_id, kind, zone, times, weekdays, start, end, every, quiet_start, quiet_end, date, slot, fire_at) = row
+    rule = Recurrence(
+        zone=zone,
+        times=tuple(parse_wall_time(value) for value in times),
+        weekdays=frozenset(weekdays),
+        start_date=start,
+        end_date=end,
+        every_days=every,
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+    )
     try:
-        return _advance(schedule, now)
+        fired, following = due_firings(rule, kind=kind, date=date, slot=slot, now=now)
     except OverflowError:
-        place(schedule, None)
-        return []
+        return Advanced(pk, fire_at, [], None)
+    return Advanced(pk, fire_at, [_occurrence_values(pk, patient_id, kind, due, now) for due in fired], following)
 
 
-def _claim_batch(now: datetime.datetime, batch_size: int) -> list[Schedule]:
+def _position(advanced: Advanced) -> tuple[datetime.date | None, str, datetime.datetime | None]:
+    following = advanced.following
+    return (None, "", None) if following is None else (following.local_date, following.slot_label, following.fire_at)
+
+
+def _claim_rows(now: datetime.datetime, batch_size: int) -> list[tuple[Any, ...]]:
     due = Schedule.objects.filter(next_fire_at__lte=now).order_by("next_fire_at")
     if connection.features.has_select_for_update_skip_locked:
-        return list(due.select_for_update(skip_locked=True, of=("self",))[:batch_size])
-    return list(due[:batch_size])
+        due = due.select_for_update(skip_locked=True, of=("self",))
+    return list(due.values_list(*CLAIM_FIELDS)[:batch_size])
 
 
-def _save_advanced(schedules: list[Schedule], previous: dict[int, datetime.datetime | None]) -> list[Schedule]:
-    """Write each schedule's new position; return those this sweep really owned.
+class _PostgresWrites:
+    """Two statements a batch whatever its size: arrays in, one UPDATE and one INSERT ... RETURNING.
 
-    With row locks the claim already excludes other sweeps. Without them, each row is written only
-    if `next_fire_at` is still what this sweep read (compare-and-set): a sweep that lost the race
-    writes nothing for that row.
+    Django's bulk_update builds a CASE with a branch per row for each field and bulk_create needs a
+    second read to learn which rows the constraint let in; at 100,000 rows a minute that was 5x slower.
     """
-    if connection.features.has_select_for_update_skip_locked:
-        Schedule.objects.bulk_update(schedules, ["next_local_date", "next_slot", "next_fire_at"])
-        return schedules
-    owned = []
-    for schedule in schedules:
-        changed = Schedule.objects.filter(pk=schedule.pk, next_fire_at=previous[schedule.pk]).update(
-            next_local_date=schedule.next_local_date, next_slot=schedule.next_slot, next_fire_at=schedule.next_fire_at
-        )
-        if changed:
-            owned.append(schedule)
-    return owned
+
+    UPDATE = (
+        "UPDATE tracking_schedule AS s SET next_local_date = v.next_local_date, next_slot = v.next_slot, "
+        "next_fire_at = v.next_fire_at "
+        "FROM unnest(%s::bigint[], %s::date[], %s::varchar[], %s::timestamptz[]) "
+        "AS v(id, next_local_date, next_slot, next_fire_at) WHERE s.id = v.id"
+    )
+    INSERT = (
+        "INSERT INTO tracking_occurrence (id, schedule_id, patient_id, kind, local_date, slot, due_at, slot_at, "
+        "state, skip_reason, handled_at, enqueued_at, created_at) SELECT * FROM unnest("
+        "%s::uuid[], %s::bigint[], %s::uuid[], %s::varchar[], %s::date[], %s::varchar[], %s::timestamptz[], "
+        "%s::timestamptz[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]"
+        ") ON CONFLICT DO NOTHING RETURNING id"
+    )
+
+    @classmethod
+    def save_positions(cls, batch: list[Advanced]) -> list[Advanced]:
+        # The rows are locked by this transaction's claim: no other sweep can have moved them.
+        positions = [(advanced.schedule_id, *_position(advanced)) for advanced in batch]
+        with connection.cursor() as cursor:
+            cursor.execute(cls.UPDATE, [list(column) for column in zip(*positions, strict=True)])
+        return batch
+
+    @classmethod
+    def insert(cls, rows: list[tuple[object, ...]]) -> set[uuid.UUID]:
+        if not rows:
+            return set()
+        with connection.cursor() as cursor:
+            cursor.execute(cls.INSERT, [list(column) for column in zip(*rows, strict=True)])
+            return {row[0] for row in cursor.fetchall()}
+
+
+class _PortableWrites:
+    """Any other database (SQLite in the embedded default): a compare-and-set per row, then the ORM."""
+
+    @staticmethod
+    def save_positions(batch: list[Advanced]) -> list[Advanced]:
+        """Write each row only if `next_fire_at` is still what this sweep read: the loser of a race
+        writes nothing for that row (and none of its occurrences)."""
+        owned = []
+        for advanced in batch:
+            next_local_date, next_slot, next_fire_at = _position(advanced)
+            changed = Schedule.objects.filter(pk=advanced.schedule_id, next_fire_at=advanced.read_fire_at).update(
+                next_local_date=next_local_date, next_slot=next_slot, next_fire_at=next_fire_at
+            )
+            if changed:
+                owned.append(advanced)
+        return owned
+
+    @staticmethod
+    def insert(rows: list[tuple[object, ...]]) -> set[uuid.UUID]:
+        occurrences = [Occurrence(**dict(zip(OCCURRENCE_COLUMNS, row, strict=True))) for row in rows]
+        # The constraint on (schedule, local_date, slot) refuses a copy another sweep already wrote.
+        Occurrence.objects.bulk_create(occurrences, batch_size=2000, ignore_conflicts=True)
+        return set(Occurrence.objects.filter(id__in=[row[0] for row in rows]).values_list("id", flat=True))
 
 
 def sweep_batch(*, now: datetime.datetime, batch_size: int) -> SweepResult:
     """Claim up to `batch_size` due schedules and write their occurrences, in one transaction."""
-    result = SweepResult()
+    writes = _PostgresWrites if connection.vendor == "postgresql" else _PortableWrites
     with transaction.atomic():
-        claimed = _claim_batch(now, batch_size)
-        result.claimed = len(claimed)
+        claimed = _claim_rows(now, batch_size)
         if not claimed:
-            return result
-        previous = {schedule.pk: schedule.next_fire_at for schedule in claimed}
-        occurrences_by_schedule = {schedule.pk: _advance_safely(schedule, now) for schedule in claimed}
-        owned = _save_advanced(claimed, previous)
-        occurrences = [occurrence for schedule in owned for occurrence in occurrences_by_schedule[schedule.pk]]
-        # The constraint on (schedule, local_date, slot) refuses a copy another sweep already wrote.
-        Occurrence.objects.bulk_create(occurrences, batch_size=2000, ignore_conflicts=True)
-        written_ids = set(
-            Occurrence.objects.filter(
-                id__in=[occurrence.id for occurrence in occurrences if occurrence.state == OccurrenceState.PENDING]
-            ).values_list("id", flat=True)
-        )
-    result.written = len(occurrences)
-    result.skipped_stale = sum(1 for occurrence in occurrences if occurrence.state == OccurrenceState.SKIPPED)
-    result.pending_ids = [occurrence.id for occurrence in occurrences if occurrence.id in written_ids]
-    return result
+            return SweepResult()
+        owned = writes.save_positions([_advance_row(row, now) for row in claimed])
+        rows = [row for advanced in owned for row in advanced.occurrences]
+        inserted = writes.insert(rows)
+    pending_state = OccurrenceState.PENDING
+    return SweepResult(
+        claimed=len(claimed),
+        written=len(rows),
+        skipped_stale=sum(1 for row in rows if row[8] == OccurrenceState.SKIPPED),
+        pending_ids=[row[0] for row in rows if row[8] == pending_state and row[0] in inserted],  # type: ignore[misc]
+    )
 
 
 def promote_due_occurrences(*, now: datetime.datetime, batch_size: int) -> list[uuid.UUID]:

@@ -10,6 +10,7 @@ and the zone are the truth; the UTC instant is derived:
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,13 @@ ONE_DAY = datetime.timedelta(days=1)
 # Far enough for any rule we write (at most every 90 days on chosen weekdays), short enough that a
 # rule that can never fire (no weekday left before its end) answers None quickly.
 SEARCH_HORIZON_DAYS = 7 * 400
+
+
+@functools.cache
+def zone_named(name: str) -> ZoneInfo:
+    """A zone, kept: zoneinfo's own cache holds only the few most recent strongly, and a sweep
+    across 30 zones would otherwise re-read zone files all minute long."""
+    return ZoneInfo(name)
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ def in_quiet_hours(wall_time: datetime.time, start: datetime.time, end: datetime
 
 def firing(rule: Recurrence, date: datetime.date, slot: datetime.time) -> Firing:
     """The firing of one slot: its nominal instant, and the end of quiet hours if it falls in them."""
-    zone = ZoneInfo(rule.zone)
+    zone = zone_named(rule.zone)
     slot_at = wall_time_instant(zone, date, slot)
     fire_at = slot_at
     if rule.quiet_start is not None and rule.quiet_end is not None:
@@ -133,7 +141,7 @@ def first_firing_after(rule: Recurrence, instant: datetime.datetime) -> Firing |
     if not rule.times:
         return None
     # Start a day early: a slot of yesterday's date may still be held by quiet hours.
-    run_date = next_run_date(rule, instant.astimezone(ZoneInfo(rule.zone)).date() - ONE_DAY)
+    run_date = next_run_date(rule, instant.astimezone(zone_named(rule.zone)).date() - ONE_DAY)
     candidate = None if run_date is None else firing(rule, run_date, rule.times[0])
     while candidate is not None and candidate.fire_at <= instant:
         candidate = next_firing_after_slot(rule, candidate.local_date, candidate.slot)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +23,11 @@ from tracking import services
 from tracking.models import Delivery, Notification, Occurrence, OccurrenceState, Schedule, ScheduleKind, SkinCheck
 from tracking.notifications import occurrences_deliver
 from tracking.reminders import (
-    _save_advanced,
+    CLAIM_FIELDS,
+    OCCURRENCE_COLUMNS,
+    _advance_row,
+    _PortableWrites,
+    _PostgresWrites,
     reminder_setting_update,
     schedules_refresh,
     sweep,
@@ -247,16 +252,14 @@ class TestSweep:
         sweep()
         assert Occurrence.objects.filter(slot="20:00").count() == 1
 
-    def test_a_compare_and_set_write_loses_to_a_sweep_that_moved_the_row_first(
-        self, qatar_patient, frozen, monkeypatch
-    ):
+    def test_a_compare_and_set_write_loses_to_a_sweep_that_moved_the_row_first(self, qatar_patient, frozen):
         prescribe(qatar_patient)
         schedule = dose_schedule(qatar_patient)
-        read_at = schedule.next_fire_at
+        row = Schedule.objects.filter(pk=schedule.pk).values_list(*CLAIM_FIELDS).get()
+        advanced = _advance_row(row, at("2026-11-21T20:00:30+03:00"))
         Schedule.objects.filter(pk=schedule.pk).update(next_fire_at=at("2026-11-22T08:00:00+03:00"))  # the other sweep
-        monkeypatch.setattr(connection.features, "has_select_for_update_skip_locked", False)
-        schedule.next_fire_at = at("2026-11-22T08:00:00+03:00")
-        assert _save_advanced([schedule], {schedule.pk: read_at}) == []
+        assert _PortableWrites.save_positions([advanced]) == []
+        assert _PortableWrites.save_positions([replace(advanced, read_fire_at=at("2026-11-22T08:00:00+03:00"))])
 
     def test_a_dependents_schedule_fires_too(self, db, frozen):
         child = DependentFactory(timezone="Asia/Qatar")
@@ -331,3 +334,23 @@ def test_two_workers_delivering_the_same_occurrences_notify_each_recipient_once(
     assert Notification.objects.count() == 100
     assert Delivery.objects.filter(channel="inbox").count() == 100
     assert not Occurrence.objects.filter(pk__in=ids, state=OccurrenceState.PENDING).exists()
+
+
+def test_the_sweeps_insert_names_the_occurrence_columns_in_their_order():
+    """The PostgreSQL INSERT is written out by hand: it must follow the model and OCCURRENCE_COLUMNS."""
+    columns = {field.column for field in Occurrence._meta.concrete_fields}
+    assert set(OCCURRENCE_COLUMNS) <= columns
+    assert columns - set(OCCURRENCE_COLUMNS) == {"recipient_id", "follows_id"}  # a sweep writes neither
+    assert f"({', '.join(OCCURRENCE_COLUMNS)})" in _PostgresWrites.INSERT
+
+
+def test_the_beat_entry_starts_the_configured_number_of_sweeps(qatar_patient, frozen, settings, monkeypatch):
+    from tracking import tasks
+
+    settings.REMINDER_SWEEPERS = 3
+    helpers = []
+    monkeypatch.setattr(tasks.sweep_reminders_helper, "delay", lambda: helpers.append(1))
+    prescribe(qatar_patient)
+    frozen.move_to(at("2026-11-21T20:00:30+03:00"))
+    assert tasks.sweep_reminders() == 1  # this sweep wrote the one due reminder
+    assert len(helpers) == 2  # and asked two more workers to sweep alongside it

@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracking.models import Schedule
-from tracking.reminders import _advance, place
+from tracking.reminders import due_firings
 from tracking.schedules import (
     Recurrence,
     firing,
@@ -166,32 +165,21 @@ class TestRunDates:
 # --- Properties: the sweep's walk over days, zones and DST ---------------------------------------
 
 
-def schedule_row(schedule_rule: Recurrence, after: datetime.datetime) -> Schedule:
-    row = Schedule(
-        timezone=schedule_rule.zone,
-        times=[wall.strftime("%H:%M") for wall in schedule_rule.times],
-        weekdays=sorted(schedule_rule.weekdays),
-        start_date=schedule_rule.start_date,
-        end_date=schedule_rule.end_date,
-        every_days=schedule_rule.every_days,
-        quiet_hours_start=schedule_rule.quiet_start,
-        quiet_hours_end=schedule_rule.quiet_end,
-        kind="dose",
-    )
-    place(row, first_firing_after(schedule_rule, after))
-    return row
-
-
 def sweep_walk(
-    row: Schedule, start: datetime.datetime, steps: list[int]
+    schedule_rule: Recurrence, start: datetime.datetime, steps: list[int]
 ) -> list[tuple[datetime.date, str, datetime.datetime]]:
-    """Run `_advance` at the given sweep intervals (minutes); what each sweep wrote, with its time."""
+    """The sweep's walk (`due_firings` from where the schedule stands) at the given sweep intervals
+    (minutes), starting from the schedule placed at `start`: what each sweep wrote, with its time."""
+    following = first_firing_after(schedule_rule, start)
     now = start
     written: list[tuple[datetime.date, str, datetime.datetime]] = []
     for minutes in steps:
         now += datetime.timedelta(minutes=minutes)
-        if row.next_fire_at is not None and row.next_fire_at <= now:
-            written.extend((occurrence.local_date, occurrence.slot, now) for occurrence in _advance(row, now))
+        if following is not None and following.fire_at <= now:
+            fired, following = due_firings(
+                schedule_rule, kind="dose", date=following.local_date, slot=following.slot_label, now=now
+            )
+            written.extend((due.local_date, due.slot_label, now) for due in fired)
     return written
 
 
@@ -221,10 +209,9 @@ wall_times = st.builds(T, st.integers(0, 23), st.sampled_from([0, 15, 30, 45]))
 def test_each_slot_fires_exactly_once_per_local_day(zone, around, times, sweep_every):
     schedule_rule = rule(zone=zone, times=tuple(times), start_date=around - datetime.timedelta(days=3))
     start = datetime.datetime.combine(around - datetime.timedelta(days=2), T(), UTC)
-    row = schedule_row(schedule_rule, start)
     cursor = list(itertools.islice(itertools.cycle(sweep_every), 5 * 24 * 60))
     cursor = cursor[: next(i for i in range(len(cursor) + 1) if sum(cursor[:i]) >= 5 * 24 * 60)]
-    written = sweep_walk(row, start, cursor)
+    written = sweep_walk(schedule_rule, start, cursor)
     fired_slots = [(date, slot) for date, slot, _ in written]
     assert len(fired_slots) == len(set(fired_slots)), "a slot fired twice"
     zone_info = ZoneInfo(zone)
