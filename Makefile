@@ -59,3 +59,24 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tacro_bench
 
 bench: $(VENV)/.dev-installed
 	DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/tracking_bench.py
+
+# Issue #4's reminder benchmarks (see BENCHMARKS.md): a PostgreSQL database and Redis database 14 of their own.
+# Loads the data set only when it is missing, and makes bench/reminders/.venv-beat for the django-celery-beat
+# baseline. BENCH_REMINDERS_ARGS passes options to run.py, e.g. "--only sweep --sweep-runs 3".
+BENCH_REMINDERS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tacro_bench_reminders
+BENCH_REMINDERS_BEAT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tacro_bench_beat
+BENCH_REMINDERS_BROKER_URL ?= redis://127.0.0.1:6379/14
+BENCH_REMINDERS_ARGS ?=
+BEAT_VENV := bench/reminders/.venv-beat
+
+.PHONY: bench-reminders
+
+$(BEAT_VENV)/.installed: bench/reminders/requirements-beat.txt | $(BIN)/python
+	$(BIN)/python -m venv $(BEAT_VENV)
+	$(BEAT_VENV)/bin/pip install --quiet -r bench/reminders/requirements-beat.txt
+	@touch $@
+
+bench-reminders: $(VENV)/.dev-installed $(BEAT_VENV)/.installed
+	DATABASE_URL="$(BENCH_REMINDERS_DATABASE_URL)" $(BIN)/python bench/reminders/setup_data.py
+	DATABASE_URL="$(BENCH_REMINDERS_DATABASE_URL)" BEAT_DATABASE_URL="$(BENCH_REMINDERS_BEAT_DATABASE_URL)" \
+		CELERY_BROKER_URL="$(BENCH_REMINDERS_BROKER_URL)" $(BIN)/python bench/reminders/run.py $(BENCH_REMINDERS_ARGS)
