@@ -11,9 +11,7 @@ import datetime
 import json
 import uuid
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
-from django.db.models import Min
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -27,8 +25,9 @@ from accounts.models import Patient, User
 from tacro_topical.pagination import NewestFirstCursorPagination
 from tacro_topical.serializers import RejectUnknownFields
 from tracking import notifications, reminders, rules
-from tracking.models import Device, Notification, Platform, ReminderKind, Schedule, ScheduleKind
+from tracking.models import Device, Notification, Platform, ReminderKind
 from tracking.models.reminders import ALL_CHANNELS
+from tracking.schedules import zone_named
 from tracking.serializers import AwareDateTimeField
 
 # --- Shapes --------------------------------------------------------------------------------------
@@ -87,7 +86,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: Notification) -> dict[str, Any]:
         data = super().to_representation(instance)
-        zone = ZoneInfo(instance.patient.timezone)
+        zone = zone_named(instance.patient.timezone)
         for name in ("created_at", "acked_at", "snoozed_until"):
             value = getattr(instance, name)
             data[name] = value.astimezone(zone).isoformat() if value else None
@@ -125,37 +124,21 @@ class DeviceInputSerializer(RejectUnknownFields, serializers.Serializer):
 
 
 def settings_answer(patient: Patient, kinds: list[str] | None = None) -> list[dict[str, Any]]:
-    """Each kind's effective setting and when it next fires (one query for all kinds)."""
-    next_by_schedule_kind = dict(
-        Schedule.objects.filter(patient=patient, next_fire_at__isnull=False)
-        .values("kind")
-        .annotate(first=Min("next_fire_at"))
-        .values_list("kind", "first")
-    )
-    answer = []
-    for kind, setting in reminders.effective_settings(patient).items():
-        if kinds and kind not in kinds:
-            continue
-        fires = [
-            at
-            for schedule_kind, at in next_by_schedule_kind.items()
-            if reminders.SETTING_KIND[ScheduleKind(schedule_kind)] == kind
-        ]
-        upcoming: datetime.datetime | None = min(fires) if fires and setting.enabled else None
-        answer.append(
-            {
-                "kind": kind,
-                "enabled": setting.enabled,
-                "channels": list(setting.channels),
-                "quiet_hours": (
-                    {"start": setting.quiet_hours_start, "end": setting.quiet_hours_end}
-                    if setting.quiet_hours_start is not None
-                    else None
-                ),
-                "next_reminder_at": upcoming,
-            }
-        )
-    return answer
+    """The shape of `reminders.reminder_overview`: quiet hours as one object, or null."""
+    return [
+        {
+            "kind": row.setting.kind,
+            "enabled": row.setting.enabled,
+            "channels": list(row.setting.channels),
+            "quiet_hours": (
+                {"start": row.setting.quiet_hours_start, "end": row.setting.quiet_hours_end}
+                if row.setting.quiet_hours_start is not None
+                else None
+            ),
+            "next_reminder_at": row.next_reminder_at,
+        }
+        for row in reminders.reminder_overview(patient, kinds)
+    ]
 
 
 def zone_context(patient: Patient) -> dict[str, Any]:

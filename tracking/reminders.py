@@ -15,12 +15,11 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from accounts.models import Condition, Patient
@@ -37,7 +36,7 @@ from tracking.models import (
 )
 from tracking.models.regimens import ALL_WEEKDAYS
 from tracking.models.reminders import ALL_CHANNELS
-from tracking.schedules import Firing, Recurrence, firing, first_firing_after, later, next_firing_after_slot
+from tracking.schedules import Firing, Recurrence, firing, first_firing_after, later, next_firing_after_slot, zone_named
 
 # A refresh recomputes from a little before now: a slot the sweep has not reached yet is not
 # dropped, and one it already wrote is refused by the occurrence's unique constraint.
@@ -53,10 +52,6 @@ SETTING_KIND = {
 
 def parse_wall_time(value: str) -> datetime.time:
     return datetime.time.fromisoformat(value)
-
-
-def prompt_time() -> datetime.time:
-    return parse_wall_time(rules.PROMPT_LOCAL_TIME)
 
 
 # --- Settings ------------------------------------------------------------------------------------
@@ -92,6 +87,33 @@ def effective_settings(
             else EffectiveSetting(kind=kind)
         )
     return answer
+
+
+@dataclass(frozen=True)
+class ReminderOverview:
+    setting: EffectiveSetting
+    next_reminder_at: datetime.datetime | None
+
+
+def reminder_overview(patient: Patient, kinds: Sequence[str] | None = None) -> list[ReminderOverview]:
+    """Each kind's effective setting and when it next goes out (one query for all kinds)."""
+    next_by_schedule_kind = dict(
+        Schedule.objects.filter(patient=patient, next_fire_at__isnull=False)
+        .values("kind")
+        .annotate(first=Min("next_fire_at"))
+        .values_list("kind", "first")
+    )
+    overview = []
+    for kind, setting in effective_settings(patient).items():
+        if kinds and kind not in kinds:
+            continue
+        fires = [
+            at
+            for schedule_kind, at in next_by_schedule_kind.items()
+            if SETTING_KIND[ScheduleKind(schedule_kind)] == kind
+        ]
+        overview.append(ReminderOverview(setting, min(fires) if fires and setting.enabled else None))
+    return overview
 
 
 @transaction.atomic
@@ -171,7 +193,6 @@ class ScheduleSpec:
     start_date: datetime.date
     end_date: datetime.date | None = None
     every_days: int = 1
-    fires: bool = True
     once: bool = False
 
 
@@ -221,7 +242,7 @@ def desired_schedules(patient: Patient, today: datetime.date) -> list[ScheduleSp
         )["last"]
         anchor = first_start
         if last_check is not None:
-            anchor = max(anchor, last_check.astimezone(patient_zone(patient)).date())
+            anchor = max(anchor, last_check.astimezone(zone_named(patient.timezone)).date())
         specs.append(
             ScheduleSpec(
                 kind=ScheduleKind.SKIN_CHECK,
@@ -249,10 +270,6 @@ def desired_schedules(patient: Patient, today: datetime.date) -> list[ScheduleSp
     return specs
 
 
-def patient_zone(patient: Patient) -> ZoneInfo:
-    return ZoneInfo(patient.timezone)
-
-
 @transaction.atomic
 def schedules_refresh(*, patient: Patient, now: datetime.datetime | None = None) -> list[Schedule]:
     """Re-derive a patient's schedules from regimens, zone and settings; recompute each `next_fire_at`.
@@ -263,7 +280,7 @@ def schedules_refresh(*, patient: Patient, now: datetime.datetime | None = None)
     now = now or timezone.now()
     # Lock the patient's schedules against a concurrent sweep moving them under us.
     existing = {(row.kind, row.regimen_id): row for row in Schedule.objects.select_for_update().filter(patient=patient)}
-    today = now.astimezone(patient_zone(patient)).date()
+    today = now.astimezone(zone_named(patient.timezone)).date()
     stored_settings = effective_settings(patient)
     kept: list[Schedule] = []
     for spec in desired_schedules(patient, today):
