@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -9,11 +10,58 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from accounts import services
-from accounts.models import CareTeamJoinCode, CareTeamMembership, Patient, Role, User
+from accounts.models import AccessChannel, AccessRecord, CareTeamJoinCode, CareTeamMembership, Patient, Role, User
 from accounts.selectors import patients_visible_to
+
+
+def record_admin_access(request: HttpRequest, patient_ids: Iterable[Any], what: str = "") -> None:
+    """Audit a clinician's admin page on these patients' data; `what` defaults to the page's URL name."""
+    match = request.resolver_match
+    services.access_record(
+        viewer=request.user,
+        patient_ids=patient_ids,
+        channel=AccessChannel.ADMIN,
+        what=what or (match.url_name if match and match.url_name else request.path),
+        path=request.get_full_path(),
+    )
+
+
+class PatientDataAdmin(admin.ModelAdmin):
+    """An admin over patient data: only the patients the user may see, and every page of it audited.
+
+    `patient_field` names the model's link to its patient ("" for Patient itself). The queryset
+    starts from `patients_visible_to`, so changelists, change pages, history, search and
+    autocomplete are all scoped by it; an object outside it is a 404.
+    """
+
+    patient_field = "patient"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        visible = patients_visible_to(request.user)
+        if not self.patient_field:
+            return visible
+        return super().get_queryset(request).filter(**{f"{self.patient_field}__in": visible})
+
+    def patient_id_of(self, obj: Any) -> Any:
+        return obj.pk if not self.patient_field else getattr(obj, f"{self.patient_field}_id")
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        # Iterating result_list fills its cache: the page renders from the same rows, no query more.
+        record_admin_access(request, [self.patient_id_of(obj) for obj in changelist.result_list])
+        return changelist
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # Django's admin redirects to the index for a missing object; someone else's patient
+            # is as absent as a deleted one, and says so with a plain 404.
+            raise Http404("No such record, or it is not one of your patients.")
+        record_admin_access(request, [self.patient_id_of(obj)])
+        return obj
 
 
 class EmailUserCreationForm(AdminUserCreationForm):
@@ -69,8 +117,10 @@ class CareTeamMembershipInline(admin.TabularInline):
     fields = ("clinician", "joined_at")
 
 
-@admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(PatientDataAdmin):
+    """Who the patient is and who cares for them; tracking.admin adds the clinical review to it."""
+
+    patient_field = ""
     list_display = ("__str__", "birth_date", "condition", "timezone", "created_at")
     list_filter = ("condition",)
     search_fields = ("first_name", "last_name", "user__email")
@@ -81,7 +131,7 @@ class PatientAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         # The one place access is decided: a dermatologist sees only their care teams' patients.
-        return patients_visible_to(request.user).select_related("user")
+        return super().get_queryset(request).select_related("user")
 
 
 @admin.register(CareTeamJoinCode)
@@ -123,3 +173,24 @@ class CareTeamJoinCodeAdmin(admin.ModelAdmin):
             f"Join code {issued.code} for {issued.dermatologist}: valid until "
             f"{issued.expires_at:%H:%M} UTC, for one patient.",
         )
+
+
+@admin.register(AccessRecord)
+class AccessRecordAdmin(admin.ModelAdmin):
+    """Who viewed which patient's data, what and when. Clinic staff browse it; nobody edits it."""
+
+    list_display = ("viewed_at", "viewer", "patient_id", "channel", "what", "path")
+    list_filter = ("channel", "viewed_at")
+    search_fields = ("viewer__email", "what", "path")  # a patient's id is in the paths about them
+    list_select_related = ("viewer",)
+    date_hierarchy = "viewed_at"
+    show_full_result_count = False  # the table only grows; counting all of it on every page is waste
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
@@ -21,7 +22,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import services
 from accounts.lockout import lockout_message, lockout_seconds
-from accounts.models import Patient, Role, User
+from accounts.models import AccessChannel, Patient, Role, User
 from accounts.selectors import may_act_for, patients_actable_by, patients_visible_to
 from accounts.serializers import (
     CareTeamJoinSerializer,
@@ -60,9 +61,23 @@ def patient_for_request(request: Request, patient_id: uuid.UUID, *, to_act: bool
     patient = patients_visible_to(request.user).filter(pk=patient_id).first()
     if patient is None:
         raise Http404
+    record_api_access(request, [patient.pk])
     if to_act and not may_act_for(request.user, patient):
         raise exceptions.PermissionDenied("Only the patient or their caregivers may change this.")
     return patient
+
+
+def record_api_access(request: Request, patient_ids: Iterable[uuid.UUID]) -> None:
+    """Audit a clinician's request on these patients' data: the operation and the path."""
+    match = request.resolver_match
+    operation = f"{request.method} {match.view_name if match else request.path}"
+    services.access_record(
+        viewer=request.user,
+        patient_ids=patient_ids,
+        channel=AccessChannel.API,
+        what=operation,
+        path=request.get_full_path(),
+    )
 
 
 def user_answer(user: User, request: Request) -> dict[str, Any]:
@@ -206,6 +221,7 @@ class PatientListApi(APIView):
     def get(self, request: Request) -> Response:
         paginator = PatientPagination()
         page = paginator.paginate_queryset(patients_visible_to(request.user), request, view=self)
+        record_api_access(request, [patient.pk for patient in page or ()])
         return paginator.get_paginated_response(PatientSerializer(page, many=True).data)
 
     @extend_schema(

@@ -10,15 +10,24 @@ from accounts.models import Role
 
 # What each role may do in the admin, so nobody has to assign groups by hand.
 # Clinic staff create dermatologist accounts (API.md: they are not self-registered).
+# Clinicians read what patients log; only the patient or a caregiver writes it (through the API).
+PATIENT_LOG_VIEWS = (
+    "tracking.view_regimen",
+    "tracking.view_application",
+    "tracking.view_symptom",
+    "tracking.view_poementry",
+    "tracking.view_skincheck",
+)
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.DERMATOLOGIST: frozenset(
         {
             "accounts.view_patient",
             "accounts.view_careteamjoincode",
             "accounts.add_careteamjoincode",
-            # Alerts are triaged by resolving them with a note (tracking/admin.py).
+            # Alerts are triaged by resolving them with a note (tracking/admin/alerts.py).
             "tracking.view_alert",
             "tracking.change_alert",
+            *PATIENT_LOG_VIEWS,
         }
     ),
     Role.CLINIC_STAFF: frozenset(
@@ -35,6 +44,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "accounts.change_user",
             "tracking.view_alert",
             "tracking.change_alert",
+            *PATIENT_LOG_VIEWS,
+            # Clinic staff oversee who viewed what; the records are never edited (accounts/admin.py).
+            "accounts.view_accessrecord",
         }
     ),
 }

@@ -271,3 +271,31 @@ class CareTeamJoinCode(models.Model):
 
     def is_usable_at(self, moment: datetime.datetime) -> bool:
         return self.used_at is None and moment < self.expires_at
+
+
+class AccessChannel(models.TextChoices):
+    ADMIN = "admin", "admin"
+    API = "api", "API"
+
+
+class AccessRecord(models.Model):
+    """One view of a patient's data by a clinician: who, which patient, what, when. Never edited.
+
+    `patient` keeps its id without a database constraint, so the record outlives the patient it names.
+    """
+
+    viewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", help_text="The patient viewed."
+    )
+    channel = models.CharField(max_length=8, choices=AccessChannel.choices)
+    what = models.CharField(max_length=80, help_text="The page, export or API operation.")
+    path = models.CharField(max_length=500, help_text="The request path and query.")
+    viewed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ("-viewed_at", "-id")
+        indexes: ClassVar = [models.Index(fields=("patient", "-viewed_at"), name="access_patient_time")]
+
+    def __str__(self) -> str:
+        return f"{self.viewer_id} viewed {self.patient_id} ({self.what}) at {self.viewed_at:%Y-%m-%d %H:%M}Z"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import uuid
+from collections.abc import Iterable
 from typing import cast
 
 from django.conf import settings
@@ -12,6 +14,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import (
+    CLINICIAN_ROLES,
+    AccessChannel,
+    AccessRecord,
     CareTeamJoinCode,
     CareTeamMembership,
     Patient,
@@ -167,3 +172,29 @@ def care_team_join(*, code: str, patient: Patient) -> CareTeamMembership:
     join_code.used_for = patient
     join_code.save(update_fields=["used_at", "used_for"])
     return membership
+
+
+def is_audited_viewer(user: object) -> bool:
+    """A clinician's or superuser's reads are audited; a patient or caregiver reads their own record."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and (getattr(user, "is_superuser", False) or getattr(user, "role", None) in CLINICIAN_ROLES)
+    )
+
+
+def access_record(
+    *, viewer: object, patient_ids: Iterable[uuid.UUID], channel: AccessChannel, what: str, path: str
+) -> int:
+    """Record that a clinician viewed these patients' data (one row each, one query); return the count.
+
+    Nothing is recorded for patients and caregivers. `what` names the page or operation; `path` is
+    the request path with its query, which holds ids and dates, never a patient's words.
+    """
+    if not is_audited_viewer(viewer):
+        return 0
+    records = [
+        AccessRecord(viewer=viewer, patient_id=patient_id, channel=channel, what=what[:80], path=path[:500])
+        for patient_id in dict.fromkeys(patient_ids)  # once per patient, in the order shown
+    ]
+    AccessRecord.objects.bulk_create(records)
+    return len(records)

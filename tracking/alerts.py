@@ -63,6 +63,7 @@ from tracking.models import (
     Symptom,
 )
 from tracking.models.logs import PatientLog
+from tracking.review import summary_count_open_alerts, summary_refresh
 from tracking.selectors import adherence_for, logs_for
 
 logger = logging.getLogger(__name__)
@@ -752,6 +753,8 @@ def evaluate_all_alerts(*, now: datetime.datetime | None = None, chunk_size: int
             # Without an explicit `now`, each patient is judged at its own moment: a sweep takes
             # minutes, and an alert's opened_at must be when it was written for the digest to see it.
             opened += len(evaluate_patient_alerts(patient, now=now))
+            # Adherence falls as doses come due unlogged: the patient list's figure follows hourly.
+            summary_refresh(patient, now=now)
         except Exception:
             logger.exception("alert evaluation failed for patient %s", patient.pk)
     return opened
@@ -787,6 +790,7 @@ def alert_resolve(*, alert: Alert, resolved_by: User, note: str) -> Alert:
     # Validate what this sets; the rest was validated when the alert was opened.
     locked.full_clean(exclude=RESOLUTION_UNCHANGED, validate_unique=False, validate_constraints=False)
     locked.save(update_fields=RESOLUTION_FIELDS)
+    summary_count_open_alerts(locked.patient_id)
     return locked
 
 

@@ -26,6 +26,7 @@ from tracking.alerts import evaluate_patient_alerts
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.regimens import ALL_WEEKDAYS
 from tracking.reminders import schedules_refresh
+from tracking.review import summary_refresh
 
 DEMO_NAMESPACE = uuid.UUID("6f1c2d1e-5a7b-4f0e-9a39-1c0de5eed5e7")
 
@@ -96,6 +97,7 @@ def seed_demo_tracking(*, adult: Patient, child: Patient, lupus: Patient, caregi
         # dermatologist opens the admin to the alerts these weeks of logs call for.
         schedules_refresh(patient=patient)
         evaluate_patient_alerts(patient)
+        summary_refresh(patient)
     return {"adult": adult, "child": child, "lupus": lupus}
 
 

@@ -70,6 +70,7 @@ def regimen_prescribe(
     regimen.full_clean()
     regimen.save()
     schedules_refresh(patient=patient)
+    logs_changed(patient)  # the patient list shows the current regimen; alerts are judged per regimen
     return regimen
 
 
@@ -94,6 +95,7 @@ def regimen_update(*, regimen: Regimen, **changes: Any) -> Regimen:
     if changes:
         # Times, weekdays and end date drive the dose schedule; the tube drives the refill prompt.
         schedules_refresh(patient=regimen.patient)
+        logs_changed(regimen.patient)
     return regimen
 
 
@@ -362,7 +364,7 @@ def logs_record(
 
 
 def logs_changed(patient: Patient) -> None:
-    """Once the logs are committed: re-derive the refill and skin-check schedules, evaluate alerts."""
+    """Once logs or a regimen are committed: re-derive the schedules, evaluate alerts, refresh the list summary."""
     patient_id = str(patient.pk)
     transaction.on_commit(lambda: tasks.patient_logs_changed.delay(patient_id))
 

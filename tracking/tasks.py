@@ -13,7 +13,7 @@ from celery import shared_task
 from django.conf import settings
 
 from accounts.models import Patient
-from tracking import alerts, notifications, reminders
+from tracking import alerts, notifications, reminders, review
 
 
 def _chunks(ids: Sequence[uuid.UUID], size: int) -> Iterable[Sequence[uuid.UUID]]:
@@ -83,17 +83,21 @@ def requeue_stale() -> int:
 
 @shared_task(ignore_result=True)
 def patient_logs_changed(patient_id: str) -> int:
-    """After new logs: the refill estimate and skin-check anchor may move, and alerts may be due."""
+    """After new logs or a regimen change: the refill estimate, skin-check anchor, alerts and list summary move."""
     patient = Patient.objects.filter(pk=patient_id).first()
     if patient is None:
         return 0
     reminders.schedules_refresh(patient=patient)
-    return len(alerts.evaluate_patient_alerts(patient))
+    opened = alerts.evaluate_patient_alerts(patient)
+    review.summary_refresh(patient)  # last: it counts the alerts just opened
+    return len(opened)
 
 
 @shared_task(ignore_result=True)
 def evaluate_all_alerts() -> int:
-    return alerts.evaluate_all_alerts()
+    opened = alerts.evaluate_all_alerts()
+    review.summaries_refresh_missing()
+    return opened
 
 
 @shared_task(ignore_result=True)

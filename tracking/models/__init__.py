@@ -3,6 +3,7 @@
 from tracking.models.alerts import Alert, AlertDigest, AlertKind, AlertSeverity
 from tracking.models.logs import Application, PerformedBy, PoemEntry, SkinCheck, Symptom
 from tracking.models.regimens import Phase, Regimen
+from tracking.models.review import PatientSummary
 from tracking.models.reminders import (
     Channel,
     Delivery,
@@ -32,6 +33,7 @@ __all__ = [
     "Occurrence",
     "OccurrenceState",
     "PerformedBy",
+    "PatientSummary",
     "Phase",
     "Platform",
     "PoemEntry",

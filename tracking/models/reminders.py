@@ -159,6 +159,8 @@ class Occurrence(models.Model):
                 name="occurrence_open",
                 condition=models.Q(state__in=("scheduled", "pending")),
             ),
+            # The review page's timeline: one patient's reminders over a few weeks.
+            models.Index(fields=("patient", "due_at"), name="occurrence_patient_due"),
         ]
         constraints: ClassVar = [
             models.UniqueConstraint(fields=("schedule", "local_date", "slot"), name="occurrence_once_per_slot"),

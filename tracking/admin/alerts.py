@@ -1,6 +1,6 @@
-"""Admin for care-team alerts: a clinician sees their patients' alerts and resolves one with a note.
+"""Alert triage: one list of the open alerts across my patients, most severe and newest first.
 
-Kept small on purpose; issue #5 builds the full review screens.
+An open alert is resolved by saving a note; the alert keeps who resolved it and when.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
-from accounts.selectors import patients_visible_to
+from accounts.admin import PatientDataAdmin
 from tracking.alerts import alert_resolve
 from tracking.models import Alert
 
@@ -37,7 +39,19 @@ class AlertStatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("open", "open"), ("resolved", "resolved")]
+        return [("open", "open"), ("resolved", "resolved"), ("all", "all")]
+
+    def value(self) -> str:
+        # Triage starts at what is open: no choice made means "open".
+        return super().value() or "open"
+
+    def choices(self, changelist: Any) -> Any:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Alert]) -> QuerySet[Alert]:
         if self.value() == "open":
@@ -59,24 +73,39 @@ class AlertForm(forms.ModelForm):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(PatientDataAdmin):
     """Alerts of the patients the clinician may see; an open one is resolved by saving a note."""
 
     form = AlertForm
-    list_display = ("patient", "kind", "severity", "opened_at", "resolved_at")
-    list_filter = ("kind", "severity", AlertStatusFilter)
-    list_select_related = ("patient",)
+    list_display = ("severity_label", "opened_at", "patient_review", "kind", "summary", "resolved")
+    list_display_links = ("severity_label", "kind")
+    list_filter = (AlertStatusFilter, "severity", "kind")
+    list_select_related = ("patient", "resolved_by")
+    search_fields = ("patient__first_name", "patient__last_name", "summary")
     fields = ALERT_FIELDS
     ordering = ("-severity", "-opened_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Alert]:
-        # The one place access is decided: a dermatologist sees only their care teams' patients.
-        return (
-            super()
-            .get_queryset(request)
-            .filter(patient__in=patients_visible_to(request.user))
-            .select_related("patient", "regimen", "resolved_by")
-        )
+        return super().get_queryset(request).select_related("patient", "regimen", "resolved_by")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The patient list links "open alerts" here for one patient; the queryset still scopes it.
+        return lookup == "patient__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="severity", ordering="-severity")
+    def severity_label(self, alert: Alert) -> str:
+        return format_html('<span class="alert-severity s{}">{}</span>', alert.severity, alert.get_severity_display())
+
+    @admin.display(description="patient", ordering="patient__last_name")
+    def patient_review(self, alert: Alert) -> str:
+        url = reverse("admin:accounts_patient_review", args=[alert.patient_id])
+        return format_html('<a href="{}">{}</a>', url, alert.patient)
+
+    @admin.display(description="resolved")
+    def resolved(self, alert: Alert) -> str:
+        if alert.resolved_at is None:
+            return "open"
+        return f"{alert.resolved_at:%Y-%m-%d %H:%M} UTC by {alert.resolved_by or 'a removed user'}"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Alert | None = None) -> Any:
         if obj is not None and not obj.is_open:
