@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -121,9 +121,9 @@ class PatientAdmin(PatientDataAdmin):
     """Who the patient is and who cares for them; tracking.admin adds the clinical review to it."""
 
     patient_field = ""
-    list_display = ("__str__", "birth_date", "condition", "timezone", "created_at")
-    list_filter = ("condition",)
-    search_fields = ("first_name", "last_name", "user__email")
+    list_display: Any = ("__str__", "birth_date", "condition", "timezone", "created_at")
+    list_filter: ClassVar[tuple[Any, ...]] = ("condition",)
+    search_fields: ClassVar[tuple[str, ...]] = ("first_name", "last_name", "user__email")
     readonly_fields = ("id", "user", "created_at", "updated_at")
     fields = ("id", "user", "first_name", "last_name", "birth_date", "timezone", "condition", "caregivers")
     filter_horizontal = ("caregivers",)

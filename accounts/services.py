@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import cast
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -183,7 +184,7 @@ def is_audited_viewer(user: object) -> bool:
 
 
 def access_record(
-    *, viewer: object, patient_ids: Iterable[uuid.UUID], channel: AccessChannel, what: str, path: str
+    *, viewer: User | AnonymousUser, patient_ids: Iterable[uuid.UUID], channel: AccessChannel, what: str, path: str
 ) -> int:
     """Record that a clinician viewed these patients' data (one row each, one query); return the count.
 
@@ -192,6 +193,7 @@ def access_record(
     """
     if not is_audited_viewer(viewer):
         return 0
+    viewer = cast(User, viewer)  # authenticated: is_audited_viewer said so
     records = [
         AccessRecord(viewer=viewer, patient_id=patient_id, channel=channel, what=what[:80], path=path[:500])
         for patient_id in dict.fromkeys(patient_ids)  # once per patient, in the order shown

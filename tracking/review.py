@@ -8,6 +8,7 @@ the patient list (it sorts and filters 10,000 patients in SQL).
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -77,11 +78,16 @@ def adherence_days_of(
 
 
 def highest_per_day(
-    scores: Sequence[tuple[datetime.datetime, int]], clock: PatientClock, first: datetime.date, last: datetime.date
+    scores: Sequence[tuple[datetime.datetime, int | None]],
+    clock: PatientClock,
+    first: datetime.date,
+    last: datetime.date,
 ) -> list[int | None]:
     """The highest score of each local date from `first` to `last`; None for a date without one."""
     highest: dict[datetime.date, int] = {}
     for moment, score in scores:
+        if score is None:
+            continue
         date = clock.local_date(moment)
         highest[date] = max(score, highest.get(date, score))
     return [highest.get(date) for date in adherence.dates_between(first, last)]
@@ -139,7 +145,7 @@ def summary_refresh(patient: Patient, *, now: datetime.datetime | None = None) -
     return summary
 
 
-def summary_count_open_alerts(patient_id: object) -> None:
+def summary_count_open_alerts(patient_id: uuid.UUID) -> None:
     """After an alert is resolved: the list's count follows at once, without a full refresh."""
     PatientSummary.objects.filter(patient_id=patient_id).update(
         open_alerts=Alert.objects.filter(patient_id=patient_id, resolved_at__isnull=True).count()
@@ -156,7 +162,7 @@ def summaries_refresh_missing(*, now: datetime.datetime | None = None) -> int:
 
 
 def burning_trend(burning_by_day: Sequence[int | None]) -> str:
-    """"rising", "falling" or "steady": the mean of the last 7 days' scores against the 7 before.
+    """ "rising", "falling" or "steady": the mean of the last 7 days' scores against the 7 before.
 
     An empty string when either week has no score. A change under one NRS point is steady.
     """
@@ -274,7 +280,8 @@ def patient_review(
         poems=poems,
         areas=area_use(applications, patient, today),
         open_alerts=sorted(
-            (alert for alert in alerts if alert.is_open), key=lambda alert: (-alert.severity, -alert.opened_at.timestamp())
+            (alert for alert in alerts if alert.is_open),
+            key=lambda alert: (-alert.severity, -alert.opened_at.timestamp()),
         ),
         timeline=list(
             timeline_events(
@@ -347,7 +354,9 @@ def timeline_events(
         add(poem.recorded_at, "POEM", scored)
     for check in checks:
         outcome = "concerning" if check.concerning else "nothing of concern"
-        add(check.performed_at, "skin check", f"{outcome}, by {check.get_performed_by_display()}", flag=check.concerning)
+        add(
+            check.performed_at, "skin check", f"{outcome}, by {check.get_performed_by_display()}", flag=check.concerning
+        )
     for occurrence in occurrences:
         reason = f": {occurrence.skip_reason}" if occurrence.skip_reason else ""
         add(occurrence.due_at, "reminder", f"{occurrence.kind.replace('_', ' ')} {occurrence.state}{reason}")

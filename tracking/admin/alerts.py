@@ -88,7 +88,7 @@ class AlertAdmin(PatientDataAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Alert]:
         return super().get_queryset(request).select_related("patient", "regimen", "resolved_by")
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # The patient list links "open alerts" here for one patient; the queryset still scopes it.
         return lookup == "patient__id__exact" or super().lookup_allowed(lookup, value, request)
 

@@ -6,7 +6,7 @@ is no filter by patient: its choices would list every patient in the clinic.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -16,7 +16,7 @@ from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
 
 
 class ReadOnlyPatientDataAdmin(PatientDataAdmin):
-    list_select_related = ("patient",)
+    list_select_related: ClassVar[tuple[str, ...]] = ("patient",)
     search_fields = ("patient__first_name", "patient__last_name")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -17,7 +17,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -28,7 +28,7 @@ from django.utils.timesince import timesince
 from accounts.admin import PatientAdmin
 from accounts.models import Patient
 from tracking import charts, rules
-from tracking.models import Phase, PatientSummary
+from tracking.models import PatientSummary, Phase
 from tracking.review import (
     EXPORT_COLUMNS,
     EXPORT_MAX_DAYS,
@@ -125,7 +125,7 @@ class ExportForm(forms.Form):
 
 def summary_of(patient: Patient) -> PatientSummary | None:
     try:
-        return patient.summary  # type: ignore[attr-defined, no-any-return]
+        return patient.summary
     except PatientSummary.DoesNotExist:
         return None  # registered since the last refresh: the hourly sweep summarises them
 
@@ -162,7 +162,7 @@ class PatientReviewAdmin(PatientAdmin):
     change_form_template = "admin/accounts/patient/change_form_with_review.html"
 
     class Media:
-        css = {"all": ("tracking/review.css",)}  # noqa: RUF012 - Django's admin reads this shape
+        css = {"all": ("tracking/review.css",)}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         return super().get_queryset(request).select_related("summary", "summary__current_regimen")
@@ -187,7 +187,9 @@ class PatientReviewAdmin(PatientAdmin):
         summary = summary_of(patient)
         if summary is None or summary.adherence_pct is None:
             return NOTHING
-        level = "low" if summary.adherence_pct < rules.LOW_ADHERENCE_PCT else "mid" if summary.adherence_pct < 80 else ""
+        level = (
+            "low" if summary.adherence_pct < rules.LOW_ADHERENCE_PCT else "mid" if summary.adherence_pct < 80 else ""
+        )
         return format_html('<span class="adherence {}">{}%</span>', level, f"{summary.adherence_pct:.0f}")
 
     @admin.display(description="last application", ordering="summary__last_application_at")
@@ -262,7 +264,9 @@ class PatientReviewAdmin(PatientAdmin):
         patient = self.reviewed_patient(request, object_id)
         days = request.GET.get("days", str(TIMELINE_DAYS_DEFAULT))
         if not days.isdigit() or not 1 <= int(days) <= TIMELINE_DAYS_MAX:
-            messages.warning(request, f"Show 1 to {TIMELINE_DAYS_MAX} days of timeline; showing {TIMELINE_DAYS_DEFAULT}.")
+            messages.warning(
+                request, f"Show 1 to {TIMELINE_DAYS_MAX} days of timeline; showing {TIMELINE_DAYS_DEFAULT}."
+            )
             days = str(TIMELINE_DAYS_DEFAULT)
         review = patient_review(patient, timeline_days=int(days))
         default_export = ExportForm(
@@ -279,7 +283,7 @@ class PatientReviewAdmin(PatientAdmin):
         }
         return TemplateResponse(request, "admin/accounts/patient/review.html", context)
 
-    def export_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
+    def export_view(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
         patient = self.reviewed_patient(request, object_id)
         form = ExportForm(request.GET)
         if not form.is_valid():
@@ -318,7 +322,9 @@ class Echo:
 
 def csv_safe(cells: Any) -> list[str]:
     """Cells a spreadsheet would run as a formula (=, +, -, @ first) are quoted with a leading '."""
-    return [f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not is_number(cell) else cell for cell in cells]
+    return [
+        f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not is_number(cell) else cell for cell in cells
+    ]
 
 
 def is_number(cell: str) -> bool:
@@ -337,7 +343,9 @@ def review_context(review: Review) -> dict[str, Any]:
     burning = [(symptom.recorded_at, float(symptom.burning)) for symptom in symptoms if symptom.burning is not None]
     itch = [(symptom.recorded_at, float(symptom.itch)) for symptom in symptoms if symptom.itch is not None]
     flare = [
-        (symptom.recorded_at, float(symptom.flare_severity)) for symptom in symptoms if symptom.flare_severity is not None
+        (symptom.recorded_at, float(symptom.flare_severity))
+        for symptom in symptoms
+        if symptom.flare_severity is not None
     ]
     poem = [(entry.recorded_at, float(entry.score)) for entry in review.poems if entry.score is not None]
     weeks = f"last {REVIEW_WEEKS} weeks"
@@ -371,7 +379,11 @@ def review_context(review: Review) -> dict[str, Any]:
             y_max=28,
             y_ticks=(0, 7, 14, 21, 28),
             title=f"POEM, {weeks}",
-            bands=[charts.Band(lowest, highest, band.replace("_", " ")) for band, lowest, highest in rules.POEM_BANDS],
+            # Scores are whole numbers: bands meet half-way between one band's top and the next's bottom.
+            bands=[
+                charts.Band(max(0, lowest - 0.5), min(28, highest + 0.5), band.replace("_", " "))
+                for band, lowest, highest in rules.POEM_BANDS
+            ],
             zone=zone,
         ),
         "areas": charts.bar_chart(

@@ -3,7 +3,6 @@
 from tracking.models.alerts import Alert, AlertDigest, AlertKind, AlertSeverity
 from tracking.models.logs import Application, PerformedBy, PoemEntry, SkinCheck, Symptom
 from tracking.models.regimens import Phase, Regimen
-from tracking.models.review import PatientSummary
 from tracking.models.reminders import (
     Channel,
     Delivery,
@@ -18,6 +17,7 @@ from tracking.models.reminders import (
     Schedule,
     ScheduleKind,
 )
+from tracking.models.review import PatientSummary
 
 __all__ = [
     "Alert",
@@ -32,8 +32,8 @@ __all__ = [
     "Notification",
     "Occurrence",
     "OccurrenceState",
-    "PerformedBy",
     "PatientSummary",
+    "PerformedBy",
     "Phase",
     "Platform",
     "PoemEntry",
