@@ -112,6 +112,10 @@ class Command(BaseCommand):
             "Reminders go out at each regimen's times in the patient's zone: the worker prints emails, "
             "the inbox is GET /api/v1/notifications/."
         )
+        self.stdout.write(
+            f"Review them: sign in at http://127.0.0.1:8000/admin/ as {DERMATOLOGIST.email}, open Patients, "
+            "click a name for the charts and timeline; Alerts for triage."
+        )
 
     def _login(self, login: DemoLogin) -> User:
         user = User.objects.filter(email=login.email).first() or User(email=login.email)
