@@ -35,6 +35,7 @@ from tracking.selectors import attach_usage, regimens_for, suggested_ftu_for
 ONE_DAY = datetime.timedelta(days=1)
 # The patient list's adherence and burning trend (rules.LOW_ADHERENCE_WINDOW_DAYS is the same span).
 SUMMARY_DAYS = 14
+SUMMARY_MAX_AGE = datetime.timedelta(days=1)
 REVIEW_WEEKS = 12
 TIMELINE_DAYS_DEFAULT = 28
 TIMELINE_DAYS_MAX = REVIEW_WEEKS * 7
@@ -152,10 +153,17 @@ def summary_count_open_alerts(patient_id: uuid.UUID) -> None:
     )
 
 
-def summaries_refresh_missing(*, now: datetime.datetime | None = None) -> int:
-    """Summarise the patients who have none yet (registered since, never evaluated); return how many."""
+def summaries_refresh_stale(*, now: datetime.datetime | None = None) -> int:
+    """Summarise the patients the hourly alert sweep passed over; return how many.
+
+    That is patients without a summary yet (registered since), and those not refreshed for a
+    day: the sweep skips a patient whose regimen ended and who logs nothing, but the 14-day
+    window still moves past their last doses.
+    """
+    now = now or timezone.now()
+    stale = Q(summary__isnull=True) | Q(summary__refreshed_at__lt=now - SUMMARY_MAX_AGE)
     refreshed = 0
-    for patient in Patient.objects.filter(summary__isnull=True).prefetch_related("timezone_changes").iterator(200):
+    for patient in Patient.objects.filter(stale).prefetch_related("timezone_changes").iterator(chunk_size=200):
         summary_refresh(patient, now=now)
         refreshed += 1
     return refreshed

@@ -96,7 +96,7 @@ def patient_logs_changed(patient_id: str) -> int:
 @shared_task(ignore_result=True)
 def evaluate_all_alerts() -> int:
     opened = alerts.evaluate_all_alerts()
-    review.summaries_refresh_missing()
+    review.summaries_refresh_stale()
     return opened
 
 

@@ -191,6 +191,20 @@ def test_the_hourly_sweep_summarises_patients_who_have_none(clinic: dict[str, An
     }
 
 
+def test_the_hourly_sweep_refreshes_a_summary_a_day_old_even_after_the_regimen_ended(clinic: dict[str, Any]) -> None:
+    amira = clinic["amira"]
+    regimen = twice_daily(amira, end_date=datetime.date(2026, 11, 5))
+    apply(amira, regimen, "2026-11-05T05:00:00+00:00")
+    with time_machine.travel(at("2026-11-15T09:00:00+03:00"), tick=False):
+        assert summary_refresh(amira).adherence_pct == 12.5  # 1 of the 8 doses due on 2-5 November
+
+    tasks.evaluate_all_alerts()
+
+    summary = PatientSummary.objects.get(patient=amira)
+    assert summary.adherence_pct is None  # nothing due in the last 14 days any more
+    assert summary.refreshed_at == at(NOW)
+
+
 @pytest.mark.parametrize(
     ("by_day", "trend"),
     [
