@@ -81,7 +81,7 @@ ASGI_APPLICATION = "tacro_topical.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "tacro_topical" / "templates"],  # the site's own error pages
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -217,7 +217,7 @@ def adherence_heatmap(days: Sequence[Day], *, today: datetime.date, weeks: int =
 
 # Line chart ---------------------------------------------------------------------------------------
 
-LINE_W, LEFT, RIGHT, TOP, PLOT_H = 640, 44, 96, 30, 180
+LINE_W, LEFT, RIGHT, TOP, PLOT_H = 640, 44, 20, 30, 180
 
 
 def _date_ticks(
@@ -254,6 +254,7 @@ def line_chart(
     title: str,
     bands: Sequence[Band] = (),
     zone: datetime.tzinfo | None = None,
+    width: float = LINE_W,
 ) -> SafeString:
     """Values over time from `start` to `end`, with optional shaded bands, as an SVG line chart.
 
@@ -264,15 +265,18 @@ def line_chart(
     `polyline.series` (dashed if asked) and a `circle.point` per point, titled "label: value at
     YYYY-MM-DD HH:MM". Points are sorted by time; those outside [start, end] or not finite are dropped;
     values are clamped to the axis (the tooltip keeps the true value). When no point is left, a
-    `text.no-data` says so. A legend (`g.legend-item`) names every series. Raises ValueError when
-    end <= start or y_max <= y_min.
+    `text.no-data` says so. A legend (`g.legend-item`) names every series. `width` is the drawing's
+    own width: a narrower one shows the same text larger once scaled to a page (the printed report).
+    Raises ValueError when end <= start or y_max <= y_min.
     """
     if end <= start:
         raise ValueError("line_chart needs start < end")
     if y_max <= y_min:
         raise ValueError("line_chart needs y_min < y_max")
     zone = zone or datetime.UTC
-    plot_w, bottom = LINE_W - LEFT - RIGHT, TOP + PLOT_H
+    # Room on the right for the longest band label (at font-size 10), or a small margin without bands.
+    right = 12 + CHAR_WIDTH * 10 / 11 * max((len(band.label) for band in bands), default=0) if bands else RIGHT
+    plot_w, bottom = width - LEFT - right, TOP + PLOT_H
 
     def x_of(moment: datetime.datetime) -> float:
         return LEFT + plot_w * ((moment - start) / (end - start))
@@ -335,7 +339,7 @@ def line_chart(
         parts.append(_el("g", sample, marker, _text(x + 34, y, one.label, cls="legend"), cls="legend-item"))
         x += item_w
     label = f"{title}, {start.astimezone(zone).date().isoformat()} to {end.astimezone(zone).date().isoformat()}"
-    return _svg("line", LINE_W, y + 10, label, parts)
+    return _svg("line", width, y + 10, label, parts)
 
 
 # Bar chart ----------------------------------------------------------------------------------------

@@ -236,7 +236,8 @@ def test_the_list_shows_my_patients_with_open_alerts_first_then_lowest_adherence
     assert content.index("Weber") < content.index("Saleh")  # Noah has an open alert
     assert "Elsewhere" not in content
     assert f"{noah.pk}/review/" in content
-    assert "tacrolimus 0.03% · treatment" in content
+    assert 'tacrolimus 0.03%<br><span class="quiet">treatment</span>' in content
+    assert '<abbr title="Atopic dermatitis">AD</abbr>' in content
     assert "?patient__id__exact=" in content
 
 
@@ -405,6 +406,51 @@ def test_the_review_page_shows_charts_regimens_and_a_timeline(clinic: dict[str, 
         assert f"<td>{kind}</td>" in content
     assert "Sat 2026-11-21 08:00 +03" in content  # the local time and zone of today's dose
     assert "burning 6/10, itch 3/10, flare mild, on face" in content
+
+
+def test_the_review_page_names_weekdays_and_leaves_poem_out_for_lupus(clinic: dict[str, Any]) -> None:
+    amira = clinic["amira"]
+    Patient.objects.filter(pk=amira.pk).update(condition=Condition.CLE_DISCOID)
+    twice_daily(amira, phase="maintenance", weekdays=[1, 4])
+
+    content = admin_as(clinic["mine"]).get(review_url(amira)).content.decode()
+
+    assert "<td>Mon, Thu</td>" in content
+    assert 'id="chart-poem"' not in content
+    assert 'id="chart-heatmap"' in content
+
+
+def test_an_eczema_patient_without_poem_still_gets_the_empty_poem_chart(clinic: dict[str, Any]) -> None:
+    content = admin_as(clinic["mine"]).get(review_url(clinic["amira"])).content.decode()
+
+    assert 'id="chart-poem"' in content
+    assert "No entries in this period" in content
+
+
+def test_resolving_from_the_review_page_returns_to_it(clinic: dict[str, Any], reviewed: Patient) -> None:
+    alert = Alert.objects.get(patient=reviewed)
+    client = admin_as(clinic["mine"])
+
+    response = client.post(
+        f"/admin/tracking/alert/{alert.pk}/change/?from=review", {"resolution_note": "Reviewed in clinic."}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == review_url(reviewed)
+    alert.refresh_from_db()
+    assert (alert.resolved_by, alert.resolution_note) == (clinic["mine"], "Reviewed in clinic.")
+    assert "Resolve with a note" not in client.get(review_url(reviewed)).content.decode()
+
+
+def test_saving_an_alert_without_a_note_says_a_note_is_needed(clinic: dict[str, Any], reviewed: Patient) -> None:
+    alert = Alert.objects.get(patient=reviewed)
+
+    response = admin_as(clinic["mine"]).post(f"/admin/tracking/alert/{alert.pk}/change/", {"resolution_note": " "})
+
+    assert response.status_code == 200
+    assert "Write a short note on what was done or decided" in response.content.decode()
+    alert.refresh_from_db()
+    assert alert.is_open
 
 
 def test_the_timeline_length_is_chosen_and_a_bad_choice_falls_back(clinic: dict[str, Any], reviewed: Patient) -> None:
@@ -691,3 +737,13 @@ def test_triage_lists_open_alerts_most_severe_and_newest_first(clinic: dict[str,
     assert f"{resolved.pk}/change/" not in content
     assert "Elsewhere" not in content
     assert f"{amira.pk}/review/" in content
+
+
+def test_the_404_page_says_why_and_leads_back(clinic: dict[str, Any]) -> None:
+    response = admin_as(clinic["mine"]).get(review_url(clinic["elsewhere"]))
+
+    content = response.content.decode()
+    assert response.status_code == 404
+    assert "not one you may see" in content
+    assert 'href="/admin/"' in content
+    assert "Eliza" not in content

@@ -399,3 +399,15 @@ def test_sparkline_without_values_is_a_flat_dashed_line(values):
     assert having(root, "line", "spark-empty")
     assert not having(root, "polyline", "spark-line")
     assert not having(root, "circle", "spark-last")
+
+
+@pytest.mark.parametrize("width", [640, 440])
+def test_line_chart_band_labels_fit_inside_the_drawing_at_any_width(width: int) -> None:
+    bands = [Band(0, 2.5, "clear or almost clear"), *POEM_BANDS[1:]]
+    root = chart_line([], y_max=28, y_ticks=[0, 7, 14, 21, 28], bands=bands, width=width)
+
+    view_width = float(root.get("viewBox", "").split()[2])
+    assert view_width == width
+    for label in having(root, "text", "band-label"):
+        # font-size 10: about 5.6 units a glyph, as the chart lays text out
+        assert float(label.get("x", "")) + 5.7 * len(label.text or "") <= view_width

@@ -11,9 +11,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from accounts.admin import PatientDataAdmin
 from tracking.alerts import alert_resolve
@@ -24,9 +24,8 @@ ALERT_FIELDS = (
     "kind",
     "severity",
     "summary",
-    "evidence",
+    "evidence_shown",
     "regimen",
-    "episode_key",
     "opened_at",
     "resolved_at",
     "resolved_by",
@@ -67,9 +66,13 @@ class AlertForm(forms.ModelForm):
         fields = ("resolution_note",)
 
     def clean_resolution_note(self) -> str:
-        # The note is what resolves: saving an open alert without one changes nothing.
-        note: str = self.cleaned_data.get("resolution_note", "")
-        return note.strip()
+        # The note is what resolves: the only thing saving this form does.
+        note: str = (self.cleaned_data.get("resolution_note") or "").strip()
+        if self.instance.is_open and not note:
+            raise ValidationError(
+                "Write a short note on what was done or decided (for example, 'reviewed in clinic') to resolve it."
+            )
+        return note
 
 
 @admin.register(Alert)
@@ -91,6 +94,20 @@ class AlertAdmin(PatientDataAdmin):
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # The patient list links "open alerts" here for one patient; the queryset still scopes it.
         return lookup == "patient__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="evidence")
+    def evidence_shown(self, alert: Alert) -> str:
+        """The rule's figures as a list a clinician reads, not raw JSON."""
+        items = [(key.replace("_", " "), value) for key, value in (alert.evidence or {}).items()]
+        return format_html_join("", "<div><strong>{}</strong>: {}</div>", items) or "—"
+
+    def response_change(self, request: HttpRequest, obj: Alert) -> HttpResponse:
+        # Resolved from a patient's review page: go back there, where the work was.
+        if request.GET.get("from") == "review" and "_continue" not in request.POST:
+            if not obj.is_open:
+                messages.success(request, f"Resolved: {obj}. The note is kept with your name and the time.")
+            return HttpResponseRedirect(reverse("admin:accounts_patient_review", args=[obj.patient_id]))
+        return super().response_change(request, obj)
 
     @admin.display(description="severity", ordering="-severity")
     def severity_label(self, alert: Alert) -> str:
@@ -123,7 +140,14 @@ class AlertAdmin(PatientDataAdmin):
         if not note:
             return  # nothing to record: the alert stays open
         try:
-            alert_resolve(alert=obj, resolved_by=request.user, note=note)  # type: ignore[arg-type]
+            resolved = alert_resolve(alert=obj, resolved_by=request.user, note=note)  # type: ignore[arg-type]
         except ValidationError as error:
             # Another clinician resolved it a moment ago: say so rather than fail.
             messages.error(request, " ".join(error.messages))
+            return
+        # The admin goes on with `obj` (messages, redirect): give it what was saved.
+        obj.resolved_at, obj.resolved_by, obj.resolution_note = (
+            resolved.resolved_at,
+            resolved.resolved_by,
+            resolved.resolution_note,
+        )

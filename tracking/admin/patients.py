@@ -13,6 +13,7 @@ import itertools
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import django
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -26,7 +27,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
 from accounts.admin import PatientAdmin
-from accounts.models import Patient
+from accounts.models import Condition, Patient
 from tracking import charts, rules
 from tracking.models import PatientSummary, Phase
 from tracking.review import (
@@ -43,6 +44,16 @@ from tracking.review import (
 )
 
 NOTHING = "—"
+# Django 6.1's admin styles breadcrumbs as <ol class="breadcrumbs">; 5.2 (on Python 3.11) as <div>.
+BREADCRUMBS_AS_LIST = django.VERSION >= (6, 1)
+# Short names keep the patient list on one screen; the full name is the cell's title.
+CONDITION_SHORT: dict[str, str] = {
+    Condition.ATOPIC_DERMATITIS: "AD",
+    Condition.CLE_ACUTE: "ACLE",
+    Condition.CLE_SUBACUTE: "SCLE",
+    Condition.CLE_DISCOID: "DLE",
+    Condition.CLE_OTHER: "CLE",
+}
 
 
 class AdherenceFilter(admin.SimpleListFilter):
@@ -109,8 +120,11 @@ class PhaseFilter(admin.SimpleListFilter):
 
 
 class ExportForm(forms.Form):
-    since = forms.DateField(label="From (local date)")
-    until = forms.DateField(label="To (local date)")
+    # The browser's own date picker, in ISO dates like the rest of the page.
+    since = forms.DateField(
+        label="From (local date)", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    until = forms.DateField(label="To (local date)", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -137,17 +151,18 @@ def regimen_label(regimen: Any) -> str:
 class PatientReviewAdmin(PatientAdmin):
     """The patient list a dermatologist works from, and the review page behind each name."""
 
+    # What triage sorts by comes first after who, so it shows without scrolling on a laptop.
     list_display = (
         "name",
         "age",
-        "condition",
-        "regimen",
+        "condition_short",
+        "open_alerts",
         "adherence",
         "last_application",
-        "latest_flare",
         "burning",
+        "latest_flare",
         "poem",
-        "open_alerts",
+        "regimen",
     )
     list_display_links = None  # the name links to the review page, not the edit form
     list_filter = ("condition", AdherenceFilter, OpenAlertsFilter, StrengthFilter, PhaseFilter)
@@ -177,10 +192,19 @@ class PatientReviewAdmin(PatientAdmin):
     def age(self, patient: Patient) -> int:
         return patient.age_on(patient.local_today())
 
+    @admin.display(description="condition", ordering="condition")
+    def condition_short(self, patient: Patient) -> str:
+        return format_html(
+            '<abbr title="{}">{}</abbr>', patient.get_condition_display(), CONDITION_SHORT.get(patient.condition, "")
+        )
+
     @admin.display(description="regimen")
     def regimen(self, patient: Patient) -> str:
         summary = summary_of(patient)
-        return regimen_label(summary.current_regimen if summary else None)
+        regimen = summary.current_regimen if summary else None
+        if regimen is None:
+            return NOTHING
+        return format_html('{} {}%<br><span class="quiet">{}</span>', regimen.drug, regimen.strength, regimen.phase)
 
     @admin.display(description=f"adherence {SUMMARY_DAYS} d", ordering="summary__adherence_pct")
     def adherence(self, patient: Patient) -> str:
@@ -234,7 +258,7 @@ class PatientReviewAdmin(PatientAdmin):
             return NOTHING
         return f"{summary.latest_poem_score} · {summary.latest_poem_band.replace('_', ' ')}"
 
-    @admin.display(description="open alerts", ordering="-summary__open_alerts")
+    @admin.display(description="open alerts", ordering="summary__open_alerts")
     def open_alerts(self, patient: Patient) -> str:
         summary = summary_of(patient)
         if summary is None or not summary.open_alerts:
@@ -280,6 +304,7 @@ class PatientReviewAdmin(PatientAdmin):
             "export_form": default_export,
             "timeline_choices": (7, 14, 28, 56, TIMELINE_DAYS_MAX),
             "can_change": self.has_change_permission(request, patient),
+            "breadcrumbs_as_list": BREADCRUMBS_AS_LIST,
         }
         return TemplateResponse(request, "admin/accounts/patient/review.html", context)
 
@@ -293,6 +318,7 @@ class PatientReviewAdmin(PatientAdmin):
                 "title": f"Export logs: {patient}",
                 "patient": patient,
                 "form": form,
+                "breadcrumbs_as_list": BREADCRUMBS_AS_LIST,
             }
             return TemplateResponse(request, "admin/accounts/patient/export_form.html", context, status=400)
         since, until = form.cleaned_data["since"], form.cleaned_data["until"]
@@ -309,7 +335,8 @@ class PatientReviewAdmin(PatientAdmin):
     def report_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         patient = self.reviewed_patient(request, object_id)
         review = patient_review(patient, timeline_days=14)
-        context = {**review_context(review), "viewer": request.user, "generated_at": timezone.now()}
+        # Drawn narrower than on screen: two charts share a line of A4, and their text must stay legible.
+        context = {**review_context(review, chart_width=440), "viewer": request.user, "generated_at": timezone.now()}
         return TemplateResponse(request, "admin/accounts/patient/report.html", context)
 
 
@@ -335,8 +362,12 @@ def is_number(cell: str) -> bool:
     return True
 
 
-def review_context(review: Review) -> dict[str, Any]:
-    """The review's figures and its charts, as the review page and the visit report show them."""
+def review_context(review: Review, *, chart_width: float = charts.LINE_W) -> dict[str, Any]:
+    """The review's figures and its charts, as the review page and the visit report show them.
+
+    POEM is an eczema measure: its chart is left out for a patient without atopic dermatitis
+    unless they logged one anyway.
+    """
     zone = ZoneInfo(review.patient.timezone)
     start, end = review.start, review.now
     symptoms = review.symptoms
@@ -360,6 +391,7 @@ def review_context(review: Review) -> dict[str, Any]:
             y_ticks=(0, 2, 4, 6, 8, 10),
             title=f"Burning and itch, {weeks}",
             zone=zone,
+            width=chart_width,
         ),
         "flare": charts.line_chart(
             [charts.Series("Flare severity (0 clear - 4 severe)", flare)],
@@ -370,6 +402,7 @@ def review_context(review: Review) -> dict[str, Any]:
             y_ticks=tuple(range(rules.FLARE_SEVERITY_MIN, rules.FLARE_SEVERITY_MAX + 1)),
             title=f"Flare severity, {weeks}",
             zone=zone,
+            width=chart_width,
         ),
         "poem": charts.line_chart(
             [charts.Series("POEM (0-28)", poem)],
@@ -385,6 +418,7 @@ def review_context(review: Review) -> dict[str, Any]:
                 for band, lowest, highest in rules.POEM_BANDS
             ],
             zone=zone,
+            width=chart_width,
         ),
         "areas": charts.bar_chart(
             [
@@ -399,6 +433,8 @@ def review_context(review: Review) -> dict[str, Any]:
             unit="applications",
         ),
     }
+    if review.patient.condition != Condition.ATOPIC_DERMATITIS and not review.poems:
+        del chart_svgs["poem"]
     latest_poem = next((entry for entry in reversed(review.poems) if entry.score is not None), None)
     return {
         "review": review,
@@ -408,7 +444,18 @@ def review_context(review: Review) -> dict[str, Any]:
         "latest_poem_band": latest_poem.band.replace("_", " ") if latest_poem else "",
         "current_regimen_label": regimen_label(review.current_regimen),
         "zone": zone,
+        "weekdays": {regimen.pk: weekdays_label(regimen.weekdays) for regimen in review.regimens},
     }
+
+
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def weekdays_label(weekdays: list[int]) -> str:
+    """ "daily", or the ISO weekday numbers as names ("Mon, Thu")."""
+    if sorted(weekdays) == [1, 2, 3, 4, 5, 6, 7]:
+        return "daily"
+    return ", ".join(WEEKDAY_NAMES[day - 1] for day in sorted(weekdays))
 
 
 def area_note(measured_ftu: Any, measured_applications: int, table_ftu: Any) -> str:

@@ -65,7 +65,7 @@ class Alert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} ({self.patient_id})"
+        return f"{self.get_kind_display()}, opened {self.opened_at:%Y-%m-%d}"
 
     @property
     def is_open(self) -> bool:
