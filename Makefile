@@ -80,3 +80,15 @@ bench-reminders: $(VENV)/.dev-installed $(BEAT_VENV)/.installed
 	DATABASE_URL="$(BENCH_REMINDERS_DATABASE_URL)" $(BIN)/python bench/reminders/setup_data.py
 	DATABASE_URL="$(BENCH_REMINDERS_DATABASE_URL)" BEAT_DATABASE_URL="$(BENCH_REMINDERS_BEAT_DATABASE_URL)" \
 		CELERY_BROKER_URL="$(BENCH_REMINDERS_BROKER_URL)" $(BIN)/python bench/reminders/run.py $(BENCH_REMINDERS_ARGS)
+
+# Issue #5's admin benchmarks (see BENCHMARKS.md): the patient list and review page on a PostgreSQL database of
+# its own (10,000 patients, 2,000,000 logs; loaded only when missing or older than a week). BENCH_ADMIN_ARGS
+# passes options to run.py, e.g. "--only list --only review-heavy" or "--profile list".
+BENCH_ADMIN_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tacro_bench_admin
+BENCH_ADMIN_ARGS ?=
+
+.PHONY: bench-admin
+
+bench-admin: $(VENV)/.dev-installed
+	DATABASE_URL="$(BENCH_ADMIN_DATABASE_URL)" $(BIN)/python bench/admin/setup_data.py
+	DATABASE_URL="$(BENCH_ADMIN_DATABASE_URL)" $(BIN)/python bench/admin/run.py $(BENCH_ADMIN_ARGS)

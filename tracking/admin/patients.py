@@ -404,7 +404,21 @@ def review_context(review: Review, *, chart_width: float = charts.LINE_W) -> dic
             zone=zone,
             width=chart_width,
         ),
-        "poem": charts.line_chart(
+        "areas": charts.bar_chart(
+            [
+                charts.Bar(
+                    label=use.area,
+                    value=use.applications,
+                    note=area_note(use.measured_ftu, use.measured_applications, use.table_ftu),
+                )
+                for use in review.areas
+            ],
+            title=f"Where it was applied, {weeks}",
+            unit="applications",
+        ),
+    }
+    if review.patient.condition == Condition.ATOPIC_DERMATITIS or review.poems:
+        chart_svgs["poem"] = charts.line_chart(
             [charts.Series("POEM (0-28)", poem)],
             start=start,
             end=end,
@@ -419,22 +433,7 @@ def review_context(review: Review, *, chart_width: float = charts.LINE_W) -> dic
             ],
             zone=zone,
             width=chart_width,
-        ),
-        "areas": charts.bar_chart(
-            [
-                charts.Bar(
-                    label=use.area,
-                    value=use.applications,
-                    note=area_note(use.measured_ftu, use.measured_applications, use.table_ftu),
-                )
-                for use in review.areas
-            ],
-            title=f"Where it was applied, {weeks}",
-            unit="applications",
-        ),
-    }
-    if review.patient.condition != Condition.ATOPIC_DERMATITIS and not review.poems:
-        del chart_svgs["poem"]
+        )
     latest_poem = next((entry for entry in reversed(review.poems) if entry.score is not None), None)
     return {
         "review": review,
