@@ -30,7 +30,7 @@ from tracking.models import (
     SkinCheck,
     Symptom,
 )
-from tracking.selectors import attach_usage, regimens_for, suggested_ftu_for
+from tracking.selectors import adherence_days, adherence_schedule, attach_usage, regimens_for, suggested_ftu_for
 
 ONE_DAY = datetime.timedelta(days=1)
 # The patient list's adherence and burning trend (rules.LOW_ADHERENCE_WINDOW_DAYS is the same span).
@@ -41,41 +41,10 @@ TIMELINE_DAYS_DEFAULT = 28
 TIMELINE_DAYS_MAX = REVIEW_WEEKS * 7
 
 
-def schedule_of(regimen: Regimen) -> adherence.Schedule:
-    return adherence.Schedule(
-        regimen_id=regimen.pk,
-        start_date=regimen.start_date,
-        end_date=regimen.end_date,
-        times=tuple(regimen.wall_times()),
-        weekdays=frozenset(regimen.weekdays),
-    )
-
-
 def current_regimen(regimens: Sequence[Regimen], today: datetime.date) -> Regimen | None:
     """The regimen active today; of two (a step-down's first day), the one that started last."""
     active = [regimen for regimen in regimens if regimen.is_active_on(today)]
     return max(active, key=lambda regimen: (regimen.start_date, regimen.created_at), default=None)
-
-
-def adherence_days_of(
-    patient: Patient,
-    *,
-    clock: PatientClock,
-    regimens: Sequence[Regimen],
-    first: datetime.date,
-    last: datetime.date,
-    now: datetime.datetime,
-) -> list[adherence.Day]:
-    """Expected and logged doses per local date (one query, for the doses)."""
-    start, end = clock.day_bounds(first, last)
-    doses = [
-        adherence.Dose(regimen_id=regimen_id, applied_at=applied_at)
-        for regimen_id, applied_at in Application.objects.filter(
-            patient=patient, deleted_at__isnull=True, applied_at__gte=start, applied_at__lt=end
-        ).values_list("regimen_id", "applied_at")
-    ]
-    schedules = [schedule_of(regimen) for regimen in regimens]
-    return adherence.adherence_days(first=first, last=last, schedules=schedules, doses=doses, clock=clock, now=now)
 
 
 def highest_per_day(
@@ -108,7 +77,7 @@ def summary_refresh(patient: Patient, *, now: datetime.datetime | None = None) -
     today = clock.local_date(now)
     first = today - datetime.timedelta(days=SUMMARY_DAYS - 1)
     regimens = list(Regimen.objects.filter(patient=patient))
-    days = adherence_days_of(patient, clock=clock, regimens=regimens, first=first, last=today, now=now)
+    days = adherence_days(patient, clock, [adherence_schedule(regimen) for regimen in regimens], first, today, now)
     kept = {"patient": patient, "deleted_at__isnull": True}
     last_application = Application.objects.filter(**kept).order_by("-applied_at").values("applied_at").first()
     flare = (
@@ -253,7 +222,7 @@ def patient_review(
     first = today - datetime.timedelta(days=REVIEW_WEEKS * 7 - 1)
     since, _ = clock.day_bounds(first, today)
     regimens = attach_usage(list(regimens_for(patient).order_by("-start_date", "-created_at")), patient)
-    days = adherence_days_of(patient, clock=clock, regimens=regimens, first=first, last=today, now=now)
+    days = adherence_days(patient, clock, [adherence_schedule(regimen) for regimen in regimens], first, today, now)
     kept = Q(patient=patient, deleted_at__isnull=True)
     applications = list(Application.objects.filter(kept, applied_at__gte=since).order_by("applied_at"))
     symptoms = list(Symptom.objects.filter(kept, recorded_at__gte=since).order_by("recorded_at"))

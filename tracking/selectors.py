@@ -176,13 +176,7 @@ def adherence_for(
     clock = PatientClock.for_patient(patient)
     today = clock.local_date(now)
     schedules = [
-        adherence.Schedule(
-            regimen_id=regimen.pk,
-            start_date=regimen.start_date,
-            end_date=regimen.end_date,
-            times=tuple(regimen.wall_times()),
-            weekdays=frozenset(regimen.weekdays),
-        )
+        adherence_schedule(regimen)
         for regimen in Regimen.objects.filter(patient=patient).only("id", "start_date", "end_date", "times", "weekdays")
     ]
     recent_first = today - datetime.timedelta(days=27)
@@ -193,7 +187,7 @@ def adherence_for(
         # A range far from today: read it and the last 28 days apart, never every day in between
         # (from=9000-01-01 would otherwise schedule millions of days).
         spans = [(first, last), (recent_first, today)]
-    by_date = {day.date: day for span in spans for day in _days(patient, clock, schedules, *span, now)}
+    by_date = {day.date: day for span in spans for day in adherence_days(patient, clock, schedules, *span, now)}
     span_first = spans[-1][0]
 
     earliest_start = min((schedule.start_date for schedule in schedules), default=today)
@@ -203,7 +197,8 @@ def adherence_for(
     while not broken and window_first > earliest_start:
         window_last = window_first - adherence.ONE_DAY
         window_first = max(earliest_start, window_last - STREAK_LOOKBACK)
-        more, broken = adherence.streak_days(_days(patient, clock, schedules, window_first, window_last, now)[::-1])
+        earlier = adherence_days(patient, clock, schedules, window_first, window_last, now)
+        more, broken = adherence.streak_days(earlier[::-1])
         streak += more
 
     chosen = [by_date[date] for date in adherence.dates_between(first, last)]
@@ -216,7 +211,18 @@ def adherence_for(
     )
 
 
-def _days(
+def adherence_schedule(regimen: Regimen) -> adherence.Schedule:
+    """What adherence needs of a regimen."""
+    return adherence.Schedule(
+        regimen_id=regimen.pk,
+        start_date=regimen.start_date,
+        end_date=regimen.end_date,
+        times=tuple(regimen.wall_times()),
+        weekdays=frozenset(regimen.weekdays),
+    )
+
+
+def adherence_days(
     patient: Patient,
     clock: PatientClock,
     schedules: list[adherence.Schedule],
@@ -224,6 +230,7 @@ def _days(
     last: datetime.date,
     now: datetime.datetime,
 ) -> list[adherence.Day]:
+    """Expected and logged doses per local date from `first` to `last` (one query, for the doses)."""
     start, end = clock.day_bounds(first, last)
     doses = [
         adherence.Dose(regimen_id=regimen_id, applied_at=applied_at)
