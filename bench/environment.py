@@ -138,3 +138,19 @@ def machine() -> Machine:
         kernel=platform.release(),
         load=os.getloadavg(),
     )
+
+
+def conninfo() -> str:
+    """A psycopg conninfo for Django's default database (settings must be configured)."""
+    from django.conf import settings
+    from psycopg.conninfo import make_conninfo
+
+    database = settings.DATABASES["default"]
+    parts = {
+        "dbname": database.get("NAME"),
+        "host": database.get("HOST"),
+        "port": database.get("PORT"),
+        "user": database.get("USER"),
+        "password": database.get("PASSWORD"),
+    }
+    return make_conninfo(**{key: str(value) for key, value in parts.items() if value})

@@ -280,9 +280,10 @@ def fixtures() -> Fixtures:
     from accounts.models import User
     from accounts.selectors import patients_visible_to
     from bench.admin.setup_data import read_meta
+    from bench.environment import conninfo
     from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 
-    with psycopg.connect(common.conninfo()) as connection:
+    with psycopg.connect(conninfo()) as connection:
         meta = read_meta(connection)
     users = {
         "dermatologist": User.objects.get(email=common.DERMATOLOGIST_EMAIL),

@@ -52,6 +52,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+from bench import environment
 from bench.admin import common  # the project root must be on the path first
 from bench.reminders.setup_data import ZONES  # the same 30 zones as issue #4's data set
 
@@ -886,7 +887,7 @@ def ensure(*, force: bool = False) -> bool:
     from django.utils import timezone
 
     now = timezone.now().replace(second=0, microsecond=0)
-    with psycopg.connect(common.conninfo(), autocommit=True) as connection:
+    with psycopg.connect(environment.conninfo(), autocommit=True) as connection:
         reason = "--force" if force else stale_reason(connection, now)
         if not reason:
             meta = read_meta(connection)
@@ -906,7 +907,7 @@ def ensure(*, force: bool = False) -> bool:
         say(f"  loaded in {meta['load_s']} s; VACUUM ANALYZE {meta['analyze_load_s']} s")
     meta |= fill_summaries()
     meta["summary_queries"] = str(query_count_of_refresh())
-    with psycopg.connect(common.conninfo(), autocommit=True) as connection:
+    with psycopg.connect(environment.conninfo(), autocommit=True) as connection:
         meta["analyze_end_s"] = f"{analyze(connection):.1f}"
         meta["setup_s"] = f"{time.perf_counter() - start:.1f}"
         connection.execute(f"CREATE TABLE {common.META_TABLE} (key text PRIMARY KEY, value text NOT NULL)")

@@ -94,24 +94,10 @@ AREA_SETS = (["face", "neck"], ["arm_left", "arm_right"], ["hand_left", "hand_ri
 RUN_TABLES = ("tracking_delivery", "tracking_notification", "tracking_occurrence")
 
 
-def conninfo() -> str:
-    """A psycopg conninfo for Django's default database (settings must be configured)."""
-    from django.conf import settings
-    from psycopg.conninfo import make_conninfo
-
-    database = settings.DATABASES["default"]
-    parts = {
-        "dbname": database.get("NAME"),
-        "host": database.get("HOST"),
-        "port": database.get("PORT"),
-        "user": database.get("USER"),
-        "password": database.get("PASSWORD"),
-    }
-    return make_conninfo(**{key: str(value) for key, value in parts.items() if value})
-
-
 @contextmanager
 def connect(*, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+    from bench.environment import conninfo  # imported once Django's settings are configured
+
     with psycopg.connect(conninfo(), autocommit=autocommit) as connection:
         yield connection
 
