@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -25,7 +26,7 @@ def record_admin_access(request: HttpRequest, patient_ids: Iterable[Any], what: 
         patient_ids=patient_ids,
         channel=AccessChannel.ADMIN,
         what=what or (match.url_name if match and match.url_name else request.path),
-        path=request.get_full_path(),
+        path=services.audited_path(request),
     )
 
 
@@ -139,7 +140,7 @@ class CareTeamJoinCodeAdmin(admin.ModelAdmin):
     """Issue a code in clinic; the patient types it into the app to add the dermatologist."""
 
     list_display = ("code", "dermatologist", "created_at", "expires_at", "used_at")
-    readonly_fields = ("code", "created_at", "expires_at", "used_at", "used_for")
+    readonly_fields = ("code", "created_at", "expires_at", "used_at", "used_for", "used_for_elsewhere")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CareTeamJoinCode]:
         codes = super().get_queryset(request).select_related("dermatologist", "used_for")
@@ -150,7 +151,23 @@ class CareTeamJoinCodeAdmin(admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ("dermatologist",) if request.user.role != Role.DERMATOLOGIST else ()  # type: ignore[union-attr]
-        return ("code", "dermatologist", "created_at", "expires_at", "used_at", "used_for")
+        # The patient who used the code, while the viewer may still see them (they may have left the team).
+        used_for = "used_for" if self._may_see_used_for(request, obj) else "used_for_elsewhere"
+        return ("code", "dermatologist", "created_at", "expires_at", "used_at", used_for)
+
+    @staticmethod
+    def _may_see_used_for(request: HttpRequest, code: CareTeamJoinCode) -> bool:
+        return code.used_for_id is None or patients_visible_to(request.user).filter(pk=code.used_for_id).exists()
+
+    @admin.display(description="used for")
+    def used_for_elsewhere(self, code: CareTeamJoinCode) -> str:
+        return "a patient who is not on your care team any more"
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        code = super().get_object(request, object_id, from_field)
+        if code is not None and code.used_for_id is not None and self._may_see_used_for(request, code):
+            record_admin_access(request, [code.used_for_id])  # the page names the patient
+        return code
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a code is issued, used or left to expire; never edited
@@ -181,10 +198,22 @@ class AccessRecordAdmin(admin.ModelAdmin):
 
     list_display = ("viewed_at", "viewer", "patient_id", "channel", "what", "path")
     list_filter = ("channel", "viewed_at")
-    search_fields = ("viewer__email", "what", "path")  # a patient's id is in the paths about them
+    search_fields = ("viewer__email", "what", "path")
     list_select_related = ("viewer",)
+    # The patient by id only: browsing the audit is not itself a look at anyone's record.
+    fields = ("viewed_at", "viewer", "patient_id", "channel", "what", "path")
+    readonly_fields = fields
     date_hierarchy = "viewed_at"
     show_full_result_count = False  # the table only grows; counting all of it on every page is waste
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[AccessRecord], search_term: str
+    ) -> tuple[QuerySet[AccessRecord], bool]:
+        # A patient's id finds every record about them, lists and API lists included (no id in their path).
+        try:
+            return queryset.filter(patient_id=uuid.UUID(search_term.strip())), False
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -61,9 +61,9 @@ def patient_for_request(request: Request, patient_id: uuid.UUID, *, to_act: bool
     patient = patients_visible_to(request.user).filter(pk=patient_id).first()
     if patient is None:
         raise Http404
-    record_api_access(request, [patient.pk])
     if to_act and not may_act_for(request.user, patient):
         raise exceptions.PermissionDenied("Only the patient or their caregivers may change this.")
+    record_api_access(request, [patient.pk])
     return patient
 
 
@@ -76,7 +76,7 @@ def record_api_access(request: Request, patient_ids: Iterable[uuid.UUID]) -> Non
         patient_ids=patient_ids,
         channel=AccessChannel.API,
         what=operation,
-        path=request.get_full_path(),
+        path=services.audited_path(request),
     )
 
 

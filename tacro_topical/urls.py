@@ -4,10 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tacro_topical.errors import api_not_found
 
-admin.site.site_header = "tacro-topical: care team review"
-admin.site.site_title = "tacro-topical"
-admin.site.index_title = "Patients, logs and alerts"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -753,10 +753,13 @@ def evaluate_all_alerts(*, now: datetime.datetime | None = None, chunk_size: int
             # Without an explicit `now`, each patient is judged at its own moment: a sweep takes
             # minutes, and an alert's opened_at must be when it was written for the digest to see it.
             opened += len(evaluate_patient_alerts(patient, now=now))
+        except Exception:
+            logger.exception("alert evaluation failed for patient %s", patient.pk)
+        try:
             # Adherence falls as doses come due unlogged: the patient list's figure follows hourly.
             summary_refresh(patient, now=now)
         except Exception:
-            logger.exception("alert evaluation failed for patient %s", patient.pk)
+            logger.exception("summary refresh failed for patient %s", patient.pk)
     return opened
 
 

@@ -15,7 +15,12 @@ class TrackingConfig(AppConfig):
 
 
 def _follow_new_timezone(sender: type, *, patient: Any, **kwargs: Any) -> None:
-    """Reminders stay on the patient's wall clock: recompute every schedule in the new zone."""
+    """Reminders stay on the patient's wall clock: recompute every schedule in the new zone.
+
+    The patient list's summary follows too: its 14 days are the patient's local days.
+    """
     from tracking.reminders import schedules_refresh
+    from tracking.review import summary_refresh
 
     schedules_refresh(patient=patient)
+    summary_refresh(patient)

@@ -8,6 +8,7 @@ the patient list (it sorts and filters 10,000 patients in SQL).
 from __future__ import annotations
 
 import datetime
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,7 @@ from tracking.models import (
 )
 from tracking.selectors import adherence_days, adherence_schedule, attach_usage, regimens_for, suggested_ftu_for
 
+logger = logging.getLogger(__name__)
 ONE_DAY = datetime.timedelta(days=1)
 # The patient list's adherence and burning trend (rules.LOW_ADHERENCE_WINDOW_DAYS is the same span).
 SUMMARY_DAYS = 14
@@ -133,7 +135,12 @@ def summaries_refresh_stale(*, now: datetime.datetime | None = None) -> int:
     stale = Q(summary__isnull=True) | Q(summary__refreshed_at__lt=now - SUMMARY_MAX_AGE)
     refreshed = 0
     for patient in Patient.objects.filter(stale).prefetch_related("timezone_changes").iterator(chunk_size=200):
-        summary_refresh(patient, now=now)
+        try:
+            summary_refresh(patient, now=now)
+        except Exception:
+            # One patient's failure (logged by id) must not leave everyone after them stale.
+            logger.exception("summary refresh failed for patient %s", patient.pk)
+            continue
         refreshed += 1
     return refreshed
 
@@ -220,7 +227,7 @@ def patient_review(
     clock = PatientClock.for_patient(patient)
     today = clock.local_date(now)
     first = today - datetime.timedelta(days=REVIEW_WEEKS * 7 - 1)
-    since, _ = clock.day_bounds(first, today)
+    since = clock.at(first, datetime.time())  # the start of the first local day: charts and counts agree
     regimens = attach_usage(list(regimens_for(patient).order_by("-start_date", "-created_at")), patient)
     days = adherence_days(patient, clock, [adherence_schedule(regimen) for regimen in regimens], first, today, now)
     kept = Q(patient=patient, deleted_at__isnull=True)
@@ -229,9 +236,9 @@ def patient_review(
     poems = list(PoemEntry.objects.filter(kept, recorded_at__gte=since).order_by("recorded_at"))
     checks = list(SkinCheck.objects.filter(kept, performed_at__gte=since).order_by("performed_at"))
     alerts = list(
-        Alert.objects.filter(Q(opened_at__gte=since) | Q(resolved_at__isnull=True), patient=patient).select_related(
-            "resolved_by"
-        )
+        Alert.objects.filter(
+            Q(opened_at__gte=since) | Q(resolved_at__isnull=True) | Q(resolved_at__gte=since), patient=patient
+        ).select_related("resolved_by")
     )
     timeline_days = max(1, min(timeline_days, TIMELINE_DAYS_MAX))
     timeline_since = clock.at(today - datetime.timedelta(days=timeline_days - 1), datetime.time())
@@ -403,7 +410,8 @@ def export_rows(patient: Patient, *, first: datetime.date, last: datetime.date) 
             "kind": kind,
             "id": str(entry_id),
             "time_utc": moment.astimezone(datetime.UTC).isoformat(),
-            "local_time": local.replace(tzinfo=None).isoformat(),
+            # With its offset: an hour repeated when clocks go back is told apart.
+            "local_time": local.isoformat(),
             "time_zone": str(local.tzinfo),
         }
         cells |= {name: "" if value is None else str(value) for name, value in values.items()}
@@ -438,3 +446,20 @@ def export_rows(patient: Patient, *, first: datetime.date, last: datetime.date) 
         add(check.performed_at, "skin_check", check.pk, concerning="yes" if check.concerning else "no", note=check.note)
     for _moment, cells in sorted(rows, key=lambda row: row[0]):
         yield cells
+
+
+# Full-width forms too: some spreadsheets read them as their ASCII twins.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_safe(cells: list[str]) -> list[str]:
+    """Cells a spreadsheet would run as a formula get a leading ' (OWASP CSV injection); numbers stay numbers."""
+    return [f"'{cell}" if cell.lstrip(" ")[:1] in FORMULA_STARTS and not is_number(cell) else cell for cell in cells]
+
+
+def is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True

@@ -517,7 +517,7 @@ def export(client: Client, patient: Patient, since: str, until: str) -> list[dic
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment;" in response["Content-Disposition"]
-    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    body = response.content.decode()
     return list(csv.DictReader(io.StringIO(body)))
 
 
@@ -528,7 +528,7 @@ def test_the_csv_has_utc_and_local_times_with_the_zone_named(clinic: dict[str, A
     assert set(by_kind) == {"application", "symptoms", "skin_check"}
     burning = by_kind["symptoms"]
     assert burning["time_utc"] == "2026-11-19T10:00:00+00:00"
-    assert burning["local_time"] == "2026-11-19T13:00:00"
+    assert burning["local_time"] == "2026-11-19T13:00:00+03:00"
     assert burning["time_zone"] == "Asia/Qatar"
     assert (burning["burning"], burning["itch"], burning["flare_severity"]) == ("6", "3", "2")
     assert [row["time_utc"] for row in rows] == sorted(row["time_utc"] for row in rows)
@@ -747,3 +747,137 @@ def test_the_404_page_says_why_and_leads_back(clinic: dict[str, Any]) -> None:
     assert "not one you may see" in content
     assert 'href="/admin/"' in content
     assert "Eliza" not in content
+
+
+def test_a_formula_behind_spaces_or_in_full_width_is_quoted_too(clinic: dict[str, Any], reviewed: Patient) -> None:
+    symptom(reviewed, "2026-11-20T10:00:00+00:00", burning=1, note="  =1+1")
+    symptom(reviewed, "2026-11-20T11:00:00+00:00", burning=1, note="\uff1dSUM(A1)")
+
+    notes = {row["note"] for row in export(admin_as(clinic["mine"]), reviewed, "2026-11-20", "2026-11-20")}
+
+    assert {"'  =1+1", "'\uff1dSUM(A1)"} <= notes
+
+
+@pytest.mark.parametrize("days", ["\u00b2", "\u2460", "-3", "1000", "9" * 40])
+def test_an_odd_timeline_length_falls_back_without_an_error(
+    clinic: dict[str, Any], reviewed: Patient, days: str
+) -> None:
+    response = admin_as(clinic["mine"]).get(review_url(reviewed), {"days": days})
+
+    assert response.status_code == 200
+    assert "Timeline, last 28 days" in response.content.decode()
+
+
+@pytest.mark.parametrize(("since", "until"), [("9999-12-30", "9999-12-31"), ("0001-01-01", "0001-01-02")])
+def test_an_export_at_the_ends_of_the_calendar_is_a_400(
+    clinic: dict[str, Any], reviewed: Patient, since: str, until: str
+) -> None:
+    response = admin_as(clinic["mine"]).get(review_url(reviewed, "export.csv"), {"since": since, "until": until})
+
+    assert response.status_code == 400
+    assert "Choose a date from 1900-01-01 to 2100-12-31." in response.content.decode()
+
+
+def test_a_timezone_change_refreshes_the_summary(clinic: dict[str, Any]) -> None:
+    from accounts.services import patient_update
+
+    amira = clinic["amira"]
+    summary_refresh(amira)
+    PatientSummary.objects.filter(patient=amira).update(refreshed_at=at("2026-11-01T00:00:00+00:00"))
+
+    patient_update(patient=amira, timezone="Europe/Paris")
+
+    assert PatientSummary.objects.get(patient=amira).refreshed_at == at(NOW)
+
+
+def test_one_failing_summary_does_not_stop_the_rest(clinic: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracking import review
+
+    real = review.summary_refresh
+
+    def failing_for_amira(patient: Patient, **kwargs: Any) -> PatientSummary:
+        if patient.pk == clinic["amira"].pk:
+            raise RuntimeError("boom")
+        return real(patient, **kwargs)
+
+    monkeypatch.setattr(review, "summary_refresh", failing_for_amira)
+
+    assert review.summaries_refresh_stale() == 2
+    assert not PatientSummary.objects.filter(patient=clinic["amira"]).exists()
+
+
+# --- Review fixes: audit details, join codes, autocomplete, the resolve race ----------------------------
+
+
+def test_a_search_term_is_not_kept_in_the_audit(clinic: dict[str, Any]) -> None:
+    admin_as(clinic["mine"]).get(PATIENTS, {"q": "Saleh", "condition": "atopic_dermatitis"})
+
+    paths = set(AccessRecord.objects.values_list("path", flat=True))
+    assert paths == {f"{PATIENTS}?q=redacted&condition=atopic_dermatitis"}
+
+
+def test_clinic_staff_find_every_record_about_a_patient_by_id(clinic: dict[str, Any]) -> None:
+    admin_as(clinic["mine"]).get(PATIENTS)
+    admin_as(clinic["mine"]).get(review_url(clinic["amira"]))
+
+    content = admin_as(clinic["staff"]).get("/admin/accounts/accessrecord/", {"q": str(clinic["amira"].pk)})
+
+    assert content.content.decode().count('class="field-what"') == 2
+    assert "Saleh" not in content.content.decode()
+
+
+def test_a_refused_api_write_is_not_recorded_as_a_view(clinic: dict[str, Any]) -> None:
+    response = client_as(clinic["mine"]).post(f"/api/v1/patients/{clinic['amira'].pk}/symptoms/", {}, format="json")
+
+    assert response.status_code == 403
+    assert not AccessRecord.objects.exists()
+
+
+def test_autocomplete_answers_only_my_patients_and_is_recorded(clinic: dict[str, Any]) -> None:
+    response = admin_as(clinic["mine"]).get(
+        "/admin/autocomplete/", {"app_label": "tracking", "model_name": "alert", "field_name": "patient", "term": "e"}
+    )
+
+    names = {result["text"] for result in response.json()["results"]}
+    assert names == {"Amira Saleh", "Noah Weber"}
+    assert set(AccessRecord.objects.filter(what="autocomplete").values_list("patient_id", flat=True)) == {
+        clinic["amira"].pk,
+        clinic["noah"].pk,
+    }
+
+
+def test_a_join_code_names_its_patient_only_while_they_are_on_my_team(clinic: dict[str, Any]) -> None:
+    from accounts.models import CareTeamJoinCode, CareTeamMembership
+    from accounts.services import join_code_issue
+
+    mine = clinic["mine"]
+    used = join_code_issue(dermatologist=mine, created_by=mine)
+    CareTeamJoinCode.objects.filter(pk=used.pk).update(used_for=clinic["amira"], used_at=at(NOW))
+    page = f"/admin/accounts/careteamjoincode/{used.pk}/change/"
+
+    assert "Amira Saleh" in admin_as(mine).get(page).content.decode()
+    CareTeamMembership.objects.filter(patient=clinic["amira"], clinician=mine).delete()
+    content = admin_as(mine).get(page).content.decode()
+
+    assert "Amira Saleh" not in content
+    assert "not on your care team any more" in content
+
+
+def test_a_note_saved_after_someone_else_resolved_the_alert_is_not_lost_in_silence(
+    clinic: dict[str, Any], reviewed: Patient
+) -> None:
+    alert = Alert.objects.get(patient=reviewed)
+    other = DermatologistFactory()
+    alert_resolve(alert=alert, resolved_by=other, note="Phoned the patient.")
+
+    response = admin_as(clinic["mine"]).post(
+        f"/admin/tracking/alert/{alert.pk}/change/?from=review", {"resolution_note": "Saw her in clinic."}, follow=True
+    )
+
+    content = response.content.decode()
+    assert "This alert was already resolved by" in content
+    assert "Your note was not saved: &quot;Saw her in clinic.&quot;" in content
+    assert "Resolved:" not in content
+    assert "changed successfully" not in content
+    alert.refresh_from_db()
+    assert (alert.resolved_by, alert.resolution_note) == (other, "Phoned the patient.")

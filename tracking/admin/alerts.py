@@ -101,10 +101,22 @@ class AlertAdmin(PatientDataAdmin):
         items = [(key.replace("_", " "), value) for key, value in (alert.evidence or {}).items()]
         return format_html_join("", "<div><strong>{}</strong>: {}</div>", items) or "—"
 
+    def refuse(self, request: HttpRequest, message: str) -> None:
+        """Say why nothing was saved, and keep the admin from saying it was changed successfully."""
+        messages.error(request, message)
+        request.alert_not_saved = True  # type: ignore[attr-defined]  # read by message_user, this request only
+
+    def message_user(
+        self, request: HttpRequest, message: Any, level: int | str = messages.INFO, *args: Any, **kwargs: Any
+    ) -> None:
+        if level == messages.SUCCESS and getattr(request, "alert_not_saved", False):
+            return
+        super().message_user(request, message, level, *args, **kwargs)
+
     def response_change(self, request: HttpRequest, obj: Alert) -> HttpResponse:
         # Resolved from a patient's review page: go back there, where the work was.
         if request.GET.get("from") == "review" and "_continue" not in request.POST:
-            if not obj.is_open:
+            if not getattr(request, "alert_not_saved", False) and obj.resolved_by_id == request.user.pk:
                 messages.success(request, f"Resolved: {obj}. The note is kept with your name and the time.")
             return HttpResponseRedirect(reverse("admin:accounts_patient_review", args=[obj.patient_id]))
         return super().response_change(request, obj)
@@ -136,14 +148,20 @@ class AlertAdmin(PatientDataAdmin):
         return False  # an alert is resolved with a note, and kept
 
     def save_model(self, request: HttpRequest, obj: Alert, form: forms.ModelForm, change: bool) -> None:
-        note = form.cleaned_data.get("resolution_note", "")
-        if not note:
-            return  # nothing to record: the alert stays open
+        note = form.cleaned_data.get("resolution_note", "") if obj.is_open else ""
+        if not obj.is_open:
+            # Resolved by someone else between this page's loading and its saving: the form no longer
+            # takes a note, so keep the one typed from being lost in silence.
+            typed = request.POST.get("resolution_note", "").strip()
+            by = f" by {obj.resolved_by}" if obj.resolved_by else ""
+            kept = f' Your note was not saved: "{typed}"' if typed else ""
+            self.refuse(request, f"This alert was already resolved{by} at {obj.resolved_at:%Y-%m-%d %H:%M} UTC.{kept}")
+            return
         try:
             resolved = alert_resolve(alert=obj, resolved_by=request.user, note=note)  # type: ignore[arg-type]
         except ValidationError as error:
             # Another clinician resolved it a moment ago: say so rather than fail.
-            messages.error(request, " ".join(error.messages))
+            self.refuse(request, " ".join(error.messages))
             return
         # The admin goes on with `obj` (messages, redirect): give it what was saved.
         obj.resolved_at, obj.resolved_by, obj.resolution_note = (

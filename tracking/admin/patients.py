@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime
-import itertools
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -39,6 +39,7 @@ from tracking.review import (
     TIMELINE_DAYS_MAX,
     Review,
     burning_trend,
+    csv_safe,
     export_rows,
     patient_review,
 )
@@ -119,6 +120,9 @@ class PhaseFilter(admin.SimpleListFilter):
         return queryset
 
 
+EXPORT_EARLIEST, EXPORT_LATEST = datetime.date(1900, 1, 1), datetime.date(2100, 12, 31)
+
+
 class ExportForm(forms.Form):
     # The browser's own date picker, in ISO dates like the rest of the page.
     since = forms.DateField(
@@ -129,6 +133,10 @@ class ExportForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
+        for name, date in (("since", since), ("until", until)):
+            if date and not EXPORT_EARLIEST <= date <= EXPORT_LATEST:
+                self.add_error(name, f"Choose a date from {EXPORT_EARLIEST} to {EXPORT_LATEST}.")
+                return data
         if since and until:
             if until < since:
                 raise forms.ValidationError("The end date is before the start date.")
@@ -287,7 +295,7 @@ class PatientReviewAdmin(PatientAdmin):
     def review_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         patient = self.reviewed_patient(request, object_id)
         days = request.GET.get("days", str(TIMELINE_DAYS_DEFAULT))
-        if not days.isdigit() or not 1 <= int(days) <= TIMELINE_DAYS_MAX:
+        if not re.fullmatch(r"[0-9]{1,3}", days) or not 1 <= int(days) <= TIMELINE_DAYS_MAX:
             messages.warning(
                 request, f"Show 1 to {TIMELINE_DAYS_MAX} days of timeline; showing {TIMELINE_DAYS_DEFAULT}."
             )
@@ -308,7 +316,7 @@ class PatientReviewAdmin(PatientAdmin):
         }
         return TemplateResponse(request, "admin/accounts/patient/review.html", context)
 
-    def export_view(self, request: HttpRequest, object_id: Any) -> HttpResponseBase:
+    def export_view(self, request: HttpRequest, object_id: Any) -> HttpResponse:
         patient = self.reviewed_patient(request, object_id)
         form = ExportForm(request.GET)
         if not form.is_valid():
@@ -322,12 +330,12 @@ class PatientReviewAdmin(PatientAdmin):
             }
             return TemplateResponse(request, "admin/accounts/patient/export_form.html", context, status=400)
         since, until = form.cleaned_data["since"], form.cleaned_data["until"]
-        rows = export_rows(patient, first=since, last=until)
-        writer = csv.writer(Echo())
-        response = StreamingHttpResponse(
-            (writer.writerow(row) for row in itertools.chain([list(EXPORT_COLUMNS)], map(csv_safe, rows))),
-            content_type="text/csv; charset=utf-8",
-        )
+        # Built before answering (at most a year of one patient's logs), so a failure is an error
+        # page rather than a download cut short.
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        writer = csv.writer(response)
+        writer.writerow(EXPORT_COLUMNS)
+        writer.writerows(csv_safe(row) for row in export_rows(patient, first=since, last=until))
         filename = f"tacro-topical-{str(patient.pk)[:8]}-{since}-{until}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
@@ -338,28 +346,6 @@ class PatientReviewAdmin(PatientAdmin):
         # Drawn narrower than on screen: two charts share a line of A4, and their text must stay legible.
         context = {**review_context(review, chart_width=440), "viewer": request.user, "generated_at": timezone.now()}
         return TemplateResponse(request, "admin/accounts/patient/report.html", context)
-
-
-class Echo:
-    """A file-like object that hands back what is written: csv.writer into a streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_safe(cells: Any) -> list[str]:
-    """Cells a spreadsheet would run as a formula (=, +, -, @ first) are quoted with a leading '."""
-    return [
-        f"'{cell}" if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not is_number(cell) else cell for cell in cells
-    ]
-
-
-def is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def review_context(review: Review, *, chart_width: float = charts.LINE_W) -> dict[str, Any]:
