@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest
 from accounts import services
 from accounts.models import AccessChannel, AccessRecord, CareTeamJoinCode, CareTeamMembership, Patient, Role, User
 from accounts.selectors import patients_visible_to
+from accounts.services import PATIENT_EDITABLE_FIELDS
 
 
 def record_admin_access(request: HttpRequest, patient_ids: Iterable[Any], what: str = "") -> None:
@@ -133,6 +134,15 @@ class PatientAdmin(PatientDataAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         # The one place access is decided: a dermatologist sees only their care teams' patients.
         return super().get_queryset(request).select_related("user")
+
+    def save_model(self, request: HttpRequest, obj: Patient, form: ModelForm, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the service, as the API does: a new zone keeps the old one in the history (old
+        # logs keep their local dates) and moves the reminders. Caregivers are saved by the admin.
+        changed = {name: form.cleaned_data[name] for name in form.changed_data if name in PATIENT_EDITABLE_FIELDS}
+        services.patient_update(patient=Patient.objects.get(pk=obj.pk), **changed)
 
 
 @admin.register(CareTeamJoinCode)

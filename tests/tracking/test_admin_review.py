@@ -881,3 +881,32 @@ def test_a_note_saved_after_someone_else_resolved_the_alert_is_not_lost_in_silen
     assert "changed successfully" not in content
     alert.refresh_from_db()
     assert (alert.resolved_by, alert.resolution_note) == (other, "Phoned the patient.")
+
+
+def test_clinic_staff_changing_a_zone_in_the_admin_keeps_the_history_and_moves_reminders(
+    clinic: dict[str, Any],
+) -> None:
+    from accounts.models import PatientTimezoneChange
+
+    amira = clinic["amira"]
+    caregiver = clinic["noah"].caregivers.get()
+    form = {
+        "first_name": "Amira",
+        "last_name": "Saleh",
+        "birth_date": "1991-03-02",
+        "timezone": "Europe/Paris",
+        "condition": Condition.ATOPIC_DERMATITIS,
+        "caregivers": [caregiver.pk],
+        "care_team_memberships-TOTAL_FORMS": "0",
+        "care_team_memberships-INITIAL_FORMS": "0",
+    }
+
+    response = admin_as(clinic["staff"]).post(f"{PATIENTS}{amira.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    amira.refresh_from_db()
+    assert amira.timezone == "Europe/Paris"
+    assert list(amira.caregivers.all()) == [caregiver]
+    change = PatientTimezoneChange.objects.get(patient=amira)
+    assert (change.timezone, change.until) == ("Asia/Qatar", at(NOW))
+    assert PatientSummary.objects.get(patient=amira).refreshed_at == at(NOW)
