@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early, so a database down during sessions or auth is a 503 too, not a 500.
+    "tacro_topical.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -170,9 +172,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tacro_topical.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tacro_topical.throttles.AuthRateThrottle",
+        "tacro_topical.throttles.WriteRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "care_team_join": env.str("THROTTLE_CARE_TEAM_JOIN", default="10/hour"),
+        # Per client address on /api/v1/auth/: a person signs in a few times a day.
+        "auth": env.str("THROTTLE_AUTH", default="30/minute"),
+        # Per user on every write: a patient logs a handful a day; a sync is one request.
+        "write": env.str("THROTTLE_WRITE", default="240/minute"),
     },
+    # Behind a proxy, the number of proxies that append to X-Forwarded-For (throttles count clients by it).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None) if env.str("NUM_PROXIES", default="") else None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

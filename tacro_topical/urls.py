@@ -3,11 +3,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tacro_topical.errors import api_not_found
+from tacro_topical.health import HealthApi
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/health/", HealthApi.as_view(), name="health"),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("tracking.urls")),
     # Last: anything else under /api/ is a JSON 404, not Django's HTML page.

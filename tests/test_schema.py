@@ -7,6 +7,7 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 DOCUMENTED = {
+    ("get", "/api/v1/health/"): {"200", "503"},
     ("post", "/api/v1/auth/register/"): {"201", "400"},
     ("post", "/api/v1/auth/token/"): {"200", "400", "401", "429"},
     ("post", "/api/v1/auth/token/refresh/"): {"200", "400", "401"},

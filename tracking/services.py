@@ -366,7 +366,7 @@ def logs_record(
 def logs_changed(patient: Patient) -> None:
     """Once logs or a regimen are committed: re-derive the schedules, evaluate alerts, refresh the list summary."""
     patient_id = str(patient.pk)
-    transaction.on_commit(lambda: tasks.patient_logs_changed.delay(patient_id))
+    transaction.on_commit(lambda: tasks.enqueue(tasks.patient_logs_changed, patient_id))
 
 
 def _replay_result(existing: PatientLog, patient: Patient, print_: str) -> LogResult:

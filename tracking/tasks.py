@@ -6,14 +6,33 @@ work, alert evaluation, the digest). Reminders themselves are rows, never beat e
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from accounts.models import Patient
 from tracking import alerts, notifications, reminders, review
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task: Task, *args: Any) -> bool:
+    """Send a task from a request without holding it up; False when the broker is down.
+
+    The request's own work is committed by then, and what the task derives (schedules, alerts, the
+    list summary) is redone by the periodic jobs: a patient's log must never fail for want of Redis.
+    """
+    try:
+        task.apply_async(args, retry=False)
+    except BrokerUnavailable as error:
+        logger.warning("broker unavailable, %s not sent (%s); the periodic jobs catch up", task.name, error)
+        return False
+    return True
 
 
 def _chunks(ids: Sequence[uuid.UUID], size: int) -> Iterable[Sequence[uuid.UUID]]:

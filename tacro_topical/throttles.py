@@ -1,0 +1,45 @@
+"""Rate limits on the endpoints worth abusing: sign-in and registration, and every write.
+
+Both answer 429 with Retry-After (DRF's Throttled). Counts live in the Django cache: set
+CACHE_URL to Redis in production, or each process counts on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+AUTH_PREFIX = "/api/v1/auth/"
+
+
+class AuthRateThrottle(SimpleRateThrottle):
+    """Registration, tokens and logout, per client address: guessing passwords from one place is slow.
+
+    django-axes still locks an account after repeated failures from anywhere (accounts/lockout.py).
+    """
+
+    scope = "auth"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not request.path.startswith(AUTH_PREFIX):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class WriteRateThrottle(SimpleRateThrottle):
+    """Every POST, PATCH and DELETE, per user (per address before sign-in); reads are not limited.
+
+    Offline sync sends up to hundreds of logs in one request, so the rate counts requests, not logs.
+    """
+
+    scope = "write"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if request.method in SAFE_METHODS or request.path.startswith(AUTH_PREFIX):
+            return None
+        user = request.user
+        ident = f"user-{user.pk}" if user and user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}

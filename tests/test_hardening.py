@@ -1,0 +1,152 @@
+"""Hardening: throttles with Retry-After, the health endpoint, 503 while the database is away, the broker down."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+from rest_framework.test import APIClient
+
+from tests.factories import PatientFactory
+from tests.tracking.conftest import client_as, make_regimen
+
+TOKEN = "/api/v1/auth/token/"
+HEALTH = "/api/v1/health/"
+
+
+@pytest.fixture
+def rates(settings: Any) -> dict[str, str]:
+    """Small limits, so a test reaches them in a few requests."""
+    rest = dict(settings.REST_FRAMEWORK)
+    rest["DEFAULT_THROTTLE_RATES"] = {**rest["DEFAULT_THROTTLE_RATES"], "auth": "3/minute", "write": "2/minute"}
+    settings.REST_FRAMEWORK = rest
+    return rest["DEFAULT_THROTTLE_RATES"]  # type: ignore[no-any-return]
+
+
+def application(regimen_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "regimen": str(regimen_id),
+        "applied_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        "body_areas": ["face"],
+    }
+
+
+@pytest.mark.django_db
+def test_sign_in_attempts_from_one_address_are_throttled_with_retry_after(rates: dict[str, str]) -> None:
+    client = APIClient()
+    answers = [
+        client.post(TOKEN, {"email": f"x{n}@test.example", "password": "wrong"}, format="json").status_code
+        for n in range(3)
+    ]
+
+    assert answers == [401, 401, 401]
+    throttled = client.post(TOKEN, {"email": "y@test.example", "password": "wrong"}, format="json")
+    assert throttled.status_code == 429
+    assert 0 < int(throttled["Retry-After"]) <= 60
+    assert "throttled" in throttled.json()["detail"].lower()
+
+
+@pytest.mark.django_db
+def test_writes_are_throttled_per_user_and_reads_are_not(rates: dict[str, str]) -> None:
+    patient = PatientFactory()
+    regimen = make_regimen(patient)
+    other = PatientFactory()
+    other_regimen = make_regimen(other)
+    client = client_as(patient.user)
+    url = f"/api/v1/patients/{patient.pk}/applications/"
+
+    assert [client.post(url, application(regimen.pk), format="json").status_code for _ in range(2)] == [201, 201]
+    third = client.post(url, application(regimen.pk), format="json")
+    reads = [client.get(url).status_code for _ in range(5)]
+    someone_else = client_as(other.user).post(
+        f"/api/v1/patients/{other.pk}/applications/", application(other_regimen.pk), format="json"
+    )
+
+    assert third.status_code == 429
+    assert int(third["Retry-After"]) > 0
+    assert reads == [200] * 5
+    assert someone_else.status_code == 201
+
+
+@pytest.mark.django_db
+def test_health_reports_the_database_and_the_broker() -> None:
+    response = APIClient().get(HEALTH)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.mark.django_db
+def test_health_is_503_with_retry_after_when_the_broker_is_down(settings: Any) -> None:
+    from tacro_topical.celery import app
+
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        response = APIClient().get(HEALTH)
+    finally:
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {"status": "degraded", "database": "ok", "broker": "unavailable"}
+
+
+@pytest.mark.django_db
+def test_health_is_503_when_the_database_does_not_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tacro_topical import health
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(health.connection, "cursor", refused)
+
+    response = APIClient().get(HEALTH)
+
+    assert response.status_code == 503
+    assert response.json()["database"] == "unavailable"
+
+
+@pytest.mark.django_db
+def test_a_database_lost_mid_request_is_a_503_with_retry_after_not_a_500(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tracking import selectors
+
+    patient = PatientFactory()
+    make_regimen(patient)
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly: SELECT note FROM secret")
+
+    monkeypatch.setattr(selectors, "logs_for", lost)
+    with caplog.at_level(logging.WARNING):
+        response = client_as(patient.user).get(f"/api/v1/patients/{patient.pk}/applications/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "Retry after a few seconds" in response.json()["detail"]
+    assert "secret" not in caplog.text  # the driver's message can quote a statement: never logged
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_log_is_stored_while_the_broker_is_down(settings: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from tacro_topical.celery import app
+
+    patient = PatientFactory()
+    regimen = make_regimen(patient)
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        with caplog.at_level(logging.WARNING, logger="tracking.tasks"):
+            response = client_as(patient.user).post(
+                f"/api/v1/patients/{patient.pk}/applications/", application(regimen.pk), format="json"
+            )
+    finally:
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+
+    assert response.status_code == 201
+    assert "broker unavailable, tracking.tasks.patient_logs_changed not sent" in caplog.text
