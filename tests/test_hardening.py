@@ -24,7 +24,7 @@ def rates(settings: Any) -> dict[str, str]:
     rest = dict(settings.REST_FRAMEWORK)
     rest["DEFAULT_THROTTLE_RATES"] = {**rest["DEFAULT_THROTTLE_RATES"], "auth": "3/minute", "write": "2/minute"}
     settings.REST_FRAMEWORK = rest
-    return rest["DEFAULT_THROTTLE_RATES"]  # type: ignore[no-any-return]
+    return rest["DEFAULT_THROTTLE_RATES"]
 
 
 def application(regimen_id: uuid.UUID) -> dict[str, Any]:
