@@ -10,12 +10,22 @@ from typing import Any
 
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 AUTH_PREFIX = "/api/v1/auth/"
 
 
-class AuthRateThrottle(SimpleRateThrottle):
+class SettingsRateThrottle(SimpleRateThrottle):
+    """Reads its rate from the settings on each request, not once at import (DRF's default), so a
+    changed THROTTLE_* setting, or a test's, applies without a restart of the class."""
+
+    def get_rate(self) -> str | None:
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
+        return None if rate is None else str(rate)
+
+
+class AuthRateThrottle(SettingsRateThrottle):
     """Registration, tokens and logout, per client address: guessing passwords from one place is slow.
 
     django-axes still locks an account after repeated failures from anywhere (accounts/lockout.py).
@@ -29,7 +39,7 @@ class AuthRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class WriteRateThrottle(SimpleRateThrottle):
+class WriteRateThrottle(SettingsRateThrottle):
     """Every POST, PATCH and DELETE, per user (per address before sign-in); reads are not limited.
 
     Offline sync sends up to hundreds of logs in one request, so the rate counts requests, not logs.

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import PatientFactory
 from tests.tracking.conftest import client_as, make_regimen
+from tracking.models import Application
 
 TOKEN = "/api/v1/auth/token/"
 HEALTH = "/api/v1/health/"
@@ -134,19 +135,76 @@ def test_a_database_lost_mid_request_is_a_503_with_retry_after_not_a_500(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_log_is_stored_while_the_broker_is_down(settings: Any, caplog: pytest.LogCaptureFixture) -> None:
-    from tacro_topical.celery import app
+def test_a_log_is_stored_while_the_broker_is_down(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from tracking import tasks
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     patient = PatientFactory()
     regimen = make_regimen(patient)
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        with caplog.at_level(logging.WARNING, logger="tracking.tasks"):
-            response = client_as(patient.user).post(
-                f"/api/v1/patients/{patient.pk}/applications/", application(regimen.pk), format="json"
-            )
-    finally:
-        app.conf.broker_url = settings.CELERY_BROKER_URL
+    monkeypatch.setattr(tasks.patient_logs_changed, "apply_async", refused)
+    with caplog.at_level(logging.WARNING, logger="tracking.tasks"):
+        response = client_as(patient.user).post(
+            f"/api/v1/patients/{patient.pk}/applications/", application(regimen.pk), format="json"
+        )
 
     assert response.status_code == 201
+    assert Application.objects.filter(patient=patient).count() == 1
     assert "broker unavailable, tracking.tasks.patient_logs_changed not sent" in caplog.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/admin/login/", "/api/docs/", HEALTH])
+def test_pages_carry_a_content_security_policy_without_inline_scripts(path: str) -> None:
+    response = APIClient().get(path)
+
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    if path == "/api/docs/":
+        html = response.content.decode()
+        assert html.count("<script") == html.count("<script src=")  # every script is a file
+
+
+def test_production_logs_are_one_json_object_a_line() -> None:
+    import json
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from tacro_topical import settings as project_settings
+
+    options = dict(project_settings.LOGGING["formatters"]["json"])
+    formatter = JsonFormatter(**{key: value for key, value in options.items() if key != "()"})
+    record = logging.LogRecord("tracking.tasks", logging.WARNING, __file__, 1, "patient %s", ("p-1",), None)
+
+    line = json.loads(formatter.format(record))
+
+    assert line["level"] == "WARNING"
+    assert line["logger"] == "tracking.tasks"
+    assert line["message"] == "patient p-1"
+    assert "time" in line
+
+
+@pytest.mark.django_db
+def test_nothing_a_patient_writes_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    patient = PatientFactory()
+    regimen = make_regimen(patient)
+    secret = "Nobody-should-read-this-note"
+    body = {**application(regimen.pk), "note": secret}
+
+    with caplog.at_level(logging.DEBUG):
+        client = client_as(patient.user)
+        client.post(f"/api/v1/patients/{patient.pk}/applications/", body, format="json")
+        client.post(f"/api/v1/patients/{patient.pk}/applications/", {**body, "note": "changed"}, format="json")
+        client.post(f"/api/v1/patients/{patient.pk}/applications/", {"applied_at": secret}, format="json")
+
+    assert secret not in caplog.text
+    assert patient.first_name not in caplog.text
