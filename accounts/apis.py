@@ -36,10 +36,10 @@ from accounts.serializers import (
     UserSerializer,
 )
 from tacro_topical.pagination import NewestFirstCursorPagination
+from tacro_topical.schema import FieldErrorsSerializer
 
 VALIDATION_ERROR = OpenApiResponse(
-    response=inline_serializer("FieldErrors", {"field": serializers.ListField(child=serializers.CharField())}),
-    description="Each offending field, with what is wrong and what is allowed.",
+    response=FieldErrorsSerializer, description="Each offending field, with what is wrong and what is allowed."
 )
 UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="No valid credentials.")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="The caller's role does not allow this.")
@@ -213,13 +213,15 @@ class PatientPagination(NewestFirstCursorPagination):
 
 
 class PatientListApi(APIView):
+    pagination_class = PatientPagination
+
     @extend_schema(
         operation_id="patients_list",
-        responses={200: PatientSerializer(many=True), 401: UNAUTHENTICATED},
+        responses={200: PatientSerializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
         summary="The patients the caller may act for or review",
     )
     def get(self, request: Request) -> Response:
-        paginator = PatientPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(patients_visible_to(request.user), request, view=self)
         record_api_access(request, [patient.pk for patient in page or ()])
         return paginator.get_paginated_response(PatientSerializer(page, many=True).data)

@@ -206,6 +206,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tacro_topical.schema.document_throttling",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "accounts.models.Role.choices",
         "ConditionEnum": "accounts.models.Condition.choices",

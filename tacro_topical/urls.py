@@ -14,7 +14,8 @@ urlpatterns = [
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("tracking.urls")),
     # Last: anything else under /api/ is a JSON 404, not Django's HTML page.
-    re_path(r"^api/(?P<unmatched>.*)$", api_not_found),
+    # [\s\S] and \Z: a path with a newline in it is still an API path, and still gets JSON.
+    re_path(r"^api/(?P<unmatched>[\s\S]*)\Z", api_not_found),
 ]
 
 handler500 = "tacro_topical.errors.server_error_handler"

@@ -51,14 +51,21 @@ def regimen_answer(regimen: Regimen, patient: Patient) -> dict[str, Any]:
 
 
 class RegimenListApi(APIView):
+    pagination_class = RegimenPagination
+
     @extend_schema(
         operation_id="regimens_list",
-        responses={200: shapes.RegimenSerializer(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        responses={
+            200: shapes.RegimenSerializer(many=True),
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+            404: NOT_FOUND,
+        },
         summary="The patient's regimens, newest first, stepped-down ones included",
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = patient_for_request(request, patient_id)
-        paginator = RegimenPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.regimens_for(patient), request, view=self)
         regimens = selectors.attach_usage(list(page or []), patient)
         return paginator.get_paginated_response(shapes.RegimenSerializer(regimens, many=True).data)
@@ -197,11 +204,13 @@ def result_response(result: LogResult, output: type[serializers.Serializer], pat
 
 
 class LogListApi(LogApi):
+    pagination_class = NewestFirstCursorPagination
+
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = patient_for_request(request, patient_id)
         filters = LogFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = NewestFirstCursorPagination()
+        paginator = self.pagination_class()
         paginator.ordering = (f"-{self.model.EVENT_TIME}", "-id")
         logs = selectors.logs_for(self.model, patient, **filters.validated_data)
         page = paginator.paginate_queryset(logs, request, view=self)
@@ -436,12 +445,12 @@ def sync_batches(data: Any) -> dict[str, list[Any]]:
     known = {key for key, _model, _serializer in SYNC_KINDS}
     if not isinstance(data, dict):
         raise serializers.ValidationError({"non_field_errors": ["Send a JSON object: {applications: [...], ...}."]})
-    errors: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
     for key in sorted(set(data) - known):
-        errors[key] = f"Unknown key. Allowed: {', '.join(sorted(known))}."
+        errors[key] = [f"Unknown key. Allowed: {', '.join(sorted(known))}."]
     for key in known & set(data):
         if not isinstance(data[key], list):
-            errors[key] = "A list of items."
+            errors[key] = ["A list of items."]
     if errors:
         raise serializers.ValidationError(errors)
     total = sum(len(data[key]) for key in known & set(data))

@@ -13,7 +13,7 @@ import uuid
 from typing import Any, cast
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,7 +28,7 @@ from tracking import notifications, reminders, rules
 from tracking.models import Device, Notification, Platform, ReminderKind
 from tracking.models.reminders import ALL_CHANNELS
 from tracking.schedules import zone_named
-from tracking.serializers import AwareDateTimeField
+from tracking.serializers import AwareDateTimeField, rfc3339
 
 # --- Shapes --------------------------------------------------------------------------------------
 
@@ -55,6 +55,14 @@ class ReminderSettingSerializer(serializers.Serializer):
     next_reminder_at = AwareDateTimeField(
         allow_null=True, help_text="When the next reminder of this kind goes out, in the patient's zone."
     )
+
+
+class ReminderSettingListSerializer(serializers.Serializer):
+    """Every kind on one page, in the shape of the API's other lists."""
+
+    next = serializers.CharField(allow_null=True, help_text="Always null: one page holds every kind.")
+    previous = serializers.CharField(allow_null=True, help_text="Always null.")
+    results = ReminderSettingSerializer(many=True)
 
 
 class ReminderSettingInputSerializer(RejectUnknownFields, serializers.Serializer):
@@ -89,7 +97,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         zone = zone_named(instance.patient.timezone)
         for name in ("created_at", "acked_at", "snoozed_until"):
             value = getattr(instance, name)
-            data[name] = value.astimezone(zone).isoformat() if value else None
+            data[name] = rfc3339(value.astimezone(zone)) if value else None
         return data
 
 
@@ -155,6 +163,9 @@ def apply_setting(patient: Patient, kind: str, data: dict[str, Any]) -> dict[str
     return ReminderSettingSerializer(settings_answer(patient, [kind])[0], context=zone_context(patient)).data
 
 
+KIND = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=ReminderKind.values, description="Which reminder.")
+
+
 def reminder_kind(kind: str) -> str:
     if kind not in ReminderKind.values:
         raise Http404
@@ -164,7 +175,7 @@ def reminder_kind(kind: str) -> str:
 class ReminderListApi(APIView):
     @extend_schema(
         operation_id="reminders_list",
-        responses={200: ReminderSettingSerializer(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        responses={200: ReminderSettingListSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
         summary="The patient's reminder settings, one per kind (defaults included), and when each next fires",
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -195,6 +206,7 @@ class ReminderListApi(APIView):
 class ReminderDetailApi(APIView):
     @extend_schema(
         operation_id="reminders_retrieve",
+        parameters=[KIND],
         responses={200: ReminderSettingSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
         summary="One kind's reminder setting",
     )
@@ -205,6 +217,7 @@ class ReminderDetailApi(APIView):
 
     @extend_schema(
         operation_id="reminders_partial_update",
+        parameters=[KIND],
         request=ReminderSettingInputSerializer,
         responses={
             200: ReminderSettingSerializer,
@@ -241,13 +254,15 @@ def own_notification(request: Request, notification_id: uuid.UUID) -> Notificati
 
 
 class NotificationListApi(APIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
         operation_id="notifications_list",
-        responses={200: NotificationSerializer(many=True), 401: UNAUTHENTICATED},
+        responses={200: NotificationSerializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
         summary="The caller's inbox, newest first",
     )
     def get(self, request: Request) -> Response:
-        paginator = NewestFirstCursorPagination()
+        paginator = self.pagination_class()
         inbox = Notification.objects.filter(recipient=caller(request), in_inbox=True).select_related("patient")
         page = paginator.paginate_queryset(inbox, request, view=self)
         return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
@@ -286,13 +301,15 @@ class NotificationSnoozeApi(APIView):
 
 
 class DeviceListApi(APIView):
+    pagination_class = NewestFirstCursorPagination
+
     @extend_schema(
         operation_id="devices_list",
-        responses={200: DeviceSerializer(many=True), 401: UNAUTHENTICATED},
+        responses={200: DeviceSerializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
         summary="The caller's push devices, deactivated ones included with the reason",
     )
     def get(self, request: Request) -> Response:
-        paginator = NewestFirstCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(Device.objects.filter(user=caller(request)), request, view=self)
         return paginator.get_paginated_response(DeviceSerializer(page, many=True).data)
 

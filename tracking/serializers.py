@@ -22,11 +22,24 @@ from tracking.models.logs import PatientLog, PerformedBy
 from tracking.models.regimens import STRENGTH_CHOICES, TUBE_CHOICES
 from tracking.selectors import application_warnings
 
-TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# [0-9], not \d: Python's \d also takes other scripts' digits ("0٣:00"), which datetime.time cannot read.
+TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 CALENDAR_FIRST = datetime.datetime.min.replace(tzinfo=datetime.UTC) + datetime.timedelta(days=1)
 CALENDAR_LAST = datetime.datetime.max.replace(tzinfo=datetime.UTC) - datetime.timedelta(days=1)
+
+
+def rfc3339(moment: datetime.datetime) -> str:
+    """ISO 8601 with the offset in whole minutes, as RFC 3339 (and so OpenAPI's date-time) requires.
+
+    Before standard time, zones ran on local mean time with offsets in seconds (Asia/Qatar was
+    +03:26:08 until 1920); such a moment is given in UTC, which names the same instant.
+    """
+    offset = moment.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        moment = moment.astimezone(datetime.UTC)
+    return moment.isoformat()
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -73,13 +86,14 @@ class AwareDateTimeField(serializers.DateTimeField):
         clock = self.context.get("clock")
         if value is None or clock is None:
             return super().to_representation(value)
-        return clock.local(value).isoformat()
+        return rfc3339(clock.local(value))
 
 
 def log_time_field(**kwargs: Any) -> AwareDateTimeField:
     return AwareDateTimeField(future_tolerance=rules.LOG_FUTURE_TOLERANCE, **kwargs)
 
 
+@extend_schema_field({"type": "string", "pattern": TIME_OF_DAY.pattern, "example": "08:00"})
 class TimeOfDayField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("help_text", 'A local time of day, "HH:MM" (24-hour).')
@@ -244,11 +258,15 @@ class RegimenSerializer(ModelSerializer):
     def get_is_active(self, regimen: Regimen) -> bool:
         return regimen.is_active_on(regimen.usage.today)  # type: ignore[attr-defined]
 
-    @extend_schema_field(serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True))
+    @extend_schema_field(
+        serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False, allow_null=True)
+    )
     def get_suggested_ftu(self, regimen: Regimen) -> Decimal | None:
         return regimen.usage.suggested_ftu  # type: ignore[attr-defined]
 
-    @extend_schema_field(serializers.DecimalField(max_digits=7, decimal_places=2, allow_null=True))
+    @extend_schema_field(
+        serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
+    )
     def get_estimated_grams_used(self, regimen: Regimen) -> Decimal | None:
         return regimen.usage.grams_used  # type: ignore[attr-defined]
 
@@ -380,7 +398,7 @@ class LogSerializer(ModelSerializer):
 
     @extend_schema_field(serializers.DateTimeField())
     def get_correctable_until(self, entry: PatientLog) -> str:
-        return self.context["clock"].local(entry.created_at + rules.LOG_CORRECTION_WINDOW).isoformat()
+        return rfc3339(self.context["clock"].local(entry.created_at + rules.LOG_CORRECTION_WINDOW))
 
 
 class ApplicationSerializer(LogSerializer):

@@ -261,7 +261,11 @@ def test_treatment_may_list_all_seven_weekdays(client: APIClient, patient: Patie
     assert response.json()["weekdays"] == ALL_DAYS
 
 
-@pytest.mark.parametrize("times", [["8:00"], ["24:00"], ["08:00", "08:00"], [], ["08:00:00"]])
+@pytest.mark.parametrize(
+    "times",
+    # "0\u0663:00": an Arabic-Indic digit matches \d, and once crashed time.fromisoformat (a 500).
+    [["8:00"], ["24:00"], ["08:00", "08:00"], [], ["08:00:00"], ["0\u0663:00"]],
+)
 def test_times_that_are_not_distinct_hh_mm_are_a_400_naming_times(
     client: APIClient, patient: Patient, times: list[str]
 ) -> None:
