@@ -9,6 +9,7 @@ and turns on the HTTPS hardening that `manage.py check --deploy` asks for.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import django
 import environ
@@ -162,7 +163,7 @@ SIMPLE_JWT = {
 CARE_TEAM_JOIN_CODE_TTL = timedelta(minutes=env.int("CARE_TEAM_JOIN_CODE_TTL_MINUTES", default=30))
 
 # --- REST framework and OpenAPI -------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
