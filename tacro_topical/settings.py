@@ -187,7 +187,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "write": env.str("THROTTLE_WRITE", default="240/minute"),
     },
     # Behind a proxy, the number of proxies that append to X-Forwarded-For (throttles count clients by it).
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None) if env.str("NUM_PROXIES", default="") else None,
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
