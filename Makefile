@@ -92,3 +92,37 @@ BENCH_ADMIN_ARGS ?=
 bench-admin: $(VENV)/.dev-installed
 	DATABASE_URL="$(BENCH_ADMIN_DATABASE_URL)" $(BIN)/python bench/admin/setup_data.py
 	DATABASE_URL="$(BENCH_ADMIN_DATABASE_URL)" $(BIN)/python bench/admin/run.py $(BENCH_ADMIN_ARGS)
+
+# Issue #6's API load benchmark (see BENCHMARKS.md): gunicorn on a PostgreSQL database of its own (1,000 patients
+# and their JWTs, made when missing) under locust, against a bare Django floor view. Redis database 13 is the cache
+# (throttle counts), 12 the Celery broker (no worker; emptied before each run). Makes bench/api_load/.venv-locust,
+# which keeps locust and gevent out of .venv. BENCH_API_ARGS passes options to run.py, e.g. "--only max --runs 5"
+# or "--profile".
+BENCH_API_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tacro_bench_api
+BENCH_API_CACHE_URL ?= redis://127.0.0.1:6379/13
+BENCH_API_BROKER_URL ?= redis://127.0.0.1:6379/12
+BENCH_API_ARGS ?=
+LOCUST_VENV := bench/api_load/.venv-locust
+BENCH_API_ENV = DATABASE_URL="$(BENCH_API_DATABASE_URL)" CACHE_URL="$(BENCH_API_CACHE_URL)" \
+	CELERY_BROKER_URL="$(BENCH_API_BROKER_URL)"
+
+.PHONY: bench-api-load
+
+$(LOCUST_VENV)/.installed: bench/api_load/requirements-locust.txt | $(BIN)/python
+	$(BIN)/python -m venv $(LOCUST_VENV)
+	$(LOCUST_VENV)/bin/pip install --quiet -r bench/api_load/requirements-locust.txt
+	@touch $@
+
+bench-api-load: $(VENV)/.dev-installed $(LOCUST_VENV)/.installed
+	$(BENCH_API_ENV) $(BIN)/python bench/api_load/setup_data.py
+	$(BENCH_API_ENV) $(BIN)/python bench/api_load/run.py $(BENCH_API_ARGS)
+
+# Issue #6's fault benchmarks (see RELIABILITY.md): a Redis on 6390 and a PostgreSQL cluster "faults" on 5440 of
+# their own (never the shared 6379/5432), created if missing and left running (bench/faults/infra.py --stop stops
+# them). About 28 minutes. BENCH_FAULTS_ARGS passes options to run_all.py, e.g. "--only f3 --only f4" or "--quick".
+BENCH_FAULTS_ARGS ?=
+
+.PHONY: bench-faults
+
+bench-faults: $(VENV)/.dev-installed
+	$(BIN)/python bench/faults/run_all.py $(BENCH_FAULTS_ARGS)
