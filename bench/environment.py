@@ -154,3 +154,26 @@ def conninfo() -> str:
         "password": database.get("PASSWORD"),
     }
     return make_conninfo(**{key: str(value) for key, value in parts.items() if value})
+
+
+def code_state() -> str:
+    """The commit measured, and which files of the application differ from it (the work tree is measured)."""
+    import subprocess
+
+    def git(*arguments: str) -> str:
+        try:
+            return subprocess.run(  # noqa: S603
+                ["git", *arguments],  # noqa: S607
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    changed = [
+        line[3:] for line in git("status", "--porcelain", "--", "tracking", "accounts", "tacro_topical").splitlines()
+    ]
+    return f"commit {commit}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else "")

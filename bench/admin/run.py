@@ -472,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench import environment
     from bench.admin import setup_data
-    from bench.reminders.run import code_state
+    from bench.environment import code_state
 
     say(f"Code: {code_state()}")
     say(f"Database {database}; data set ...")

@@ -56,6 +56,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 from bench.api_load import common  # the project root must be on the path first
+from bench.environment import code_state
 
 HERE = common.HERE
 ROOT = common.ROOT
@@ -833,26 +834,6 @@ def analyse(raw: str, durations: list[float], limit: int = 30) -> str:
 
 
 # --- Report --------------------------------------------------------------------------------------
-
-
-def code_state() -> str:
-    def git(*arguments: str) -> str:
-        try:
-            return subprocess.run(  # noqa: S603
-                ["git", *arguments],  # noqa: S607
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    changed = [
-        line[3:] for line in git("status", "--porcelain", "--", "tracking", "accounts", "tacro_topical").splitlines()
-    ]
-    return f"commit {commit}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else "")
 
 
 def run_table(runs: list[Run]) -> str:

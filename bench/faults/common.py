@@ -34,6 +34,7 @@ ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.environment import code_state  # noqa: E402
 from bench.faults import infra  # noqa: E402
 
 SMTP_PORT = 2526
@@ -104,29 +105,6 @@ def configure() -> None:
 
     for name in ("httpx", "mail.log"):  # a line per request or SMTP session would drown the progress
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def code_state() -> str:
-    """The commit measured, and which application files differ from it (the work tree is what runs)."""
-    import subprocess
-
-    def git(*arguments: str) -> str:
-        try:
-            return subprocess.run(  # noqa: S603
-                ["git", *arguments],  # noqa: S607
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    changed = [
-        line[3:] for line in git("status", "--porcelain", "--", "tracking", "accounts", "tacro_topical").splitlines()
-    ]
-    return f"commit {commit}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else "")
 
 
 def child_environment(**extra: str) -> dict[str, str]:

@@ -188,28 +188,6 @@ def child_environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def code_state() -> str:
-    """The commit measured, and which files of the application differ from it (the work tree is measured)."""
-
-    def git(*arguments: str) -> str:
-        try:
-            return subprocess.run(  # noqa: S603
-                ["git", *arguments],  # noqa: S607
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
-    changed = [
-        line[3:] for line in git("status", "--porcelain", "--", "tracking", "accounts", "tacro_topical").splitlines()
-    ]
-    return f"commit {commit}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else "")
-
-
 def versions(broker_url: str) -> str:
     import celery
     import django
@@ -232,6 +210,8 @@ def versions(broker_url: str) -> str:
         "unknown",
     )
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    from bench.environment import code_state  # the project root is on the path by now
+
     return "\n".join(
         [
             f"- Code: {code_state()}",
@@ -864,6 +844,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweeper:
         return sweeper(args.sweeper, args.go, enqueue=args.enqueue)
 
+    from bench.environment import code_state
     from bench.reminders import setup_data
 
     parts = args.only or list(PARTS)
