@@ -815,8 +815,8 @@ def analyse(raw: str, durations: list[float], limit: int = 30) -> str:
 
     out = [
         f"py-spy: {total:,} samples at 200/s (idle included), {in_request:,} inside handle_request "
-        f"({100 * in_request / max(1, total):.0f}% of the worker's time); one sample = {per_sample:.3f} ms "
-        "of a request.",
+        f"({100 * in_request / max(1, total):.0f}% of the worker's time); each sample there stands "
+        f"for {per_sample:.4f} ms of the average request.",
         "",
         "| Phase | ms per request | Share of the request |",
         "|---|---:|---:|",
