@@ -208,3 +208,26 @@ def test_nothing_a_patient_writes_reaches_the_logs(caplog: pytest.LogCaptureFixt
 
     assert secret not in caplog.text
     assert patient.first_name not in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_log_is_answered_at_once_when_the_broker_does_not_answer(settings: Any) -> None:
+    import time
+
+    from tacro_topical.celery import app
+
+    patient = PatientFactory()
+    regimen = make_regimen(patient)
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        started = time.monotonic()
+        response = client_as(patient.user).post(
+            f"/api/v1/patients/{patient.pk}/applications/", application(regimen.pk), format="json"
+        )
+        took = time.monotonic() - started
+    finally:
+        app.conf.broker_url = previous
+
+    assert response.status_code == 201
+    assert took < 1.5  # kombu's own reconnecting would hold the request about 6 s

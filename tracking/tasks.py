@@ -28,7 +28,11 @@ def enqueue(task: Task, *args: Any) -> bool:
     list summary) is redone by the periodic jobs: a patient's log must never fail for want of Redis.
     """
     try:
-        task.apply_async(args, retry=False)
+        # A connection of its own that tries once: retry=False stops Celery's publish retries, but
+        # kombu would still spend ~6 s reconnecting while the request waits (RELIABILITY.md, fault 2).
+        # Workers and beat keep their own connections, with their retries.
+        with task.app.connection_for_write(transport_options={"max_retries": 0}) as connection:
+            task.apply_async(args, retry=False, connection=connection)
     except BrokerUnavailable as error:
         logger.warning("broker unavailable, %s not sent (%s); the periodic jobs catch up", task.name, error)
         return False
