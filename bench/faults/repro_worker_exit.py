@@ -5,7 +5,8 @@
 Each attempt: a Redis of its own on 127.0.0.1:6391 (no persistence), one worker with the project's
 settings (`--pool prefork --concurrency 2`, acks_late), and a feeder sending `patient_logs_changed` for a
 real patient 20 times a second (each takes about 0.1 s, so a message is usually unacknowledged). After
-6 s the Redis is shut down; 6 s later the attempt records whether the worker is still running. With
+6 s the Redis is shut down; 6 s later the attempt records whether the worker is still running, and if
+it is, starts Redis again and times how long until the worker runs 5 new tasks. With
 kombu 5.7.0 and redis-py 8.1.0, every attempt whose worker logged "Restoring N unacknowledged
 message(s)" at the connection loss also logged `Unrecoverable error: AttributeError("'NoneType' object
 has no attribute 'hostname'")` and exited with status 1. Prints one line per attempt and the worker logs'
@@ -99,8 +100,24 @@ def main(argv: list[str] | None = None) -> int:
             f"attempt {attempt}: worker {'exited with ' + str(code) if code is not None else 'still running'}; "
             f"restoring unacknowledged messages at the loss: {restored}; {unrecoverable[-120:]}"
         )
+        recovered = None
         if code is None:
+            # Redis back: does the surviving worker reconnect and run tasks again?
+            redis_start(folder)
+            done_before = sum("succeeded" in line for _stamp, line in worker.lines)
+            started = time.monotonic()
+            for _ in range(5):
+                patient_logs_changed.apply_async((patient_id,), retry=False)
+            while time.monotonic() - started < 60 and recovered is None:
+                if sum("succeeded" in line for _stamp, line in worker.lines) >= done_before + 5:
+                    recovered = time.monotonic() - started
+                time.sleep(0.2)
+            common.say(
+                f"  Redis back: the worker ran new tasks again "
+                f"{f'after {recovered:.1f} s' if recovered is not None else 'NOT within 60 s'}"
+            )
             common.kill_group(worker)
+            redis("shutdown", "nosave")
     exited = sum(code is not None for code in outcomes)
     common.say(f"RESULT repro_worker_exit: the worker exited in {exited} of {len(outcomes)} attempts; logs in {folder}")
     return 1 if exited else 0
