@@ -34,7 +34,6 @@ from tracking.models import (
 from tracking.selectors import adherence_days, adherence_schedule, attach_usage, regimens_for, suggested_ftu_for
 
 logger = logging.getLogger(__name__)
-ONE_DAY = datetime.timedelta(days=1)
 # The patient list's adherence and burning trend (rules.LOW_ADHERENCE_WINDOW_DAYS is the same span).
 SUMMARY_DAYS = 14
 SUMMARY_MAX_AGE = datetime.timedelta(days=1)
