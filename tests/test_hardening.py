@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
+import shutil
+import socket
+import subprocess
+import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,3 +238,105 @@ def test_a_log_is_answered_at_once_when_the_broker_does_not_answer(settings: Any
 
     assert response.status_code == 201
     assert took < 1.5  # kombu's own reconnecting would hold the request about 6 s
+
+
+class RedisServer:
+    """A redis-server of a test's own on a free loopback port, which the test may stop and start again."""
+
+    def __init__(self, binary: str, directory: Path) -> None:
+        from tests.tracking.peers import unused_port
+
+        self.binary, self.directory, self.port = binary, directory, unused_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(command, cwd=self.directory, stdout=subprocess.DEVNULL)  # noqa: S603 - our own command
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return
+            time.sleep(0.02)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def queued(self, queue: str) -> int:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            return int(client.llen(queue))
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    from tests.conftest import service_unavailable
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        service_unavailable("redis-server")
+    server = RedisServer(str(binary), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def broker(own_redis: RedisServer) -> Iterator[RedisServer]:
+    """The Celery app sends to `own_redis` for the test."""
+    from tacro_topical.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = own_redis.url
+    try:
+        yield own_redis
+    finally:
+        app.conf.broker_url = previous
+
+
+def test_requests_send_tasks_on_one_reused_broker_connection(
+    broker: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection per log cost ~7 ms of CPU (bench/api_load/cpu_per_request.py); one is kept instead."""
+    from kombu.transport.redis import Transport
+
+    from tracking import tasks
+
+    connections: list[object] = []
+    establish = Transport.establish_connection
+
+    def counted(self: Transport) -> object:
+        connections.append(self)
+        return establish(self)
+
+    monkeypatch.setattr(Transport, "establish_connection", counted)
+    sent = [tasks.enqueue(tasks.patient_logs_changed, str(uuid.uuid4())) for _ in range(20)]
+
+    assert sent == [True] * 20
+    assert broker.queued("celery") == 20
+    assert len(connections) == 1
+
+
+def test_after_a_broker_restart_a_send_fails_fast_once_and_the_next_reconnects(broker: RedisServer) -> None:
+    from tracking import tasks
+
+    assert tasks.enqueue(tasks.patient_logs_changed, "before")
+    broker.stop()
+    started = time.monotonic()
+    assert not tasks.enqueue(tasks.patient_logs_changed, "while down")
+    assert time.monotonic() - started < 1.5  # no reconnecting while a patient's request waits
+    broker.start()  # empty: it keeps nothing on disk
+
+    sent = [tasks.enqueue(tasks.patient_logs_changed, f"after {number}") for number in range(3)]
+
+    assert sent[1:] == [True, True]  # the first may still meet the old, cut socket
+    assert broker.queued("celery") == sum(sent)

@@ -7,18 +7,44 @@ work, alert evaluation, the digest). Reminders themselves are rows, never beat e
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Celery, Task, shared_task
 from django.conf import settings
+from kombu.connection import ConnectionPool
+from kombu.exceptions import LimitExceeded
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from accounts.models import Patient
 from tracking import alerts, notifications, reminders, review
 
 logger = logging.getLogger(__name__)
+
+
+# This process's connections for sending from requests, per broker URL, reused from one request to
+# the next: a connection made per send cost about 7 ms of CPU per log (redis-py's handshake and
+# client set-up, kombu's queue declaration; bench/api_load/cpu_per_request.py). Keyed by process id
+# too, so a forked process never writes to its parent's socket.
+_request_connections: dict[tuple[int, str], ConnectionPool] = {}
+_request_connections_lock = threading.Lock()
+REQUEST_CONNECTIONS = 10  # when broker_pool_limit is 0 or None: as many requests at once in one process
+
+
+def _connections_for_requests(app: Celery) -> ConnectionPool:
+    key = (os.getpid(), str(app.conf.broker_url))
+    with _request_connections_lock:
+        if key not in _request_connections:
+            # Each connection tries the broker once: retry=False (below) stops Celery's publish
+            # retries, but kombu would still spend ~6 s reconnecting while the request waits
+            # (RELIABILITY.md, fault 2). Workers and beat keep their own connections, with retries.
+            connection = app.connection_for_write(transport_options={"max_retries": 0})
+            # kombu keeps connections only in a pool with a limit; a request waits for a free one.
+            _request_connections[key] = connection.Pool(limit=app.conf.broker_pool_limit or REQUEST_CONNECTIONS)
+        return _request_connections[key]
 
 
 def enqueue(task: Task, *args: Any) -> bool:
@@ -28,14 +54,17 @@ def enqueue(task: Task, *args: Any) -> bool:
     list summary) is redone by the periodic jobs: a patient's log must never fail for want of Redis.
     """
     try:
-        # A connection of its own that tries once: retry=False stops Celery's publish retries, but
-        # kombu would still spend ~6 s reconnecting while the request waits (RELIABILITY.md, fault 2).
-        # Workers and beat keep their own connections, with their retries.
-        with task.app.connection_for_write(transport_options={"max_retries": 0}) as connection:
-            task.apply_async(args, retry=False, connection=connection)
+        connection = _connections_for_requests(task.app).acquire(block=True, timeout=1)
+    except LimitExceeded:
+        logger.warning("no broker connection free, %s not sent; the periodic jobs catch up", task.name)
+        return False
+    try:
+        task.apply_async(args, retry=False, connection=connection)
     except BrokerUnavailable as error:
         logger.warning("broker unavailable, %s not sent (%s); the periodic jobs catch up", task.name, error)
         return False
+    finally:
+        connection.release()
     return True
 
 
