@@ -23,7 +23,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts import services
 from accounts.lockout import lockout_message, lockout_seconds
 from accounts.models import AccessChannel, Patient, Role, User
-from accounts.selectors import may_act_for, patients_actable_by, patients_visible_to
+from accounts.selectors import patient_visible_to, patients_actable_by, patients_visible_to
 from accounts.serializers import (
     CareTeamJoinSerializer,
     CareTeamMemberSerializer,
@@ -58,10 +58,11 @@ def patient_for_request(request: Request, patient_id: uuid.UUID, *, to_act: bool
 
     With `to_act`, a caller who may see but not act for the patient (a reviewing clinician) gets 403.
     """
-    patient = patients_visible_to(request.user).filter(pk=patient_id).first()
-    if patient is None:
+    found = patient_visible_to(request.user, patient_id)
+    if found is None:
         raise Http404
-    if to_act and not may_act_for(request.user, patient):
+    patient, may_act = found
+    if to_act and not may_act:
         raise exceptions.PermissionDenied("Only the patient or their caregivers may change this.")
     record_api_access(request, [patient.pk])
     return patient

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+import uuid
 
-from accounts.models import CareTeamMembership, Patient, Role, User
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
+
+from accounts.models import CLINICIAN_ROLES, CareTeamMembership, Patient, Role, User
 
 
 def _is_self_or_dependent(user: User) -> Q:
@@ -44,5 +46,19 @@ def patients_actable_by(user: User | AnonymousUser) -> QuerySet[Patient]:
     return Patient.objects.filter(_is_self_or_dependent(user))
 
 
-def may_act_for(user: User | AnonymousUser, patient: Patient) -> bool:
-    return patients_actable_by(user).filter(pk=patient.pk).exists()
+def patient_visible_to(user: User | AnonymousUser, patient_id: uuid.UUID | str) -> tuple[Patient, bool] | None:
+    """One patient this user may see, and whether they may also act for them; None if they may not see them.
+
+    One query, on every API request under /patients/{patient}/: `may_act` is `patients_actable_by`'s
+    condition, read in the same SELECT.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return None  # sees nobody (`patients_visible_to`)
+    if user.is_superuser or user.role in CLINICIAN_ROLES:
+        # CASE, not the bare condition: `user_id = …` is NULL for a dependent without a login, not false.
+        may_act: Case | Value = Case(When(_is_self_or_dependent(user), then=Value(True)), default=Value(False))
+    else:
+        may_act = Value(True)  # a patient or caregiver sees exactly whom they act for: nothing to test twice
+    # One row by its key: no ORDER BY to build (Meta.ordering, or first()'s).
+    found = next(iter(patients_visible_to(user).filter(pk=patient_id).annotate(may_act=may_act).order_by()[:1]), None)
+    return None if found is None else (found, found.may_act)

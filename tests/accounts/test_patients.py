@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import Patient, Role, User
-from accounts.selectors import may_act_for, patients_actable_by, patients_visible_to
+from accounts.selectors import patient_visible_to, patients_actable_by, patients_visible_to
 from tests.factories import (
     CaregiverFactory,
     CareTeamMembershipFactory,
@@ -204,6 +204,37 @@ def test_a_dermatologist_acts_for_nobody_not_even_their_care_team(clinic) -> Non
 
 def test_clinic_staff_act_for_nobody(clinic) -> None:
     assert not patients_actable_by(ClinicStaffFactory()).exists()
+
+
+def may_act_for(user: User, patient: Patient) -> bool:
+    found = patient_visible_to(user, patient.pk)
+    return found is not None and found[1]
+
+
+def test_one_patient_is_found_and_judged_in_one_query_as_the_lists_are(clinic, django_assert_num_queries) -> None:
+    """`patient_visible_to` (what every /patients/{patient}/ route uses) agrees with both lists, for everyone."""
+    users = [
+        clinic["parent"],
+        clinic["co_parent"],
+        clinic["dermatologist"],
+        clinic["other_dermatologist"],
+        ClinicStaffFactory(),
+        *(patient.user for patient in clinic["all"] if patient.user_id),
+    ]
+    for user in users:
+        visible, actable = ids(patients_visible_to(user)), ids(patients_actable_by(user))
+        for patient in clinic["all"]:
+            with django_assert_num_queries(1):
+                found = patient_visible_to(user, patient.pk)
+            assert (found is not None) == (str(patient.pk) in visible)
+            if found is not None:
+                assert found[0] == patient
+                assert found[1] is (str(patient.pk) in actable)
+
+
+def test_an_anonymous_user_finds_nobody_without_a_query(clinic, django_assert_num_queries) -> None:
+    with django_assert_num_queries(0):
+        assert patient_visible_to(AnonymousUser(), clinic["adult"].pk) is None
 
 
 def test_patients_and_caregivers_act_for_exactly_whom_they_see(clinic) -> None:
