@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -36,6 +37,14 @@ CONFLICT = OpenApiResponse(
 def context_for(patient: Patient) -> dict[str, Any]:
     """Serializer context: the patient's clock, so times are echoed on their own wall clock."""
     return {"clock": PatientClock.for_patient(patient)}
+
+
+def patient_with_clock(request: Request, patient_id: uuid.UUID, *, to_act: bool = False) -> Patient:
+    """`patient_for_request`, with the zone history read now, once: the service's PatientClock and the
+    answer's share it. Only for views that never change the patient's zone, which would leave it stale."""
+    patient = patient_for_request(request, patient_id, to_act=to_act)
+    prefetch_related_objects([patient], "timezone_changes")
+    return patient
 
 
 # --- Regimens ------------------------------------------------------------------------------------
@@ -207,7 +216,7 @@ class LogListApi(LogApi):
     pagination_class = NewestFirstCursorPagination
 
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
-        patient = patient_for_request(request, patient_id)
+        patient = patient_with_clock(request, patient_id)
         filters = LogFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = self.pagination_class()
@@ -218,7 +227,7 @@ class LogListApi(LogApi):
         return paginator.get_paginated_response(data)
 
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
-        patient = patient_for_request(request, patient_id, to_act=True)
+        patient = patient_with_clock(request, patient_id, to_act=True)
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.log_record(
@@ -232,9 +241,10 @@ class LogListApi(LogApi):
 
 class LogDetailApi(LogApi):
     def entry(
-        self, request: Request, patient_id: uuid.UUID, log_id: uuid.UUID, *, to_act: bool = False
+        self, request: Request, patient_id: uuid.UUID, log_id: uuid.UUID, *, to_act: bool = False, clock: bool = True
     ) -> tuple[Patient, PatientLog]:
-        patient = patient_for_request(request, patient_id, to_act=to_act)
+        find = patient_with_clock if clock else patient_for_request
+        patient = find(request, patient_id, to_act=to_act)
         entry = selectors.logs_for(self.model, patient).filter(pk=log_id).first()
         if entry is None:
             raise Http404
@@ -252,7 +262,7 @@ class LogDetailApi(LogApi):
         return self.answer(entry, patient)
 
     def delete(self, request: Request, patient_id: uuid.UUID, log_id: uuid.UUID) -> Response:
-        _patient, entry = self.entry(request, patient_id, log_id, to_act=True)
+        _patient, entry = self.entry(request, patient_id, log_id, to_act=True, clock=False)  # no answer to build
         services.log_delete(entry=entry, user=request.user)  # type: ignore[arg-type]
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -431,7 +441,7 @@ class SyncApi(APIView):
         summary="Store a batch written offline: each item on its own, a status per item in request order",
     )
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
-        patient = patient_for_request(request, patient_id, to_act=True)
+        patient = patient_with_clock(request, patient_id, to_act=True)
         batches = sync_batches(request.data)
         answer: dict[str, list[dict[str, Any]]] = {}
         for key, model, input_serializer in SYNC_KINDS:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -215,7 +215,7 @@ class LogKind:
 
 def _build_application(patient: Patient, items: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Resolve each application's regimen; the patient's regimens are read once for the batch."""
-    regimens = list(Regimen.objects.filter(patient=patient))
+    regimens = list(Regimen.objects.filter(patient=patient).order_by())  # looked up by id or date: no ORDER BY
     by_id = {regimen.pk: regimen for regimen in regimens}
     clock = PatientClock.for_patient(patient)
 
@@ -294,7 +294,8 @@ def logs_record(
     `items` have passed the input serializer. An id already stored for this patient with the same
     content is a duplicate; with other content, or under another patient, a conflict (which says
     nothing about the other patient). Queries: one to find stored ids, one or two to build rows,
-    one INSERT for all new rows, one to confirm them, whatever the batch size.
+    one INSERT for all new rows, whatever the batch size; when a concurrent request stored one of
+    the ids in between, the INSERT is redone skipping taken ids, and one more query reads the winners.
     """
     kind = LOG_KINDS[model]
     items = [{**kind.optional, **item} for item in items]
@@ -335,17 +336,24 @@ def logs_record(
 
     winners: dict[Any, PatientLog] = {}
     if rows:
-        with transaction.atomic():
-            # A concurrent request may insert the same id first: its row wins, ours is skipped, and
-            # the read below tells a matching replay (duplicate) from a different one (conflict).
-            model._default_manager.bulk_create(rows, ignore_conflicts=True)
-        winners = kind.rows().in_bulk([row.pk for row in rows])
+        if _insert_all(model, rows):
+            winners = {row.pk: row for row in rows}
+        else:
+            with transaction.atomic():
+                # A concurrent request inserted one of these ids first: its row wins, ours is skipped,
+                # and the read below tells a matching replay (duplicate) from a different one (conflict).
+                model._default_manager.bulk_create(rows, ignore_conflicts=True)
+            winners = kind.rows().in_bulk([row.pk for row in rows])
         for row in rows:
             position = pending[row.pk][0]
             winner = winners.get(row.pk)
             if winner is None:  # inserted by a concurrent request and deleted since: nothing of ours is stored
                 results[position] = LogResult(row.pk, Outcome.CONFLICT, detail=DELETED_REPLAY)
-            elif winner.created_at == row.created_at and winner.created_by_id == row.created_by_id:
+            elif (winner.created_at, winner.created_by_id, winner.fingerprint) == (
+                row.created_at,
+                row.created_by_id,
+                row.fingerprint,
+            ):
                 results[position] = LogResult(row.pk, Outcome.CREATED, entry=row)
             else:
                 results[position] = _replay_result(winner, patient, row.fingerprint)
@@ -361,6 +369,23 @@ def logs_record(
     if any(result.outcome == Outcome.CREATED for result in results if result is not None):
         logs_changed(patient)
     return results  # type: ignore[return-value]
+
+
+def _insert_all(model: type[PatientLog], rows: list[PatientLog]) -> bool:
+    """INSERT every row, or none and False when an id was stored meanwhile (by a concurrent request).
+
+    The usual case, with no such race, then needs no read to confirm what was stored. A single row
+    outside a transaction is one statement, atomic on its own, without BEGIN and COMMIT round trips.
+    """
+    try:
+        if len(rows) == 1 and not transaction.get_connection().in_atomic_block:
+            rows[0].save(force_insert=True)
+        else:
+            with transaction.atomic():  # a savepoint inside a caller's transaction, which stays usable
+                model._default_manager.bulk_create(rows)
+    except IntegrityError:
+        return False
+    return True
 
 
 def logs_changed(patient: Patient) -> None:
