@@ -23,7 +23,8 @@ def patients_visible_to(user: User | AnonymousUser) -> QuerySet[Patient]:
     - a dermatologist: the patients on whose care team they are;
     - clinic staff and superusers: every patient.
     Anyone else, inactive or anonymous, sees nobody. Links are tested with EXISTS,
-    so a patient appears once however many links reach them.
+    so a patient appears once however many links reach them. A patient or caregiver sees exactly
+    whom they act for (`patients_actable_by`): `patient_visible_to` relies on it.
     """
     if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()

@@ -213,23 +213,37 @@ def may_act_for(user: User, patient: Patient) -> bool:
 
 def test_one_patient_is_found_and_judged_in_one_query_as_the_lists_are(clinic, django_assert_num_queries) -> None:
     """`patient_visible_to` (what every /patients/{patient}/ route uses) agrees with both lists, for everyone."""
+    # Clinicians and superusers who also care for someone: they see more than they may act for.
+    caring_superuser = User.objects.create_superuser("root-parent@test.example", "x" * 20)
+    caring_staff = ClinicStaffFactory()
+    clinic["stranger_child"].caregivers.add(caring_superuser)
+    clinic["stranger"].caregivers.add(caring_staff)
+    clinic["sibling"].caregivers.add(clinic["dermatologist"])
+    inactive = CaregiverFactory(is_active=False)
+    clinic["sibling"].caregivers.add(inactive)
     users = [
         clinic["parent"],
         clinic["co_parent"],
         clinic["dermatologist"],
         clinic["other_dermatologist"],
-        ClinicStaffFactory(),
+        caring_superuser,
+        caring_staff,
+        inactive,
         *(patient.user for patient in clinic["all"] if patient.user_id),
     ]
     for user in users:
         visible, actable = ids(patients_visible_to(user)), ids(patients_actable_by(user))
         for patient in clinic["all"]:
-            with django_assert_num_queries(1):
+            with django_assert_num_queries(0 if not user.is_active else 1):
                 found = patient_visible_to(user, patient.pk)
             assert (found is not None) == (str(patient.pk) in visible)
             if found is not None:
                 assert found[0] == patient
                 assert found[1] is (str(patient.pk) in actable)
+    assert patient_visible_to(caring_superuser, clinic["stranger_child"].pk) == (clinic["stranger_child"], True)
+    assert patient_visible_to(caring_superuser, clinic["adult"].pk) == (clinic["adult"], False)
+    assert patient_visible_to(clinic["dermatologist"], clinic["sibling"].pk) == (clinic["sibling"], True)
+    assert patient_visible_to(clinic["dermatologist"], clinic["adult"].pk) == (clinic["adult"], False)
 
 
 def test_an_anonymous_user_finds_nobody_without_a_query(clinic, django_assert_num_queries) -> None:
