@@ -5,10 +5,13 @@ Nothing here imports a model at import time, so it can run before `django.setup(
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 import tempfile
+import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
@@ -28,6 +31,34 @@ DEFAULT_PATIENTS_FILE = Path(tempfile.gettempdir()) / "tacro-bench-api-load" / "
 # Production runs behind a TLS-terminating proxy: the bench sends the header such a proxy adds, so
 # SECURE_SSL_REDIRECT and the rest of the HTTPS hardening stay on and no request needs HTTPS.
 PROXY_HEADER = ("X-Forwarded-Proto", "https")
+
+
+FTU_CHOICES = (0.5, 1, 1.5, 2, 2.5, 3)
+
+
+def application_path(patient: dict[str, Any], target: str) -> str:
+    """The route a benchmark request posts to: the API's, or the floor's (bench/api_load/urls.py)."""
+    if target == "app":
+        return f"/api/v1/patients/{patient['patient']}/applications/"
+    return f"/bench/floor/patients/{patient['patient']}/applications/"
+
+
+def application_body(
+    patient: dict[str, Any], *, target: str, applied: datetime.datetime, amount_ftu: float | None
+) -> dict[str, Any]:
+    """One application of the patient's regimen under a fresh id, with no `regimen`: the API finds the
+    active one. The floor, which looks nothing up, also gets the regimen and the creating user."""
+    item: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "applied_at": applied.replace(microsecond=0).isoformat(),
+        "body_areas": patient["body_areas"],
+    }
+    if amount_ftu is not None:
+        item["amount_ftu"] = amount_ftu
+    if target == "floor":
+        item["regimen"] = patient["regimen"]
+        item["created_by"] = patient["user"]
+    return item
 
 
 def fix_path() -> None:

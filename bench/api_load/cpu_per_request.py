@@ -23,7 +23,6 @@ import pstats
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,35 +31,22 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 from bench.api_load import common  # the project root must be on the path first
 
-FTU_CHOICES = ("0.5", "1", "1.5", "2", "3")
+Request = tuple[str, dict[str, Any], bytes]  # path, patient, body
 
 
-def request_bodies(patients: list[dict[str, Any]], count: int, target: str) -> list[tuple[dict[str, Any], bytes]]:
-    """The locustfile's requests, built ahead so building them is not measured."""
+def request_bodies(patients: list[dict[str, Any]], count: int, target: str) -> list[Request]:
+    """The locustfile's requests (common.application_body), built ahead so building them is not measured."""
     requests = []
     for number in range(count):
         patient = patients[number % len(patients)]
         applied = datetime.datetime.now(ZoneInfo(patient["timezone"])) - datetime.timedelta(seconds=number % 1800)
-        item: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "applied_at": applied.replace(microsecond=0).isoformat(),
-            "body_areas": patient["body_areas"],
-        }
-        if number % 3 == 0:
-            item["amount_ftu"] = FTU_CHOICES[number % len(FTU_CHOICES)]
-        if target == "floor":
-            item["regimen"] = patient["regimen"]
-            item["created_by"] = patient["user"]
-        requests.append((patient, json.dumps(item).encode()))
+        amount = common.FTU_CHOICES[number % len(common.FTU_CHOICES)] if number % 3 == 0 else None
+        item = common.application_body(patient, target=target, applied=applied, amount_ftu=amount)
+        requests.append((common.application_path(patient, target), patient, json.dumps(item).encode()))
     return requests
 
 
-def environ_for(patient: dict[str, Any], body: bytes, target: str) -> dict[str, Any]:
-    path = (
-        f"/api/v1/patients/{patient['patient']}/applications/"
-        if target == "app"
-        else f"/bench/floor/patients/{patient['patient']}/applications/"
-    )
+def environ_for(path: str, patient: dict[str, Any], body: bytes) -> dict[str, Any]:
     return {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": path,
@@ -85,9 +71,7 @@ def environ_for(patient: dict[str, Any], body: bytes, target: str) -> dict[str, 
     }
 
 
-def run_round(
-    application: Callable[..., Any], requests: list[tuple[dict[str, Any], bytes]], target: str
-) -> tuple[float, float, int]:
+def run_round(application: Callable[..., Any], requests: list[Request]) -> tuple[float, float, int]:
     """Send the requests one after another; (wall seconds, CPU seconds, SQL statements)."""
     from django.db import connection
 
@@ -103,7 +87,7 @@ def run_round(
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         statuses.append(status)
 
-    environs = [environ_for(patient, body, target) for patient, body in requests]
+    environs = [environ_for(path, patient, body) for path, patient, body in requests]
     with connection.execute_wrapper(count):
         wall, cpu = time.perf_counter(), time.process_time()
         for environ in environs:
@@ -138,10 +122,10 @@ def main() -> None:
     application = get_wsgi_application()
     reset()  # run.py's: no applications, throttle counts or queued tasks
 
-    run_round(application, request_bodies(patients, 50, args.target), args.target)  # warm-up: connections, caches
+    run_round(application, request_bodies(patients, 50, args.target))  # warm-up: connections, caches
     rounds = []
     for _ in range(args.rounds):
-        rounds.append(run_round(application, request_bodies(patients, args.requests, args.target), args.target))
+        rounds.append(run_round(application, request_bodies(patients, args.requests, args.target)))
     stored = Application.objects.count()
     expected = 50 + args.rounds * args.requests
     if stored != expected:
@@ -165,7 +149,7 @@ def main() -> None:
         profiler = cProfile.Profile()
         requests = request_bodies(patients, args.requests, args.target)
         profiler.enable()
-        run_round(application, requests, args.target)
+        run_round(application, requests)
         profiler.disable()
         stats = pstats.Stats(profiler)
         stats.sort_stats("cumulative").print_stats(args.profile)

@@ -30,14 +30,18 @@ import itertools
 import json
 import os
 import random
+import sys
 import time
-import uuid
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 # Only bench/api_load/.venv-locust has these; mypy runs in the app's virtualenv.
 import gevent  # type: ignore[import-untyped, import-not-found, unused-ignore]
 from locust import FastHttpUser, events, task  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+from bench.api_load import common  # standard library only; the project root must be on the path first
 
 MODE = os.environ.get("BENCH_API_MODE", "closed")
 TARGET = os.environ.get("BENCH_API_TARGET", "app")
@@ -50,18 +54,13 @@ PATIENTS_PATH = os.environ["BENCH_API_PATIENTS_FILE"]
 SPAWN_RATE = min(USERS, 100)  # run.py's --spawn-rate
 # Open mode: seconds from the start to the first slot (every client is spawned by then).
 FIRST_SLOT_DELAY = USERS / SPAWN_RATE + 0.5
-FTU_CHOICES = (0.5, 1, 1.5, 2, 2.5, 3)
 
 with open(PATIENTS_PATH, encoding="utf-8") as patients_file:
     PATIENTS: list[dict[str, Any]] = json.load(patients_file)["patients"]
 for _patient in PATIENTS:
     _patient["zone"] = ZoneInfo(_patient["timezone"])
     _patient["headers"] = {"Authorization": f"Bearer {_patient['token']}", "X-Forwarded-Proto": "https"}
-    _patient["path"] = (
-        f"/api/v1/patients/{_patient['patient']}/applications/"
-        if TARGET == "app"
-        else f"/bench/floor/patients/{_patient['patient']}/applications/"
-    )
+    _patient["path"] = common.application_path(_patient, TARGET)
 
 # gevent switches only at I/O, so next() on these is never interleaved.
 ROTATION = itertools.cycle(PATIENTS)
@@ -74,17 +73,8 @@ SAMPLES: list[tuple[float, float, float, int]] = []
 def body(patient: dict[str, Any]) -> dict[str, Any]:
     sequence = next(SEQUENCE)
     applied = datetime.datetime.now(patient["zone"]) - datetime.timedelta(seconds=random.randrange(1800))  # noqa: S311
-    item: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "applied_at": applied.replace(microsecond=0).isoformat(),
-        "body_areas": patient["body_areas"],
-    }
-    if sequence % 3 == 0:
-        item["amount_ftu"] = random.choice(FTU_CHOICES)  # noqa: S311
-    if TARGET == "floor":
-        item["regimen"] = patient["regimen"]
-        item["created_by"] = patient["user"]
-    return item
+    amount = random.choice(common.FTU_CHOICES) if sequence % 3 == 0 else None  # noqa: S311
+    return common.application_body(patient, target=TARGET, applied=applied, amount_ftu=amount)
 
 
 @events.test_start.add_listener
