@@ -16,6 +16,17 @@ class Drug(enum.StrEnum):
     TACROLIMUS = "tacrolimus"
     PIMECROLIMUS = "pimecrolimus"
 
+    @classmethod
+    def named(cls, value: str) -> Drug | None:
+        """The drug this stored or submitted value names, or None.
+
+        Not `value in Drug`: on Python 3.11 a plain string `in` an Enum class raises TypeError.
+        """
+        try:
+            return cls(value)
+        except ValueError:
+            return None
+
 
 # Source: US Protopic (tacrolimus ointment 0.03%, 0.1%) and Elidel (pimecrolimus cream 1%) labels.
 STRENGTHS_BY_DRUG: dict[Drug, tuple[str, ...]] = {

@@ -30,6 +30,14 @@ def test_strength_and_age_follow_the_labels(drug: Drug, strength: str, age: int,
     assert (rules.strength_problem(drug=drug, strength=strength, age_years=age) is None) is allowed
 
 
+@pytest.mark.parametrize(
+    ("value", "drug"), [("tacrolimus", Drug.TACROLIMUS), ("pimecrolimus", Drug.PIMECROLIMUS), ("aspirin", None), ("", None)]
+)
+def test_a_drug_is_named_by_its_stored_value_on_every_python(value: str, drug: Drug | None) -> None:
+    # `value in Drug` raises TypeError on Python 3.11 for a plain string; every regimen POST was a 500 there.
+    assert Drug.named(value) is drug
+
+
 def test_a_refused_strength_says_what_is_allowed() -> None:
     problem = rules.strength_problem(drug=Drug.TACROLIMUS, strength="0.1", age_years=9)
     assert problem is not None

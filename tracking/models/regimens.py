@@ -79,16 +79,17 @@ class Regimen(models.Model):
         errors: dict[str, str] = {}
         if self.end_date and self.start_date and self.end_date < self.start_date:
             errors["end_date"] = f"The end date cannot be before the start date ({self.start_date})."
-        if self.drug in rules.Drug and self.start_date and self.patient_id:
+        drug = rules.Drug.named(self.drug)
+        if drug is not None and self.start_date and self.patient_id:
             problem = rules.strength_problem(
-                drug=rules.Drug(self.drug),
+                drug=drug,
                 strength=self.strength,
                 age_years=self.patient.age_on(self.start_date),
             )
             if problem:
                 # Too young for any TCI is about the drug itself; the rest are about the strength.
                 too_young = self.patient.age_on(self.start_date) < rules.MIN_AGE_YEARS_ANY_TCI
-                allowed = rules.STRENGTHS_BY_DRUG[rules.Drug(self.drug)]
+                allowed = rules.STRENGTHS_BY_DRUG[drug]
                 errors["drug" if too_young and self.strength in allowed else "strength"] = problem
         errors |= self._schedule_problems()
         if errors:
