@@ -31,7 +31,8 @@ def test_strength_and_age_follow_the_labels(drug: Drug, strength: str, age: int,
 
 
 @pytest.mark.parametrize(
-    ("value", "drug"), [("tacrolimus", Drug.TACROLIMUS), ("pimecrolimus", Drug.PIMECROLIMUS), ("aspirin", None), ("", None)]
+    ("value", "drug"),
+    [("tacrolimus", Drug.TACROLIMUS), ("pimecrolimus", Drug.PIMECROLIMUS), ("aspirin", None), ("", None)],
 )
 def test_a_drug_is_named_by_its_stored_value_on_every_python(value: str, drug: Drug | None) -> None:
     # `value in Drug` raises TypeError on Python 3.11 for a plain string; every regimen POST was a 500 there.
