@@ -2,22 +2,54 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Django 6.1 wants Python >= 3.12: take 3.12 or 3.13 when the machine has one (pyenv's too),
-# else plain python3 (3.11 gets Django 5.2 LTS through the markers in requirements.txt).
-PYTHON ?= $(shell for candidate in python3.12 python3.13 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3) python3; do \
+# Django 6.1 wants Python >= 3.12: take the newest Python the machine has, 3.14 or 3.13 (pyenv's too), then 3.12,
+# then plain python3 (3.11 gets Django 5.2 LTS through the markers in requirements.txt). Each candidate must run:
+# pyenv's shims exist for versions that are not active and answer "command not found".
+# `PYTHON=python3.11 make run` picks one; VENV=.venv-py3.11 keeps its venv beside the default .venv.
+PYENV_ROOT ?= $(HOME)/.pyenv
+# pyenv's builds of one minor version, newest patch first; free-threaded (3.13.0t) and -dev builds left out.
+pyenv_pythons = $(shell printf '%s\n' $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python3) \
+	| grep -E '/versions/$(subst .,\.,$(1))\.[0-9]+/bin/python3$$' | sort -rV)
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for candidate in python3.14 python3.13 $(call pyenv_pythons,3.14) $(call pyenv_pythons,3.13) \
+	python3.12 $(call pyenv_pythons,3.12) python3 python3.11 $(call pyenv_pythons,3.11); do \
 	if $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$candidate; break; fi; done)
-VENV := .venv
+endif
+VENV ?= .venv
 BIN := $(VENV)/bin
+# Arguments for pytest, e.g. `make test PYTEST_ARGS="-x tests/accounts"`.
+PYTEST_ARGS ?=
 
-.PHONY: help run test lint format migrate seed clean bench
+python_version = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+# A PYTHON given by hand must be the one the venv was made with, or `PYTHON=python3.11 make test` would quietly run
+# an existing .venv's 3.13.
+ifneq ($(filter command line environment environment override,$(origin PYTHON)),)
+ifneq ($(wildcard $(BIN)/python),)
+ifneq ($(filter-out clean help which-python,$(or $(MAKECMDGOALS),help)),)
+ifneq ($(call python_version,$(BIN)/python),$(call python_version,$(PYTHON)))
+$(error $(VENV) holds Python $(call python_version,$(BIN)/python), not PYTHON=$(PYTHON) \
+	($(or $(call python_version,$(PYTHON)),which does not run)). Give it a venv of its own, \
+	e.g. VENV=.venv-py$(call python_version,$(PYTHON)), or `make clean VENV=$(VENV)` first)
+endif
+endif
+endif
+endif
+
+.PHONY: help which-python run test lint format migrate seed clean bench
 
 help:
-	@echo "make run   install into .venv, migrate, load the demo clinic, start web + Celery worker + beat"
+	@echo "make run   install into $(VENV), migrate, load the demo clinic, start web + Celery worker + beat"
 	@echo "make test  install what the tests need and run the whole suite"
 	@echo "make lint  ruff and mypy"
+	@echo "Python: $(or $(PYTHON),none >= 3.11 found) (PYTHON=python3.11 make run picks one; VENV=.venv-py3.11 gives it its own venv)"
+
+which-python:
+	@echo $(PYTHON)
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "No Python >= 3.11 found; set PYTHON=/path/to/python3"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "PYTHON=$(PYTHON) does not run, or is older than 3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -40,7 +72,8 @@ run: seed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 test: $(VENV)/.dev-installed
-	$(BIN)/pytest
+	@$(BIN)/python -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.get_version()} ($(VENV))")'
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
