@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
-from django.contrib.auth.password_validation import password_validators_help_texts
+from django.contrib.auth.password_validation import password_validators_help_texts, validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import SELF_REGISTERING_ROLES, Condition, Patient, User, validate_iana_timezone
-from tacro_topical.serializers import ExplainedChoiceField, ModelSerializer, RejectUnknownFields
+from accounts.models import SELF_REGISTERING_ROLES, Condition, Patient, Role, User, validate_iana_timezone
+from accounts.services import patient_registration_missing
+from tacro_topical.serializers import (
+    BoundedDateField,
+    ExplainedChoiceField,
+    ModelSerializer,
+    RejectUnknownFields,
+    StrictUUIDField,
+)
+from tracking import rules
 
 
 class TimezoneField(serializers.CharField):
@@ -21,6 +30,12 @@ class TimezoneField(serializers.CharField):
         kwargs.setdefault("help_text", "IANA time zone name, e.g. Asia/Qatar.")
         super().__init__(**kwargs)
         self.validators.append(_drf_timezone_validator)
+
+
+def birth_date_field(**kwargs: Any) -> BoundedDateField:
+    """From 1900 to today; a day of slack for zones ahead of UTC (the patient's zone decides "future")."""
+    kwargs.setdefault("help_text", "From 1900-01-01; not in the future.")
+    return BoundedDateField(earliest=rules.EARLIEST_BIRTH_DATE, latest_ahead=datetime.timedelta(days=1), **kwargs)
 
 
 def _drf_timezone_validator(value: str) -> None:
@@ -65,7 +80,7 @@ class PatientSerializer(ModelSerializer):
 class DependentCreateSerializer(serializers.Serializer):
     first_name = serializers.CharField(max_length=150)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-    birth_date = serializers.DateField()
+    birth_date = birth_date_field()
     timezone = TimezoneField()
     condition = ExplainedChoiceField(choices=Condition.choices)
 
@@ -73,7 +88,7 @@ class DependentCreateSerializer(serializers.Serializer):
 class PatientUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     first_name = serializers.CharField(max_length=150, required=False)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-    birth_date = serializers.DateField(required=False)
+    birth_date = birth_date_field(required=False)
     timezone = TimezoneField(required=False)
     condition = ExplainedChoiceField(choices=Condition.choices, required=False)
 
@@ -104,9 +119,37 @@ class RegisterSerializer(serializers.Serializer):
     first_name = serializers.CharField(max_length=150)
     last_name = serializers.CharField(max_length=150, allow_blank=True)
     role = ExplainedChoiceField(choices=[(role.value, role.label) for role in SELF_REGISTERING_ROLES])
-    birth_date = serializers.DateField(required=False, help_text="Required for a patient.")
+    birth_date = birth_date_field(
+        required=False, help_text="Required for a patient. From 1900-01-01; not in the future."
+    )
     timezone = TimezoneField(required=False, help_text="Required for a patient. IANA name, e.g. Asia/Qatar.")
     condition = ExplainedChoiceField(choices=Condition.choices, required=False, help_text="Required for a patient.")
+
+    def validate_password(self, value: str) -> str:
+        # Here as well as in the service, so a weak password is named beside the other fields' problems.
+        # Without a user, Django skips only the check against the person's own name and e-mail.
+        try:
+            validate_password(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from error
+        return value
+
+    def to_internal_value(self, data: Any) -> Any:
+        """Field errors and a patient's missing fields, named together."""
+        missing: dict[str, list[str]] = {}
+        if isinstance(data, dict) and data.get("role") == Role.PATIENT:
+            missing = patient_registration_missing(
+                birth_date=data.get("birth_date"), timezone_name=data.get("timezone"), condition=data.get("condition")
+            )
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, dict):
+                raise serializers.ValidationError({**missing, **error.detail}) from error
+            raise
+        if missing:
+            raise serializers.ValidationError(missing)
+        return value
 
 
 class LogoutSerializer(serializers.Serializer):
@@ -115,7 +158,7 @@ class LogoutSerializer(serializers.Serializer):
 
 class CareTeamJoinSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=16, help_text="The join code the dermatologist's clinic gave you.")
-    patient = serializers.UUIDField(help_text="The patient whose care team the dermatologist joins.")
+    patient = StrictUUIDField(help_text="The patient whose care team the dermatologist joins.")
 
 
 class CareTeamMemberSerializer(serializers.Serializer):
@@ -123,9 +166,3 @@ class CareTeamMemberSerializer(serializers.Serializer):
     dermatologist_id = serializers.IntegerField(source="clinician_id")
     dermatologist_name = serializers.CharField(source="clinician.get_full_name")
     joined_at = serializers.DateTimeField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    """`detail` for errors that are not about one field."""
-
-    detail = serializers.CharField()

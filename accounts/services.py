@@ -50,42 +50,63 @@ def user_register(
     """
     if role not in (Role.PATIENT, Role.CAREGIVER):
         raise ValidationError({"role": "Only patients and caregivers register themselves."})
+    # Every problem in one answer: a person fixing a form should not meet them one at a time.
+    problems: dict[str, list[str]] = {}
     if role == Role.PATIENT:
-        missing = {
-            name: "Required when registering a patient."
-            for name, value in (("birth_date", birth_date), ("timezone", timezone_name), ("condition", condition))
-            if value in (None, "")
-        }
-        if missing:
-            raise ValidationError(missing)
+        problems |= patient_registration_missing(
+            birth_date=birth_date, timezone_name=timezone_name, condition=condition
+        )
     email = normalize_email_address(email)
     user = User(email=email, first_name=first_name, last_name=last_name, role=role)
     try:
         validate_password(password, user=user)
     except ValidationError as error:
-        raise ValidationError({"password": error.messages}) from error
+        problems["password"] = error.messages
+    problems |= _clean_problems(user, exclude=["password"])
+    patient = None
+    if role == Role.PATIENT and not problems.keys() & set(PATIENT_REGISTRATION_FIELDS):
+        patient = Patient(
+            first_name=first_name,
+            last_name=last_name,
+            # Checked present above.
+            birth_date=cast(datetime.date, birth_date),
+            timezone=cast(str, timezone_name),
+            condition=cast(str, condition),
+        )
+        problems |= _clean_problems(patient, exclude=["user"])
+    if problems:
+        raise ValidationError(problems)
     user.set_password(password)
-    user.full_clean(exclude=["password"])
     try:
         # A savepoint, so a lost race on the unique e-mail leaves the outer transaction usable.
         with transaction.atomic():
             user.save()
     except IntegrityError as error:
         raise ValidationError({"email": "An account with this e-mail address already exists."}) from error
-
-    if role == Role.PATIENT:
-        patient = Patient(
-            user=user,
-            first_name=first_name,
-            last_name=last_name,
-            # Checked present above, before the user was saved.
-            birth_date=cast(datetime.date, birth_date),
-            timezone=cast(str, timezone_name),
-            condition=cast(str, condition),
-        )
-        patient.full_clean()
+    if patient is not None:
+        patient.user = user
         patient.save()
     return user
+
+
+# What a patient, and only a patient, must give at registration.
+PATIENT_REGISTRATION_FIELDS = ("birth_date", "timezone", "condition")
+
+
+def patient_registration_missing(
+    *, birth_date: object, timezone_name: object, condition: object
+) -> dict[str, list[str]]:
+    """The fields a patient must give at registration that are missing, each with why."""
+    given = dict(zip(PATIENT_REGISTRATION_FIELDS, (birth_date, timezone_name, condition), strict=True))
+    return {name: ["Required when registering a patient."] for name, value in given.items() if value in (None, "")}
+
+
+def _clean_problems(row: User | Patient, *, exclude: list[str]) -> dict[str, list[str]]:
+    try:
+        row.full_clean(exclude=exclude)
+    except ValidationError as error:
+        return dict(error.message_dict)
+    return {}
 
 
 @transaction.atomic

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 
@@ -25,15 +27,60 @@ class ModelSerializer(serializers.ModelSerializer):
 class RejectUnknownFields:
     """Mixin for input serializers: a field we do not take is a 400, not silently dropped.
 
-    A client that misspells `flare_severity` must hear so, not lose the score.
+    A client that misspells `flare_severity` must hear so, not lose the score. Unknown fields are
+    named together with every other offending field, in one answer. `unknown_field_messages` can
+    say more about a known name that is not taken here (a field fixed once created, say).
     """
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = getattr(self, "initial_data", None)
-        if isinstance(initial, dict):
-            unknown = sorted(set(initial) - set(self.fields))  # type: ignore[attr-defined]
-            if unknown:
-                raise serializers.ValidationError(
-                    dict.fromkeys(unknown, "Unknown or read-only field; it cannot be set here.")
-                )
-        return super().validate(attrs)  # type: ignore[misc]
+    unknown_field_messages: dict[str, str] = {}
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, Any] = {}
+        if isinstance(data, dict):
+            unknown = {
+                name: [self.unknown_field_messages.get(name, "Unknown or read-only field; it cannot be set here.")]
+                for name in sorted(set(data) - set(self.fields))  # type: ignore[attr-defined]
+            }
+        try:
+            value = super().to_internal_value(data)  # type: ignore[misc]
+        except serializers.ValidationError as error:
+            if unknown and isinstance(error.detail, dict):
+                raise serializers.ValidationError({**unknown, **error.detail}) from error
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID sent as a JSON string, nothing else.
+
+    DRF's UUIDField also reads a JSON integer (and so `true`) as UUID(int=n): a client bug would
+    store ids like 00000000-0000-0000-0000-000000000001, which the next patient's bug then collides with.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class BoundedDateField(serializers.DateField):
+    """A date within plausible bounds: from `earliest` to `latest_ahead` after today (UTC), both included.
+
+    The bounds are product limits (tracking/rules.py), so that a wrong date picker is a 400, not stored.
+    """
+
+    def __init__(
+        self, *, earliest: datetime.date, latest_ahead: datetime.timedelta = datetime.timedelta(0), **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.earliest = earliest
+        self.latest_ahead = latest_ahead
+
+    def to_internal_value(self, value: Any) -> datetime.date:
+        day = super().to_internal_value(value)
+        latest = timezone.now().date() + self.latest_ahead
+        if not self.earliest <= day <= latest:
+            raise serializers.ValidationError(f"Give a date from {self.earliest:%Y-%m-%d} to {latest:%Y-%m-%d}.")
+        return day

@@ -30,6 +30,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import QuerySet
 from django.test import override_settings
 from pytest_django import DjangoDbBlocker
+from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.checks import not_a_server_error
@@ -222,3 +223,49 @@ def test_every_operation_answers_as_documented(
 ):
     aim_at_demo_objects(case, demo_clinic)
     case.call_and_validate(headers={"Authorization": f"Bearer {demo_clinic.token}"}, checks=CHECKS)
+
+
+# --- Bodies nested too deeply (issue #14) ------------------------------------------------------------
+# Python's json parser recurses once per level and raised RecursionError near a thousand: a 500 on every
+# write, the anonymous /auth/ routes included. Every such body must be a 400 in the error shape.
+WRITES = sorted(
+    (method, path)
+    for path, operations in SCHEMA.raw_schema["paths"].items()
+    for method, operation in operations.items()
+    if method in {"post", "patch"} and "requestBody" in operation
+)
+DEEP_BODIES = {
+    "list-990": "[" * 990 + "]" * 990,
+    "list-3000": "[" * 3000 + "]" * 3000,
+    "object-3000": '{"note": ' * 3000 + "1" + "}" * 3000,
+    "in-a-field-3000": '{"body_areas": ' + "[" * 3000 + "]" * 3000 + "}",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("shape", sorted(DEEP_BODIES))
+@pytest.mark.parametrize(("method", "path"), WRITES, ids=lambda value: str(value))
+def test_a_body_nested_too_deeply_is_a_400_on_every_write(
+    method: str, path: str, shape: str, demo_clinic: DemoClinic, unthrottled: None, connection_kept: None
+) -> None:
+    placeholders = ("patient_id", "regimen_id", "log_id", "notification_id")
+    values = {name: demo_clinic.real_values(name, path)[0] for name in placeholders if "{" + name + "}" in path}
+    values["kind"] = "dose"
+    token = demo_clinic.token
+    if (method, path) == ("post", "/api/v1/patients/"):  # only a caregiver adds a dependent; others get a 403 first
+        caregiver = User.objects.filter(role="caregiver").first()
+        assert caregiver is not None
+        token = str(AccessToken.for_user(caregiver))
+    client = APIClient(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    response = client.generic(
+        method.upper(), path.format(**values), DEEP_BODIES[shape], content_type="application/json"
+    )
+
+    assert response.status_code == 400, (response.status_code, response.content[:200])
+    body = response.json()
+    assert body
+    assert all(
+        isinstance(value, str) if key == "detail" else all(isinstance(item, str) for item in value)
+        for key, value in body.items()
+    )

@@ -86,6 +86,8 @@ POEM_BANDS: tuple[tuple[str, int, int], ...] = (
     ("very_severe", 25, 28),
 )
 
+POEM_BAND_NAMES: tuple[str, ...] = tuple(band for band, _lowest, _highest in POEM_BANDS)
+
 
 def poem_score(answers: Sequence[int | None]) -> int | None:
     """The POEM total, or None when two or more of the seven items are unanswered."""
@@ -281,6 +283,17 @@ def suggested_ftu(areas: Iterable[str], band: AgeBand) -> Decimal:
 LOG_FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 # Source: issue #3: the creator may correct or delete a log for 24 hours; later, only add a note.
 LOG_CORRECTION_WINDOW = datetime.timedelta(hours=24)
+
+# --- Plausible dates -------------------------------------------------------------------------
+# Product limits, not label facts (issue #14): the dates a client may send, so that a phone whose
+# clock or date picker is wrong gets a 400 naming the field instead of storing year 1 or 9999.
+# Logs and prescriptions: none of this app's records is older than the year 2000.
+EARLIEST_RECORD_DATE = datetime.date(2000, 1, 1)
+# Birth dates: no living person was born before 1900.
+EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
+# A regimen starts at most a year ahead, and a planned end is at most ten years ahead.
+REGIMEN_START_MAX_AHEAD = datetime.timedelta(days=366)
+REGIMEN_END_MAX_AHEAD = datetime.timedelta(days=3653)
 
 
 # --- Reminders and prompts -------------------------------------------------------------------

@@ -15,7 +15,13 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tacro_topical.serializers import ExplainedChoiceField, ModelSerializer, RejectUnknownFields
+from tacro_topical.serializers import (
+    BoundedDateField,
+    ExplainedChoiceField,
+    ModelSerializer,
+    RejectUnknownFields,
+    StrictUUIDField,
+)
 from tracking import rules
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog, PerformedBy
@@ -48,10 +54,17 @@ class AwareDateTimeField(serializers.DateTimeField):
     A naive time is a 400: the server cannot know which wall clock it was read from.
     """
 
-    def __init__(self, *, future_tolerance: datetime.timedelta | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        future_tolerance: datetime.timedelta | None = None,
+        earliest: datetime.datetime = CALENDAR_FIRST,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("help_text", "ISO 8601 with its UTC offset, e.g. 2026-11-21T08:05:00+03:00.")
         super().__init__(**kwargs)
         self.future_tolerance = future_tolerance
+        self.earliest = earliest
 
     def enforce_timezone(self, value: datetime.datetime) -> datetime.datetime:
         if timezone.is_naive(value):
@@ -62,11 +75,12 @@ class AwareDateTimeField(serializers.DateTimeField):
             moment = value.astimezone(datetime.UTC)
         except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable instant
             moment = None
-        # A day inside the calendar's ends, so the time can be echoed in any zone (not a 500).
-        if moment is None or not CALENDAR_FIRST <= moment <= CALENDAR_LAST:
+        # Within the field's bounds, and a day inside the calendar's ends, so the time can be echoed
+        # in any zone (not a 500).
+        if moment is None or not self.earliest <= moment <= CALENDAR_LAST:
             raise serializers.ValidationError(
-                f"This time is outside the calendar; give one between {CALENDAR_FIRST:%Y-%m-%d} "
-                f"and {CALENDAR_LAST:%Y-%m-%d}."
+                f"This time is outside what can be recorded; give one from {self.earliest.date().isoformat()} "
+                f"to {CALENDAR_LAST.date().isoformat()}."
             )
         return moment
 
@@ -89,8 +103,11 @@ class AwareDateTimeField(serializers.DateTimeField):
         return rfc3339(clock.local(value))
 
 
+EARLIEST_RECORD_TIME = datetime.datetime.combine(rules.EARLIEST_RECORD_DATE, datetime.time.min, tzinfo=datetime.UTC)
+
+
 def log_time_field(**kwargs: Any) -> AwareDateTimeField:
-    return AwareDateTimeField(future_tolerance=rules.LOG_FUTURE_TOLERANCE, **kwargs)
+    return AwareDateTimeField(future_tolerance=rules.LOG_FUTURE_TOLERANCE, earliest=EARLIEST_RECORD_TIME, **kwargs)
 
 
 @extend_schema_field({"type": "string", "pattern": TIME_OF_DAY.pattern, "example": "08:00"})
@@ -109,6 +126,12 @@ class TimeOfDayField(serializers.CharField):
 def body_areas_field(**kwargs: Any) -> serializers.ListField:
     return serializers.ListField(
         child=ExplainedChoiceField(choices=rules.BODY_AREAS), help_text="Area codes (see API.md).", **kwargs
+    )
+
+
+def times_field(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=TimeOfDayField(), help_text='Local times of day, "HH:MM", in the patient\'s time zone.', **kwargs
     )
 
 
@@ -138,6 +161,16 @@ def weekdays_field(**kwargs: Any) -> serializers.ListField:
     )
 
 
+def regimen_start_field(**kwargs: Any) -> BoundedDateField:
+    kwargs.setdefault("help_text", "First day, in the patient's calendar; from 2000 to a year ahead.")
+    return BoundedDateField(earliest=rules.EARLIEST_RECORD_DATE, latest_ahead=rules.REGIMEN_START_MAX_AHEAD, **kwargs)
+
+
+def regimen_end_field(**kwargs: Any) -> BoundedDateField:
+    kwargs.setdefault("help_text", "Last day, included; null while ongoing. At most ten years ahead.")
+    return BoundedDateField(earliest=rules.EARLIEST_RECORD_DATE, latest_ahead=rules.REGIMEN_END_MAX_AHEAD, **kwargs)
+
+
 class RegimenCreateSerializer(RejectUnknownFields, serializers.Serializer):
     drug = ExplainedChoiceField(choices=[drug.value for drug in rules.Drug])
     strength = ExplainedChoiceField(
@@ -145,10 +178,10 @@ class RegimenCreateSerializer(RejectUnknownFields, serializers.Serializer):
     )
     phase = ExplainedChoiceField(choices=Phase.choices, required=False, default=Phase.TREATMENT)
     body_areas = body_areas_field(min_length=1)
-    times = serializers.ListField(child=TimeOfDayField(), min_length=1, max_length=6)
+    times = times_field(min_length=1, max_length=6)
     weekdays = weekdays_field(required=False)
-    start_date = serializers.DateField()
-    end_date = serializers.DateField(required=False, allow_null=True, default=None)
+    start_date = regimen_start_field()
+    end_date = regimen_end_field(required=False, allow_null=True, default=None)
     tube_grams = ExplainedChoiceField(choices=TUBE_CHOICES, required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -166,15 +199,14 @@ STEP_DOWN_HINT = (
 
 class RegimenUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     body_areas = body_areas_field(min_length=1, required=False)
-    times = serializers.ListField(child=TimeOfDayField(), min_length=1, max_length=6, required=False)
+    times = times_field(min_length=1, max_length=6, required=False)
     weekdays = weekdays_field(required=False)
-    end_date = serializers.DateField(required=False, allow_null=True)
+    end_date = regimen_end_field(required=False, allow_null=True)
     tube_grams = ExplainedChoiceField(choices=TUBE_CHOICES, required=False, allow_null=True)
 
+    unknown_field_messages = dict.fromkeys(("drug", "strength", "phase", "start_date"), STEP_DOWN_HINT)
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        fixed = sorted({"drug", "strength", "phase", "start_date"} & set(self.initial_data))
-        if fixed:
-            raise serializers.ValidationError(dict.fromkeys(fixed, STEP_DOWN_HINT))
         attrs = super().validate(attrs)
         regimen: Regimen = self.context["regimen"]
         if "times" in attrs:
@@ -188,9 +220,9 @@ class RegimenStepDownSerializer(RejectUnknownFields, serializers.Serializer):
     strength = ExplainedChoiceField(choices=STRENGTH_CHOICES, required=False)
     phase = ExplainedChoiceField(choices=Phase.choices, required=False)
     body_areas = body_areas_field(min_length=1, required=False)
-    times = serializers.ListField(child=TimeOfDayField(), min_length=1, max_length=6, required=False)
+    times = times_field(min_length=1, max_length=6, required=False)
     weekdays = weekdays_field(required=False)
-    start_date = serializers.DateField(
+    start_date = regimen_start_field(
         required=False, help_text="First day of the new regimen; today in the patient's zone when left out."
     )
     tube_grams = ExplainedChoiceField(choices=TUBE_CHOICES, required=False, allow_null=True)
@@ -208,6 +240,9 @@ class RegimenStepDownSerializer(RejectUnknownFields, serializers.Serializer):
 
 class RegimenSerializer(ModelSerializer):
     patient = serializers.UUIDField(source="patient_id", read_only=True)
+    body_areas = body_areas_field(read_only=True)
+    times = times_field(read_only=True)
+    weekdays = weekdays_field(read_only=True)
     previous = serializers.UUIDField(source="previous_id", read_only=True, allow_null=True)
     next = serializers.SerializerMethodField(help_text="The regimen that followed a step-down, if any.")
     is_active = serializers.SerializerMethodField(help_text="Active today in the patient's zone.")
@@ -258,15 +293,11 @@ class RegimenSerializer(ModelSerializer):
     def get_is_active(self, regimen: Regimen) -> bool:
         return regimen.is_active_on(regimen.usage.today)  # type: ignore[attr-defined]
 
-    @extend_schema_field(
-        serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False, allow_null=True)
-    )
+    @extend_schema_field({"type": "number", "minimum": 0, "nullable": True})
     def get_suggested_ftu(self, regimen: Regimen) -> Decimal | None:
         return regimen.usage.suggested_ftu  # type: ignore[attr-defined]
 
-    @extend_schema_field(
-        serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=False, allow_null=True)
-    )
+    @extend_schema_field({"type": "number", "minimum": 0, "nullable": True})
     def get_estimated_grams_used(self, regimen: Regimen) -> Decimal | None:
         return regimen.usage.grams_used  # type: ignore[attr-defined]
 
@@ -277,38 +308,61 @@ class RegimenSerializer(ModelSerializer):
 
 # --- Logs ---------------------------------------------------------------------------------------
 
+FTU_RANGE = f"An amount is more than 0 and at most {rules.MAX_FTU_PER_APPLICATION} FTU"
+
+
+@extend_schema_field(
+    {
+        # minimum and maximum come from the field's own bounds: 0.01 (more than 0, 2 decimals) to 40.
+        "type": "number",
+        "description": f"Fingertip units: more than 0, at most {rules.MAX_FTU_PER_APPLICATION}, 2 decimal places.",
+        "example": 1.5,
+    }
+)
+class FtuAmountField(serializers.DecimalField):
+    """Fingertip units as a JSON number, in and out (a numeric string is read too)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        message = f"{FTU_RANGE}."
+        digits = f"{FTU_RANGE}, with at most 2 decimal places."
+        kwargs.setdefault(
+            # 100 or 12.345 fail on digits before the range is checked: say the range all the same.
+            "error_messages",
+            {
+                "min_value": message,
+                "max_value": message,
+                "max_digits": digits,
+                "max_whole_digits": digits,
+                "max_decimal_places": digits,
+            },
+        )
+        super().__init__(
+            max_digits=4,
+            decimal_places=2,
+            min_value=Decimal("0.01"),
+            max_value=rules.MAX_FTU_PER_APPLICATION,
+            coerce_to_string=False,
+            **kwargs,
+        )
+
+
 LOG_ID_HELP = "A UUID the client chooses, so that a log synced twice is stored once."
 NOTE_HELP = "Free text, up to 2000 characters."
 
 
 class ApplicationInputSerializer(RejectUnknownFields, serializers.Serializer):
-    id = serializers.UUIDField(help_text=LOG_ID_HELP)
+    id = StrictUUIDField(help_text=LOG_ID_HELP)
     applied_at = log_time_field()
-    regimen = serializers.UUIDField(
+    regimen = StrictUUIDField(
         required=False, allow_null=True, help_text="Left out: the patient's one regimen active on that date."
     )
     body_areas = body_areas_field(min_length=1)
-    amount_ftu = serializers.DecimalField(
-        max_digits=4,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
-        max_value=rules.MAX_FTU_PER_APPLICATION,
-        required=False,
-        allow_null=True,
-        help_text="Fingertip units, more than 0 and at most 40.",
-        error_messages={
-            "min_value": "An amount is more than 0 and at most 40 FTU.",
-            "max_value": "An amount is more than 0 and at most 40 FTU.",
-            # 100 or 12.345 fail on digits before the range is checked: say the range all the same.
-            "max_digits": "An amount is more than 0 and at most 40 FTU, with at most 2 decimal places.",
-            "max_whole_digits": "An amount is more than 0 and at most 40 FTU, with at most 2 decimal places.",
-        },
-    )
+    amount_ftu = FtuAmountField(required=False, allow_null=True)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
 
 
 class SymptomInputSerializer(RejectUnknownFields, serializers.Serializer):
-    id = serializers.UUIDField(help_text=LOG_ID_HELP)
+    id = StrictUUIDField(help_text=LOG_ID_HELP)
     recorded_at = log_time_field()
     burning = nrs_field("Burning")
     itch = nrs_field("Itch")
@@ -321,7 +375,7 @@ class SymptomInputSerializer(RejectUnknownFields, serializers.Serializer):
         help_text="0 clear, 1 almost clear, 2 mild, 3 moderate, 4 severe.",
     )
     body_areas = body_areas_field(required=False)
-    application = serializers.UUIDField(
+    application = StrictUUIDField(
         required=False, allow_null=True, help_text="The application that caused this burning, if known."
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
@@ -341,24 +395,27 @@ POEM_ITEM_MESSAGE = (
 )
 
 
-class PoemInputSerializer(RejectUnknownFields, serializers.Serializer):
-    id = serializers.UUIDField(help_text=LOG_ID_HELP)
-    recorded_at = log_time_field()
-    answers = serializers.ListField(
+def poem_answers_field(**kwargs: Any) -> serializers.ListField:
+    count = f"POEM has exactly {rules.POEM_ITEM_COUNT} answers, in question order."
+    return serializers.ListField(
         child=score_field(rules.POEM_ITEM_MIN, rules.POEM_ITEM_MAX, POEM_ITEM_MESSAGE, allow_null=True),
         min_length=rules.POEM_ITEM_COUNT,
         max_length=rules.POEM_ITEM_COUNT,
-        error_messages={
-            "min_length": f"POEM has exactly {rules.POEM_ITEM_COUNT} answers, in question order.",
-            "max_length": f"POEM has exactly {rules.POEM_ITEM_COUNT} answers, in question order.",
-        },
-        help_text="The seven answers in question order, each 0-4.",
+        error_messages={"min_length": count, "max_length": count},
+        help_text="The seven answers in question order, each 0-4 (null for an unanswered question).",
+        **kwargs,
     )
+
+
+class PoemInputSerializer(RejectUnknownFields, serializers.Serializer):
+    id = StrictUUIDField(help_text=LOG_ID_HELP)
+    recorded_at = log_time_field()
+    answers = poem_answers_field()
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
 
 
 class SkinCheckInputSerializer(RejectUnknownFields, serializers.Serializer):
-    id = serializers.UUIDField(help_text=LOG_ID_HELP)
+    id = StrictUUIDField(help_text=LOG_ID_HELP)
     performed_at = log_time_field()
     performed_by = ExplainedChoiceField(choices=PerformedBy.choices)
     concerning = serializers.BooleanField(help_text="True raises an alert for the care team.")
@@ -404,9 +461,8 @@ class LogSerializer(ModelSerializer):
 class ApplicationSerializer(LogSerializer):
     applied_at = AwareDateTimeField(read_only=True)
     regimen = serializers.UUIDField(source="regimen_id", read_only=True)
-    amount_ftu = serializers.DecimalField(
-        max_digits=4, decimal_places=2, coerce_to_string=False, read_only=True, allow_null=True
-    )
+    body_areas = body_areas_field(read_only=True)
+    amount_ftu = FtuAmountField(read_only=True, allow_null=True)
     warnings = serializers.SerializerMethodField(
         help_text="Why this application may need a second look (accepted all the same)."
     )
@@ -424,6 +480,7 @@ class ApplicationSerializer(LogSerializer):
 class SymptomSerializer(LogSerializer):
     recorded_at = AwareDateTimeField(read_only=True)
     application = serializers.UUIDField(source="application_id", read_only=True, allow_null=True)
+    body_areas = body_areas_field(read_only=True)
 
     class Meta:
         model = Symptom
@@ -442,10 +499,13 @@ class SymptomSerializer(LogSerializer):
 class PoemSerializer(LogSerializer):
     recorded_at = AwareDateTimeField(read_only=True)
     score = serializers.IntegerField(read_only=True, allow_null=True, help_text="0-28; null when not scorable.")
-    band = serializers.CharField(
+    answers = poem_answers_field(read_only=True)
+    band = serializers.ChoiceField(
+        choices=rules.POEM_BAND_NAMES,
         read_only=True,
         allow_null=True,
-        help_text="clear_or_almost_clear 0-2, mild 3-7, moderate 8-16, severe 17-24, very_severe 25-28.",
+        help_text="clear_or_almost_clear 0-2, mild 3-7, moderate 8-16, severe 17-24, very_severe 25-28; "
+        "null when not scorable.",
     )
 
     class Meta:

@@ -176,7 +176,7 @@ def test_every_log_type_in_one_batch_answers_under_its_own_key(
     assert statuses(answer["symptoms"]) == ["invalid", "created", "duplicate"]
     assert statuses(answer["poem"]) == ["invalid", "created"]
     assert statuses(answer["skin_checks"]) == ["created", "invalid"]
-    assert "elbow" in " ".join(answer["applications"][1]["errors"]["body_areas"])
+    assert "elbow" in " ".join(answer["applications"][1]["errors"]["body_areas[0]"])
     assert "0 to 10" in " ".join(answer["symptoms"][0]["errors"]["burning"])
     assert "exactly 7" in " ".join(answer["poem"][0]["errors"]["answers"])
     assert "self" in " ".join(answer["skin_checks"][1]["errors"]["performed_by"])
@@ -191,7 +191,7 @@ def test_only_the_keys_sent_are_answered(regimen: Regimen, client: APIClient, pa
     assert set(synced(client, patient, {"skin_checks": [skin_check_body()]})) == {"skin_checks"}
 
 
-def test_an_item_error_names_the_field_in_plain_sentences(
+def test_an_item_error_names_the_field_by_its_path_in_plain_sentences(
     regimen: Regimen, client: APIClient, patient: Patient
 ) -> None:
     body = {
@@ -207,9 +207,9 @@ def test_an_item_error_names_the_field_in_plain_sentences(
 
     (poem,) = answer["poem"]
     assert poem["status"] == "invalid"
-    assert all(isinstance(message, str) for message in poem["errors"]["answers"])
-    assert "item 3" in poem["errors"]["answers"][0]
-    assert "0-4" in poem["errors"]["answers"][0]
+    assert set(poem["errors"]) == {"answers[3]"}
+    assert all(isinstance(message, str) for message in poem["errors"]["answers[3]"])
+    assert "0-4" in poem["errors"]["answers[3]"][0]
     naive, future = answer["symptoms"]
     assert "offset" in " ".join(naive["errors"]["recorded_at"])
     assert "5 minutes" in " ".join(future["errors"]["recorded_at"])
