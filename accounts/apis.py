@@ -28,7 +28,6 @@ from accounts.serializers import (
     CareTeamJoinSerializer,
     CareTeamMemberSerializer,
     DependentCreateSerializer,
-    ErrorSerializer,
     LogoutSerializer,
     PatientSerializer,
     PatientUpdateSerializer,
@@ -36,15 +35,14 @@ from accounts.serializers import (
     UserSerializer,
 )
 from tacro_topical.pagination import NewestFirstCursorPagination
-from tacro_topical.schema import FieldErrorsSerializer
-
-VALIDATION_ERROR = OpenApiResponse(
-    response=FieldErrorsSerializer, description="Each offending field, with what is wrong and what is allowed."
+from tacro_topical.schema import (
+    FORBIDDEN,
+    NOT_FOUND,
+    THROTTLED,
+    UNAUTHENTICATED,
+    VALIDATION_ERROR,
+    ErrorSerializer,
 )
-UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="No valid credentials.")
-FORBIDDEN = OpenApiResponse(ErrorSerializer, description="The caller's role does not allow this.")
-NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such object, or the caller may not see it.")
-THROTTLED = OpenApiResponse(ErrorSerializer, description="Too many requests; see Retry-After.")
 
 
 class AccountLockedOut(exceptions.Throttled):
@@ -114,7 +112,9 @@ class RegisterApi(APIView):
 
 
 class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
-    """simplejwt's pair serializer; the e-mail is normalised the way accounts store it."""
+    """The e-mail address and password of an account."""
+
+    # simplejwt's pair serializer; the e-mail is normalised the way accounts store it.
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         attrs[self.username_field] = str(attrs[self.username_field]).strip().lower()
@@ -141,6 +141,8 @@ class TokenObtainApi(TokenObtainPairView):
             ),
         },
         summary="Sign in: get an access and a refresh token",
+        description="Send the access token as `Authorization: Bearer <access>`; trade the refresh token for a "
+        "new pair at auth/token/refresh/ before the access token expires.",
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
@@ -163,6 +165,7 @@ class TokenRefreshApi(TokenRefreshView):
             401: OpenApiResponse(ErrorSerializer, description="The refresh token is invalid, expired or revoked."),
         },
         summary="Trade a refresh token for a new pair; the old refresh token stops working",
+        description="Each refresh token works once: keep the new one from the answer.",
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)

@@ -1,5 +1,7 @@
 """Cursor pagination, newest first: stable pages while new rows keep arriving from offline sync."""
 
+from typing import Any
+
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
@@ -18,3 +20,17 @@ class NewestFirstCursorPagination(CursorPagination):
             raise ValidationError(
                 {self.cursor_query_param: ["Not a cursor from this list; follow a page's next or previous link."]}
             ) from None
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """Every page carries all three keys; `next` and `previous` are null at the ends."""
+        link = {
+            "type": "string",
+            "format": "uri",
+            "nullable": True,
+            "description": "Another page's URL; null at the end.",
+        }
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {"next": link, "previous": link, "results": schema},
+        }

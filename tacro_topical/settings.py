@@ -169,7 +169,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tacro_topical.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "tacro_topical.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
@@ -178,6 +178,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_CLASSES": [
         "tacro_topical.throttles.AuthRateThrottle",
         "tacro_topical.throttles.WriteRateThrottle",
+        "tacro_topical.throttles.ReadRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "care_team_join": env.str("THROTTLE_CARE_TEAM_JOIN", default="10/hour"),
@@ -185,6 +186,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "auth": env.str("THROTTLE_AUTH", default="30/minute"),
         # Per user on every write: a patient logs a handful a day; a sync is one request.
         "write": env.str("THROTTLE_WRITE", default="240/minute"),
+        # Per user on every read: an app showing a record makes a few a screen.
+        "read": env.str("THROTTLE_READ", default="1200/minute"),
     },
     # Behind a proxy, the number of proxies that append to X-Forwarded-For (throttles count clients by it).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
@@ -195,9 +198,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "tacro-topical API",
     "DESCRIPTION": (
         "Adherence companion for topical tacrolimus and pimecrolimus. "
-        "Errors: 400 names each offending field; 401 without credentials; 403 beyond the "
-        "caller's role; 404 for anything the caller may not see; 409 for a reused id with "
-        "different content; 429 when throttled or locked out."
+        "Errors, all in the `Error` shape: 400 names each offending field by its path (`times[1]`, "
+        "`quiet_hours.start`); 401 without credentials; 403 beyond the caller's role; 404 for anything the "
+        "caller may not see; 409 for a reused id with different content (with the `stored` entry); 429 with "
+        "Retry-After when throttled or locked out, declared on each operation a throttle counts. "
+        "Ids are UUID strings; decimals are JSON numbers, in and out."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -211,7 +216,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tacro_topical.schema.document_throttling",
     ],
+    "GET_LIB_DOC_EXCLUDES": "tacro_topical.schema.lib_doc_excludes",
     "ENUM_NAME_OVERRIDES": {
+        "PoemBandEnum": "tracking.rules.POEM_BAND_NAMES",
         "RoleEnum": "accounts.models.Role.choices",
         "ConditionEnum": "accounts.models.Condition.choices",
     },

@@ -1,6 +1,7 @@
-"""Rate limits on the endpoints worth abusing: sign-in and registration, and every write.
+"""Rate limits: sign-in and registration per address, every write per user, and a generous
+ceiling on reads per user (so nobody scrapes records at machine speed).
 
-Both answer 429 with Retry-After (DRF's Throttled). Counts live in the Django cache: set
+Each answers 429 with Retry-After (DRF's Throttled). Counts live in the Django cache: set
 CACHE_URL to Redis in production, or each process counts on its own.
 """
 
@@ -39,17 +40,29 @@ class AuthRateThrottle(SettingsRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class WriteRateThrottle(SettingsRateThrottle):
-    """Every POST, PATCH and DELETE, per user (per address before sign-in); reads are not limited.
+class PerUserRateThrottle(SettingsRateThrottle):
+    """Counts per user (per address before sign-in) the requests outside /auth/ whose method it covers."""
 
-    Offline sync sends up to hundreds of logs in one request, so the rate counts requests, not logs.
-    """
-
-    scope = "write"
+    reads: bool
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        if request.method in SAFE_METHODS or request.path.startswith(AUTH_PREFIX):
+        if (request.method in SAFE_METHODS) != self.reads or request.path.startswith(AUTH_PREFIX):
             return None
         user = request.user
         ident = f"user-{user.pk}" if user and user.is_authenticated else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class WriteRateThrottle(PerUserRateThrottle):
+    """Every POST, PATCH and DELETE. Offline sync sends up to hundreds of logs in one request, so the
+    rate counts requests, not logs."""
+
+    scope = "write"
+    reads = False
+
+
+class ReadRateThrottle(PerUserRateThrottle):
+    """Every GET: far above what an app showing a record needs, far below copying records in bulk."""
+
+    scope = "read"
+    reads = True

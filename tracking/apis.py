@@ -16,22 +16,33 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.apis import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, patient_for_request
+from accounts.apis import patient_for_request
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
-from accounts.serializers import ErrorSerializer
+from tacro_topical.errors import errors_by_field_path
 from tacro_topical.pagination import NewestFirstCursorPagination
+from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, ErrorSerializer
 from tracking import selectors, services
 from tracking import serializers as shapes
 from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
 from tracking.services import LogResult, Outcome
 
-CONFLICT = OpenApiResponse(
-    inline_serializer("LogConflict", {"detail": serializers.CharField(), "stored": serializers.DictField()}),
-    description="The id is already used with different content (or by another log); `stored` is the entry "
-    "as kept, when it is this patient's.",
-)
+
+def conflict_response(output_serializer: type[serializers.Serializer]) -> OpenApiResponse:
+    """A 409: the error shape's `detail`, and `stored`, typed as the log type's own answer."""
+    name = output_serializer.__name__.removesuffix("Serializer")
+    return OpenApiResponse(
+        inline_serializer(
+            f"{name}Conflict",
+            {
+                "detail": serializers.CharField(help_text="What went wrong, in plain words."),
+                "stored": output_serializer(required=False, help_text="The entry as kept, when it is this patient's."),
+            },
+        ),
+        description="The id is already used with different content (or by another log); `stored` is the entry "
+        "as kept, when it is this patient's.",
+    )
 
 
 def context_for(patient: Patient) -> dict[str, Any]:
@@ -188,7 +199,8 @@ LOG_FILTERS = [
 
 
 class LogApi(APIView):
-    """What the four log routes share; each subclass names its model and shapes."""
+    # What the four log routes share; each subclass names its model and shapes. (A comment, not a
+    # docstring: drf-spectacular would show a docstring to API clients as every route's description.)
 
     model: ClassVar[type[PatientLog]]
     input_serializer: ClassVar[type[serializers.Serializer]]
@@ -312,7 +324,7 @@ def log_routes(
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
             404: NOT_FOUND,
-            409: CONFLICT,
+            409: conflict_response(output_serializer),
         },
         summary=f"Log one of the patient's {what} (idempotent on the client's id)",
     )
@@ -407,12 +419,13 @@ class SyncItemResultSerializer(serializers.Serializer):
     errors = serializers.DictField(  # type: ignore[assignment]  # a field here, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text="For an invalid item: each offending field and what is allowed. For a conflict: `detail`.",
+        help_text="For an invalid item: each offending field by its path within the item (`body_areas[1]`), "
+        "with what is wrong and what is allowed. For a conflict: `detail`.",
     )
 
 
-class SyncRequestSerializer(serializers.Serializer):
-    """Documentation of the body; each item is validated on its own by its log type's serializer."""
+class SyncBatchSerializer(serializers.Serializer):
+    """Logs written offline, by type; any key may be left out. Each item is checked and stored on its own."""
 
     applications = shapes.ApplicationInputSerializer(many=True, required=False)
     symptoms = shapes.SymptomInputSerializer(many=True, required=False)
@@ -430,7 +443,7 @@ class SyncResponseSerializer(serializers.Serializer):
 class SyncApi(APIView):
     @extend_schema(
         operation_id="sync",
-        request=SyncRequestSerializer,
+        request=SyncBatchSerializer,
         responses={
             200: SyncResponseSerializer,
             400: VALIDATION_ERROR,
@@ -490,7 +503,7 @@ def sync_kind(
             answers[position] = {
                 "id": str(item_id) if item_id is not None else None,
                 "status": Outcome.INVALID.value,
-                "errors": _plain_errors(serializer.errors),
+                "errors": errors_by_field_path(serializer.errors),
             }
     results = services.logs_record(model=model, patient=patient, created_by=user, items=[item for _, item in valid])
     for (position, _item), result in zip(valid, results, strict=True):
@@ -501,21 +514,6 @@ def sync_kind(
             answer["errors"] = {"detail": [result.detail]}
         answers[position] = answer
     return answers  # type: ignore[return-value]
-
-
-def _plain_errors(errors: Any) -> dict[str, list[str]]:
-    if isinstance(errors, dict):
-        return {str(name): _flatten(messages) for name, messages in errors.items()}
-    return {"non_field_errors": _flatten(errors)}
-
-
-def _flatten(messages: Any) -> list[str]:
-    """DRF nests list-item errors by index ({"2": [...]}); a sync client wants plain sentences."""
-    if isinstance(messages, dict):
-        return [f"item {index}: {message}" for index, inner in messages.items() for message in _flatten(inner)]
-    if isinstance(messages, list):
-        return [message for inner in messages for message in _flatten(inner)]
-    return [str(messages)]
 
 
 # --- Adherence -----------------------------------------------------------------------------------

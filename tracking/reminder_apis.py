@@ -13,29 +13,40 @@ import uuid
 from typing import Any, cast
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.apis import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, patient_for_request
+from accounts.apis import patient_for_request
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
 from tacro_topical.pagination import NewestFirstCursorPagination
+from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tacro_topical.serializers import RejectUnknownFields
 from tracking import notifications, reminders, rules
 from tracking.models import Device, Notification, Platform, ReminderKind
 from tracking.models.reminders import ALL_CHANNELS
 from tracking.schedules import zone_named
-from tracking.serializers import AwareDateTimeField, rfc3339
+from tracking.serializers import TIME_OF_DAY, AwareDateTimeField, rfc3339
 
 # --- Shapes --------------------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "string", "pattern": TIME_OF_DAY.pattern, "example": "22:00"})
+class HourMinuteField(serializers.TimeField):
+    """A local time of day as "HH:MM", read and written as a time (not OpenAPI's `format: time`,
+    which means RFC 3339's HH:MM:SS with an offset)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", 'Local time, "HH:MM" (24-hour).')
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+
 class QuietHoursSerializer(serializers.Serializer):
-    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"], help_text='Local time, "HH:MM".')
-    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"], help_text='Local time, "HH:MM".')
+    start = HourMinuteField()
+    end = HourMinuteField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Both ends, even in a PATCH (DRF makes nested fields optional there): half a range means nothing.
