@@ -18,6 +18,7 @@ from tacro_topical.serializers import (
     ModelSerializer,
     RejectUnknownFields,
     StrictUUIDField,
+    validated_together,
 )
 from tracking import rules
 
@@ -141,15 +142,7 @@ class RegisterSerializer(serializers.Serializer):
             missing = patient_registration_missing(
                 birth_date=data.get("birth_date"), timezone_name=data.get("timezone"), condition=data.get("condition")
             )
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            if isinstance(error.detail, dict):
-                raise serializers.ValidationError({**missing, **error.detail}) from error
-            raise
-        if missing:
-            raise serializers.ValidationError(missing)
-        return value
+        return validated_together(missing, super().to_internal_value, data)
 
 
 class LogoutSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.utils import timezone
@@ -41,15 +42,24 @@ class RejectUnknownFields:
                 name: [self.unknown_field_messages.get(name, "Unknown or read-only field; it cannot be set here.")]
                 for name in sorted(set(data) - set(self.fields))  # type: ignore[attr-defined]
             }
-        try:
-            value = super().to_internal_value(data)  # type: ignore[misc]
-        except serializers.ValidationError as error:
-            if unknown and isinstance(error.detail, dict):
-                raise serializers.ValidationError({**unknown, **error.detail}) from error
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
+        return validated_together(unknown, super().to_internal_value, data)  # type: ignore[misc]
+
+
+def validated_together(problems: dict[str, list[str]], validate: Callable[[Any], Any], data: Any) -> Any:
+    """`validate(data)` (DRF's field validation), with `problems` found beside it named in the same 400.
+
+    DRF stops at field errors before anything else runs; a person fixing a form should see every
+    problem at once, not meet them one at a time.
+    """
+    try:
+        value = validate(data)
+    except serializers.ValidationError as error:
+        if problems and isinstance(error.detail, dict):
+            raise serializers.ValidationError({**problems, **error.detail}) from error
+        raise
+    if problems:
+        raise serializers.ValidationError(problems)
+    return value
 
 
 class StrictUUIDField(serializers.UUIDField):
