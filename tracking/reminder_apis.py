@@ -24,7 +24,7 @@ from accounts.clock import PatientClock
 from accounts.models import Patient, User
 from tacro_topical.pagination import NewestFirstCursorPagination
 from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
-from tacro_topical.serializers import RejectUnknownFields
+from tacro_topical.serializers import RejectUnknownFields, validated_together
 from tracking import notifications, reminders, rules
 from tracking.models import Device, Notification, Platform, ReminderKind
 from tracking.models.reminders import ALL_CHANNELS
@@ -48,11 +48,17 @@ class QuietHoursSerializer(serializers.Serializer):
     start = HourMinuteField()
     end = HourMinuteField()
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+    def to_internal_value(self, data: Any) -> Any:
         # Both ends, even in a PATCH (DRF makes nested fields optional there): half a range means nothing.
-        missing = [name for name in ("start", "end") if name not in attrs]
-        if missing:
-            raise serializers.ValidationError(dict.fromkeys(missing, 'Quiet hours need both "start" and "end".'))
+        # A missing end is named beside a malformed one.
+        missing: dict[str, list[str]] = {}
+        if isinstance(data, dict):
+            missing = {
+                name: ['Quiet hours need both "start" and "end".'] for name in ("start", "end") if name not in data
+            }
+        return validated_together(missing, super().to_internal_value, data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["start"] == attrs["end"]:
             raise serializers.ValidationError("Quiet hours start and end at different times.")
         return attrs
