@@ -16,7 +16,9 @@ from tacro_topical.serializers import (
     BoundedDateField,
     ExplainedChoiceField,
     ModelSerializer,
+    PersonTextValidator,
     RejectUnknownFields,
+    SingleLineTextField,
     StrictUUIDField,
     validated_together,
 )
@@ -79,16 +81,16 @@ class PatientSerializer(ModelSerializer):
 
 
 class DependentCreateSerializer(serializers.Serializer):
-    first_name = serializers.CharField(max_length=150)
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    first_name = SingleLineTextField(max_length=150)
+    last_name = SingleLineTextField(max_length=150, required=False, allow_blank=True, default="")
     birth_date = birth_date_field()
     timezone = TimezoneField()
     condition = ExplainedChoiceField(choices=Condition.choices)
 
 
 class PatientUpdateSerializer(RejectUnknownFields, serializers.Serializer):
-    first_name = serializers.CharField(max_length=150, required=False)
-    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    first_name = SingleLineTextField(max_length=150, required=False)
+    last_name = SingleLineTextField(max_length=150, required=False, allow_blank=True)
     birth_date = birth_date_field(required=False)
     timezone = TimezoneField(required=False)
     condition = ExplainedChoiceField(choices=Condition.choices, required=False)
@@ -111,14 +113,15 @@ class UserSerializer(ModelSerializer):
 
 
 class RegisterSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    # Django's EmailValidator admits C0 controls inside a quoted local part ("\x1b"@example.org).
+    email = serializers.EmailField(validators=[PersonTextValidator()])
     password = serializers.CharField(
         write_only=True,
         style={"input_type": "password"},
         help_text=" ".join(password_validators_help_texts()),
     )
-    first_name = serializers.CharField(max_length=150)
-    last_name = serializers.CharField(max_length=150, allow_blank=True)
+    first_name = SingleLineTextField(max_length=150)
+    last_name = SingleLineTextField(max_length=150, allow_blank=True)
     role = ExplainedChoiceField(choices=[(role.value, role.label) for role in SELF_REGISTERING_ROLES])
     birth_date = birth_date_field(
         required=False, help_text="Required for a patient. From 1900-01-01; not in the future."
@@ -150,7 +153,7 @@ class LogoutSerializer(serializers.Serializer):
 
 
 class CareTeamJoinSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=16, help_text="The join code the dermatologist's clinic gave you.")
+    code = SingleLineTextField(max_length=16, help_text="The join code the dermatologist's clinic gave you.")
     patient = StrictUUIDField(help_text="The patient whose care team the dermatologist joins.")
 
 

@@ -19,6 +19,7 @@ from tacro_topical.serializers import (
     BoundedDateField,
     ExplainedChoiceField,
     ModelSerializer,
+    MultiLineTextField,
     RejectUnknownFields,
     StrictUUIDField,
 )
@@ -347,7 +348,7 @@ class FtuAmountField(serializers.DecimalField):
 
 
 LOG_ID_HELP = "A UUID the client chooses, so that a log synced twice is stored once."
-NOTE_HELP = "Free text, up to 2000 characters."
+NOTE_HELP = "Free text, up to 2000 characters; line breaks and tabs allowed, no other control characters."
 
 
 class ApplicationInputSerializer(RejectUnknownFields, serializers.Serializer):
@@ -358,7 +359,7 @@ class ApplicationInputSerializer(RejectUnknownFields, serializers.Serializer):
     )
     body_areas = body_areas_field(min_length=1)
     amount_ftu = FtuAmountField(required=False, allow_null=True)
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
 
 
 class SymptomInputSerializer(RejectUnknownFields, serializers.Serializer):
@@ -378,7 +379,7 @@ class SymptomInputSerializer(RejectUnknownFields, serializers.Serializer):
     application = StrictUUIDField(
         required=False, allow_null=True, help_text="The application that caused this burning, if known."
     )
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -411,7 +412,7 @@ class PoemInputSerializer(RejectUnknownFields, serializers.Serializer):
     id = StrictUUIDField(help_text=LOG_ID_HELP)
     recorded_at = log_time_field()
     answers = poem_answers_field()
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
 
 
 class SkinCheckInputSerializer(RejectUnknownFields, serializers.Serializer):
@@ -419,7 +420,7 @@ class SkinCheckInputSerializer(RejectUnknownFields, serializers.Serializer):
     performed_at = log_time_field()
     performed_by = ExplainedChoiceField(choices=PerformedBy.choices)
     concerning = serializers.BooleanField(help_text="True raises an alert for the care team.")
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
 
 
 class ApplicationCorrectionSerializer(ApplicationInputSerializer):
