@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.models import Condition, Patient, User
 from tracking import rules
 from tracking.adherence import nearest_slot
-from tracking.channels import DeliveryError, Message
+from tracking.channels import DeliveryError, Message, Transport
 from tracking.models import (
     Application,
     Channel,
@@ -353,7 +353,13 @@ def backoff(attempts: int) -> datetime.timedelta:
 
 
 def _lease(delivery_id: int, now: datetime.datetime) -> Delivery | None:
-    """Take a pending delivery for one attempt; None when another worker has it or it is done."""
+    """Take a pending delivery for one attempt; None when another worker has it, it is done, or it is used up.
+
+    Every attempt, whoever hands the delivery out (a retry, `requeue_stale`, a redelivered task),
+    comes through here, so this is the one place that stops at DELIVERY_MAX_ATTEMPTS. A delivery
+    whose attempts are used up without an outcome (each attempt killed its worker, say) is recorded
+    failed here instead of being handed out again every few minutes, forever.
+    """
     with transaction.atomic():
         rows = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).select_related(
             "notification__recipient", "device"
@@ -364,6 +370,14 @@ def _lease(delivery_id: int, now: datetime.datetime) -> Delivery | None:
         if delivery is None or (delivery.next_attempt_at and delivery.next_attempt_at > now):
             return None
         claimed = Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts, status=DeliveryStatus.PENDING)
+        if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+            if claimed.update(
+                status=DeliveryStatus.FAILED,
+                next_attempt_at=None,
+                detail=f"Gave up after {delivery.attempts} attempt(s) that ended without an outcome.",
+            ):
+                logger.warning("delivery %s failed on %s: attempts used up", delivery.pk, delivery.channel)
+            return None
         if not claimed.update(attempts=delivery.attempts + 1, next_attempt_at=now + SEND_LEASE):
             return None
         delivery.attempts += 1
@@ -390,9 +404,8 @@ def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> 
         body=notification.body,
         recipient_email=notification.recipient.email,
     )
-    try:
-        transport.send(message, delivery.device)
-    except DeliveryError as error:
+    error = _send_once(transport, message, delivery.device)
+    if error is not None:
         if error.device_gone and delivery.device is not None:
             Device.objects.filter(pk=delivery.device.pk).update(
                 active=False, deactivated_reason=error.detail[:300], updated_at=now
@@ -407,6 +420,25 @@ def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> 
         return SendOutcome(DeliveryStatus.FAILED)
     _record(delivery, DeliveryStatus.SENT, "", sent_at=timezone.now())
     return SendOutcome(DeliveryStatus.SENT)
+
+
+def _send_once(transport: Transport, message: Message, device: Device | None) -> DeliveryError | None:
+    """Send once; the error when it did not go through, None when it did."""
+    try:
+        transport.send(message, device)
+    except DeliveryError as error:
+        return error
+    except ValueError as refused:
+        # The channel cannot carry this message at all: Django refuses an e-mail header holding a line
+        # break (a name stored with one before names were checked: "Noah\nBcc: ..."). The same message
+        # fails the same way on every attempt, so the failure is final, never a retry that crashes the
+        # worker again. The class only: Django's error quotes the header, and with it patient data.
+        return DeliveryError(
+            f"The message cannot be sent on this channel ({type(refused).__name__}): a header would carry "
+            "a control character, or the message cannot be encoded.",
+            retryable=False,
+        )
+    return None
 
 
 def _record(
