@@ -288,9 +288,25 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
 WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
 WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:care-team@localhost")
-# Push services are reached over HTTPS only: the endpoint comes from the client, and plain HTTP
-# would let anyone point the worker at an internal host. Tests turn this on for a loopback receiver.
-WEBPUSH_ALLOW_HTTP_ENDPOINTS = env.bool("WEBPUSH_ALLOW_HTTP_ENDPOINTS", default=False)
+# A subscription's endpoint comes from the client, so it is sent to only through the outbound guard
+# (tacro_topical/outbound.py): https on port 443 to one of these hosts or a subdomain, and only when
+# the name resolves to public addresses. The defaults are the browsers' push services: Chrome (FCM),
+# Firefox (Mozilla autopush), Safari (Apple), Edge (Windows Push Notification Services).
+WEBPUSH_ALLOWED_HOSTS = env.list(
+    "WEBPUSH_ALLOWED_HOSTS",
+    default=["fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com"],
+)
+# Seconds for one Web Push send, from connecting to the end of the answer's headers, however slowly
+# the push service sends them.
+WEBPUSH_SEND_DEADLINE_SECONDS = env.float("WEBPUSH_SEND_DEADLINE_SECONDS", default=10.0)
+# Active push devices per user (all platforms). Registering one more deactivates the least recently
+# registered, so a patient who reinstalls the app is never locked out.
+PUSH_DEVICES_PER_USER = env.int("PUSH_DEVICES_PER_USER", default=5)
+# Tests only: lets an allowed host name that resolves to loopback through the outbound guard, over
+# plain http and on any port, so a local receiver can stand in for a push service. Deliberately not
+# read from the environment, and ignored when DJANGO_ENV=production: only a test's settings override
+# turns it on.
+OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = False
 # FCM HTTP v1: a service-account JSON file; APNs: a .p8 token key. Each channel is on only when set.
 FCM_SERVICE_ACCOUNT_FILE = env.str("FCM_SERVICE_ACCOUNT_FILE", default="")
 FCM_ENDPOINT = env.str("FCM_ENDPOINT", default="https://fcm.googleapis.com")

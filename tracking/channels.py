@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
@@ -50,18 +51,44 @@ class Message:
         }
 
 
+class DeactivationReason(StrEnum):
+    """Every text `Device.deactivated_reason` holds, which the patient reads in GET /api/v1/devices/.
+
+    Our own words only, keyed by what happened: never text a remote server sent (issue #22: an
+    internal service's answer was once read back through this field).
+    """
+
+    WEBPUSH_NOT_FOUND = "The push service answered 404: it no longer knows this subscription. Subscribe again."
+    WEBPUSH_EXPIRED = "The push service answered 410: this subscription has expired or was withdrawn. Subscribe again."
+    WEBPUSH_UNREADABLE = "This Web Push subscription cannot be read. Subscribe again."
+    WEBPUSH_REFUSED = "This subscription's push service is not one we send to. Subscribe again."
+    FCM_UNREGISTERED = "FCM says this app registration is no longer valid. Open the app to register again."
+    FCM_EMPTY_REGISTRATION = "The FCM registration token is empty. Open the app to register again."
+    APNS_UNREGISTERED = "APNs says this device token is no longer valid. Open the app to register again."
+    APNS_MALFORMED_DEVICE = "The APNs device token is not a hex string. Open the app to register again."
+    REPLACED = "Replaced by a device registered more recently: push goes to a few devices per account."
+
+
 class DeliveryError(Exception):
     """A send that did not go through.
 
     `retryable`: a later attempt may succeed (timeouts, 429, 5xx). `device_gone`: the device or
-    subscription no longer exists (Web Push 404/410, FCM UNREGISTERED, APNs 410); deactivate it.
+    subscription no longer exists (Web Push 404/410, FCM UNREGISTERED, APNs 410); delivery
+    deactivates it with `detail` as the reason, which is why only `gone()` makes one.
     """
 
-    def __init__(self, detail: str, *, retryable: bool, device_gone: bool = False) -> None:
+    def __init__(self, detail: str, *, retryable: bool) -> None:
         super().__init__(detail)
         self.detail = detail
         self.retryable = retryable
-        self.device_gone = device_gone
+        self.device_gone = False
+
+    @classmethod
+    def gone(cls, reason: DeactivationReason) -> DeliveryError:
+        """The device will never work again; `reason` becomes its deactivated_reason. Final."""
+        error = cls(reason.value, retryable=False)
+        error.device_gone = True
+        return error
 
 
 class Transport(Protocol):

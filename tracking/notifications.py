@@ -25,7 +25,7 @@ from django.utils import timezone
 from accounts.models import Condition, Patient, User
 from tracking import rules
 from tracking.adherence import nearest_slot
-from tracking.channels import DeliveryError, Message, Transport
+from tracking.channels import DeactivationReason, DeliveryError, Message, Transport
 from tracking.models import (
     Application,
     Channel,
@@ -41,7 +41,7 @@ from tracking.models import (
     ScheduleKind,
 )
 from tracking.models.reminders import token_digest
-from tracking.push import transport_for
+from tracking.push import transport_for, webpush_registration_problem
 from tracking.reminders import FOLLOW_UP_KIND, effective_settings, follow_up_for, parse_wall_time, snooze_validate
 from tracking.schedules import wall_time_instant, zone_named
 from tracking.selectors import regimen_usage, regimens_for
@@ -528,45 +528,51 @@ def notification_snooze(
     return notification
 
 
-def webpush_subscription_problem(token: str) -> str | None:
-    try:
-        subscription = json.loads(token)
-    except ValueError:
-        return "A Web Push token is the browser's PushSubscription as JSON."
-    keys = subscription.get("keys") if isinstance(subscription, dict) else None
-    if (
-        not isinstance(subscription, dict)
-        or not isinstance(subscription.get("endpoint"), str)
-        or not (isinstance(keys, dict) and isinstance(keys.get("p256dh"), str) and isinstance(keys.get("auth"), str))
-    ):
-        return 'A Web Push subscription has "endpoint" and "keys" with "p256dh" and "auth".'
-    schemes = ("https://", "http://") if settings.WEBPUSH_ALLOW_HTTP_ENDPOINTS else ("https://",)
-    if not subscription["endpoint"].startswith(schemes):
-        return "The subscription's endpoint is an https:// URL of a push service."
-    return None
-
-
 @transaction.atomic
 def device_register(*, user: User, platform: str, token: str) -> tuple[Device, bool]:
-    """Register where `user` gets push. The same token again re-activates it (and moves it to this user)."""
+    """Register where `user` gets push. The same token again re-activates it (and moves it to this user).
+
+    A Web Push endpoint must pass the outbound guard (tracking.push.webpush_registration_problem).
+    At most PUSH_DEVICES_PER_USER devices stay active: one more deactivates the least recently registered.
+    """
     if platform not in Platform.values:
         raise ValidationError({"platform": f"One of {', '.join(Platform.values)}."})
     if platform == Platform.WEBPUSH:
-        problem = webpush_subscription_problem(token)
+        problem = webpush_registration_problem(token)
         if problem:
             raise ValidationError({"token": problem})
         # One subscription, however the browser spaced or ordered its JSON, is one device.
         token = json.dumps(json.loads(token), separators=(",", ":"), sort_keys=True)
+    # The user's row is locked first, so two registrations at once cannot both keep one device too many.
+    User.objects.select_for_update().filter(pk=user.pk).first()
     digest = token_digest(token)
     device = Device.objects.select_for_update().filter(platform=platform, token_sha256=digest).first()
+    created = device is None
     if device is None:
         device = Device(user=user, platform=platform, token=token, token_sha256=digest)
         device.full_clean()
         device.save()
-        return device, True
-    device.user, device.active, device.deactivated_reason = user, True, ""
-    device.save(update_fields=["user", "active", "deactivated_reason", "updated_at"])
-    return device, False
+    else:
+        device.user, device.active, device.deactivated_reason = user, True, ""
+        device.save(update_fields=["user", "active", "deactivated_reason", "updated_at"])
+    _devices_beyond_the_limit_deactivate(user=user, keeping=device)
+    return device, created
+
+
+def _devices_beyond_the_limit_deactivate(*, user: User, keeping: Device) -> None:
+    """Deactivate the user's least recently registered active devices beyond PUSH_DEVICES_PER_USER.
+
+    The oldest goes rather than the new one being refused: a patient who reinstalls the app or
+    clears the browser gets a new token while the old one lingers, and must not be locked out of
+    reminders. A device registered again counts as recent (its updated_at moves).
+    """
+    others = Device.objects.filter(user=user, active=True).exclude(pk=keeping.pk)
+    kept = others.order_by("-updated_at", "-created_at").values_list("pk", flat=True)[
+        : max(settings.PUSH_DEVICES_PER_USER, 1) - 1
+    ]
+    others.exclude(pk__in=list(kept)).update(
+        active=False, deactivated_reason=DeactivationReason.REPLACED.value, updated_at=timezone.now()
+    )
 
 
 def device_remove(*, device: Device, user: User) -> None:

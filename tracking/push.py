@@ -5,6 +5,12 @@ whether a retry can help (timeouts, 429, 5xx) and whether the device is gone for
 deactivates it). Transports record nothing. They read their settings on every send, and what they
 cache (the FCM OAuth token, the APNs provider JWT) is keyed by those settings, so a test's override
 or a changed deployment takes effect without a restart.
+
+Where each one connects: a Web Push endpoint comes from the client, so it goes through the outbound
+guard (tacro_topical/outbound.py) at registration and again at every send. FCM's and APNs' URLs come
+from settings (FCM_ENDPOINT, APNS_ENDPOINT, and the token_uri of the operator's service-account
+file), never from a client: the device token only fills a path segment (APNs, hex-checked) or the
+JSON body (FCM). httpx follows no redirect unless told to.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import base64
 import binascii
 import datetime
 import json
+import logging
 import os
 import re
 import threading
@@ -26,15 +33,15 @@ import google.auth.exceptions
 import google.auth.transport.requests
 import httpx
 import jwt
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from google.oauth2 import service_account
 from py_vapid import Vapid, VapidException  # type: ignore[import-untyped]
-from pywebpush import WebPushException, webpush  # type: ignore[import-untyped]
+from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
 
-from tracking.channels import DeliveryError, EmailTransport, Message, Transport
+from tacro_topical import outbound
+from tracking.channels import DeactivationReason, DeliveryError, EmailTransport, Message, Transport
 
 if TYPE_CHECKING:
     from tracking.models import Device
@@ -42,10 +49,13 @@ if TYPE_CHECKING:
 # A reminder more than half a day late is noise; the inbox still holds it. Every push service
 # drops the message after this long instead of waking the device with a stale dose prompt.
 PUSH_TTL = datetime.timedelta(hours=12)
-# Seconds: a Celery worker must not hang on a push service that stopped answering.
+# Seconds: a Celery worker must not hang on a push service that stopped answering. (Web Push has a
+# total deadline instead: WEBPUSH_SEND_DEADLINE_SECONDS.)
 REQUEST_TIMEOUT = 10.0
-# Remote error bodies end up in Delivery.detail (500 characters) and Device.deactivated_reason (300).
+# FCM's and APNs' error texts (services named in settings, not by a client) end up in Delivery.detail.
 _DETAIL_LIMIT = 160
+
+logger = logging.getLogger(__name__)
 
 
 def _ttl_seconds() -> int:
@@ -158,23 +168,70 @@ def _load_vapid_key(configured: str) -> Vapid:
         ) from error
 
 
-def _webpush_error(error: WebPushException) -> DeliveryError:
-    status: int | None = error.status_code
-    if status is None:
-        return DeliveryError(f"Web Push failed before any answer: {_clip(str(error.message))}", retryable=False)
-    reason = _clip(error.response.text or "") if error.response is not None else ""
-    detail = f"The push service answered {status}." + (f" {reason}" if reason else "")
-    if status in (404, 410):
-        # RFC 8030: the subscription expired or the user revoked it; it will never work again.
-        return DeliveryError(detail, retryable=False, device_gone=True)
-    return DeliveryError(detail, retryable=_is_retryable_status(status))
+def webpush_registration_problem(token: str) -> str | None:
+    """Why a Web Push token cannot be registered, in words for a 400 on `token`; None when it can.
+
+    The endpoint must pass the outbound guard's URL check (no DNS lookup here: every send resolves
+    the name and checks the addresses again).
+    """
+    try:
+        subscription = parse_subscription(token)
+    except ValueError as error:
+        return f"A Web Push token is the browser's PushSubscription as JSON, and this one cannot be used: {error}."
+    try:
+        outbound.check_url(subscription.endpoint, allowed_hosts=settings.WEBPUSH_ALLOWED_HOSTS)
+    except outbound.DestinationRefusedError as refused:
+        accepted = ", ".join(settings.WEBPUSH_ALLOWED_HOSTS)
+        return (
+            f"The subscription's endpoint {refused}. Accepted: an https:// URL on port 443 of a browser"
+            f" push service: {accepted}, or a subdomain of one."
+        )
+    return None
+
+
+# RFC 8292 section 2: a push service refuses a VAPID token that expires more than 24 hours ahead.
+_VAPID_LIFETIME = datetime.timedelta(hours=12)
+# RFC 8030 section 7.3: 404 and 410 say the subscription is gone for good.
+_WEBPUSH_GONE = {404: DeactivationReason.WEBPUSH_NOT_FOUND, 410: DeactivationReason.WEBPUSH_EXPIRED}
+
+
+def _webpush_request(
+    subscription: WebPushSubscription, message: Message, vapid_key: Vapid, audience: str
+) -> tuple[bytes, dict[str, str]]:
+    """One push's body, encrypted for the subscription (RFC 8291, aes128gcm), and its headers:
+    VAPID (RFC 8292) for `audience`, TTL, and the collapse key as Topic."""
+    payload = json.dumps(message.push_payload()).encode()
+    body = WebPusher(subscription.as_info()).encode(payload, "aes128gcm")["body"]
+    claims = {
+        "sub": settings.WEBPUSH_VAPID_SUBJECT,
+        "aud": audience,
+        "exp": int(time.time() + _VAPID_LIFETIME.total_seconds()),
+    }
+    headers = {
+        **vapid_key.sign(claims),
+        "Content-Encoding": "aes128gcm",
+        "TTL": str(_ttl_seconds()),
+        "Topic": message.collapse_key,
+    }
+    return body, headers
+
+
+def _webpush_status_error(status: int) -> DeliveryError:
+    """What a push service's answer other than 2xx means. Its body is never read, let alone kept."""
+    if status in _WEBPUSH_GONE:
+        return DeliveryError.gone(_WEBPUSH_GONE[status])
+    if 300 <= status < 400:
+        return DeliveryError(f"The push service answered {status}, a redirect, which is not followed.", retryable=False)
+    return DeliveryError(f"The push service answered {status}.", retryable=_is_retryable_status(status))
 
 
 class WebPushTransport:
     """Web Push (RFC 8030) to a browser subscription, encrypted (RFC 8291) and signed with VAPID (RFC 8292).
 
     The payload is `message.push_payload()` as JSON; the Topic header is the collapse key, so a
-    re-sent duplicate replaces the one still waiting at the push service.
+    re-sent duplicate replaces the one still waiting at the push service. The request goes through
+    the outbound guard: allowed push services only, public addresses only, no redirect, and at most
+    WEBPUSH_SEND_DEADLINE_SECONDS.
     """
 
     channel = "webpush"
@@ -191,33 +248,36 @@ class WebPushTransport:
             subscription = parse_subscription(device.token)
         except ValueError as error:
             # Nothing the server can do fixes a broken subscription; the browser must subscribe again.
-            raise DeliveryError(
-                f"The Web Push subscription cannot be read: {error}.", retryable=False, device_gone=True
-            ) from error
+            raise DeliveryError.gone(DeactivationReason.WEBPUSH_UNREADABLE) from error
         vapid_key = _load_vapid_key(settings.WEBPUSH_VAPID_PRIVATE_KEY)
+        allowed_hosts = settings.WEBPUSH_ALLOWED_HOSTS
         try:
-            webpush(
-                subscription_info=subscription.as_info(),
-                data=json.dumps(message.push_payload()),
-                vapid_private_key=vapid_key,
-                # A new dict each time: pywebpush writes aud and exp into the one it is given.
-                vapid_claims={"sub": settings.WEBPUSH_VAPID_SUBJECT},
-                ttl=_ttl_seconds(),
-                headers={"Topic": message.collapse_key},
-                timeout=REQUEST_TIMEOUT,
+            # The origin is VAPID's audience; post() checks the URL again itself before resolving it.
+            target = outbound.check_url(subscription.endpoint, allowed_hosts=allowed_hosts)
+            body, headers = _webpush_request(subscription, message, vapid_key, audience=target.origin)
+            status = outbound.post(
+                subscription.endpoint,
+                body=body,
+                headers=headers,
+                allowed_hosts=allowed_hosts,
+                deadline_seconds=settings.WEBPUSH_SEND_DEADLINE_SECONDS,
             )
-        except WebPushException as error:
-            raise _webpush_error(error) from error
+        except outbound.DestinationRefusedError as refused:
+            # Registered before the guard, the allow-list narrowed since, or the name now resolves to
+            # an address that is not public: it will not be sent to again.
+            logger.warning("web push to device %s refused: the endpoint %s", device.pk, refused)
+            raise DeliveryError.gone(DeactivationReason.WEBPUSH_REFUSED) from refused
+        except outbound.NoAnswerError as failed:
+            raise DeliveryError(f"The push service {failed}.", retryable=True) from failed
         except VapidException as error:
             raise DeliveryError(
                 f"The VAPID claims were refused: {_clip(str(error))} Check WEBPUSH_VAPID_SUBJECT.", retryable=False
             ) from error
-        except (requests.ConnectionError, requests.Timeout) as error:
-            raise DeliveryError(
-                f"The push service could not be reached: {type(error).__name__}", retryable=True
-            ) from error
-        except requests.RequestException as error:
-            raise DeliveryError(f"The Web Push request failed: {type(error).__name__}", retryable=False) from error
+        except WebPushException as error:
+            # pywebpush could not encrypt for these keys although they parsed.
+            raise DeliveryError.gone(DeactivationReason.WEBPUSH_UNREADABLE) from error
+        if not 200 <= status < 300:
+            raise _webpush_status_error(status)
 
 
 # --- FCM HTTP v1 ------------------------------------------------------------------------------
@@ -329,7 +389,7 @@ class FcmTransport:
         device = _require_device(device, self.channel)
         token = device.token.strip()
         if not token:
-            raise DeliveryError("The FCM registration token is empty.", retryable=False, device_gone=True)
+            raise DeliveryError.gone(DeactivationReason.FCM_EMPTY_REGISTRATION)
         service_account_file = settings.FCM_SERVICE_ACCOUNT_FILE
         project_id = _fcm_project_id(service_account_file)
         access_token = self._fetch_access_token(service_account_file)
@@ -348,7 +408,7 @@ class FcmTransport:
         detail = f"FCM answered {response.status_code} {'/'.join(sorted(codes))}: {reason}".rstrip(": ")
         if response.status_code == 404 or "UNREGISTERED" in codes:
             # The app was uninstalled or the token expired; only the app can register a new one.
-            raise DeliveryError(detail, retryable=False, device_gone=True)
+            raise DeliveryError.gone(DeactivationReason.FCM_UNREGISTERED)
         raise DeliveryError(detail, retryable=_is_retryable_status(response.status_code))
 
     def _fetch_access_token(self, service_account_file: str) -> str:
@@ -449,7 +509,7 @@ class ApnsTransport:
         device = _require_device(device, self.channel)
         device_token = device.token.strip()
         if not _APNS_DEVICE_TOKEN.fullmatch(device_token):
-            raise DeliveryError("The APNs device token is not a hex string.", retryable=False, device_gone=True)
+            raise DeliveryError.gone(DeactivationReason.APNS_MALFORMED_DEVICE)
         config = _apns_config()
         url = f"{settings.APNS_ENDPOINT.rstrip('/')}/3/device/{device_token}"
         headers = {
@@ -475,7 +535,7 @@ class ApnsTransport:
         reason = _apns_reason(response)
         detail = f"APNs answered {response.status_code} {reason}".rstrip() + "."
         if response.status_code == 410 or reason in _APNS_GONE_REASONS:
-            return DeliveryError(detail, retryable=False, device_gone=True)
+            return DeliveryError.gone(DeactivationReason.APNS_UNREGISTERED)
         if reason == "ExpiredProviderToken":
             # Our cached JWT aged out (a clock jump, a suspended worker): a fresh one will do.
             with self._token_lock:

@@ -135,7 +135,11 @@ class DeviceSerializer(serializers.ModelSerializer):
 class DeviceInputSerializer(RejectUnknownFields, serializers.Serializer):
     platform = serializers.ChoiceField(choices=Platform.choices)
     token = serializers.CharField(
-        max_length=4096, help_text="The FCM or APNs token; for webpush, the PushSubscription as JSON."
+        max_length=4096,
+        help_text=(
+            "The FCM or APNs token; for webpush, the PushSubscription as JSON, its endpoint an https URL of a"
+            " browser push service (FCM, Mozilla, Apple or Windows)."
+        ),
     )
 
     def to_internal_value(self, data: Any) -> Any:

@@ -2,10 +2,13 @@
 decrypts like a browser, and HTTP servers standing in for FCM (and Google's token endpoint) and APNs.
 
 Nothing is mocked but the addresses: each transport runs its real client, signing and encryption.
+Web Push reaches its receiver through the outbound guard's test switch, as `localhost` (the guard's
+own behaviour is in test_outbound_guard.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -21,6 +24,7 @@ from pytest_django.fixtures import Settings
 from tests.tracking.peers import (
     LOOPBACK,
     OAUTH_TOKEN_PATH,
+    BrowserSubscription,
     JsonHttpServer,
     RecordedRequest,
     ServiceAccountFile,
@@ -37,7 +41,7 @@ from tests.tracking.peers import (
     write_service_account,
 )
 from tracking import push
-from tracking.channels import DeliveryError, EmailTransport, Message, Transport
+from tracking.channels import DeactivationReason, DeliveryError, EmailTransport, Message, Transport
 from tracking.models import Device, Platform
 from tracking.push import (
     FCM_SCOPE,
@@ -138,9 +142,26 @@ def vapid_keys(settings: Settings) -> VapidKeys:
 
 
 @pytest.fixture
-def push_receiver() -> Iterator[WebPushReceiver]:
+def loopback_push_service(settings: Settings) -> None:
+    """A local receiver may stand in for a push service: `localhost` allowed, and the test switch."""
+    settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
+
+
+@pytest.fixture
+def push_receiver(loopback_push_service: None) -> Iterator[WebPushReceiver]:
     with WebPushReceiver() as receiver:
         yield receiver
+
+
+def at_localhost(url: str) -> str:
+    """`url` with its loopback address named `localhost`: the outbound guard takes host names only."""
+    return url.replace(LOOPBACK, "localhost", 1)
+
+
+def subscribe(receiver: WebPushReceiver) -> BrowserSubscription:
+    subscription = receiver.subscribe()
+    return dataclasses.replace(subscription, endpoint=at_localhost(subscription.endpoint))
 
 
 def webpush_device(token: str) -> Device:
@@ -150,19 +171,19 @@ def webpush_device(token: str) -> Device:
 def test_webpush_delivers_the_payload_encrypted_for_the_subscription_with_topic_ttl_and_vapid(
     vapid_keys: VapidKeys, push_receiver: WebPushReceiver, message: Message
 ) -> None:
-    subscription = push_receiver.subscribe()
+    subscription = subscribe(push_receiver)
 
     WebPushTransport().send(message, webpush_device(subscription.token()))
 
     [delivery] = push_receiver.deliveries()
-    assert delivery.subscription == subscription
+    assert delivery.subscription.auth_secret == subscription.auth_secret
     assert delivery.payload() == message.push_payload()
     headers = delivery.request.headers
     assert headers["topic"] == message.collapse_key
     assert headers["ttl"] == str(int(PUSH_TTL.total_seconds()))
     assert headers["content-encoding"] == "aes128gcm"
     claims = read_vapid_authorization(headers["authorization"], vapid_keys.public_key)
-    assert claims["aud"] == push_receiver.url
+    assert claims["aud"] == at_localhost(push_receiver.url)
     assert claims["sub"] == "mailto:care-team@example.org"
     assert claims["exp"] > time.time()
 
@@ -173,7 +194,7 @@ def test_webpush_reads_the_vapid_key_from_a_pem_file(
     key_file = tmp_path / "vapid.pem"
     key_file.write_bytes(vapid_keys.private_pem)
     settings.WEBPUSH_VAPID_PRIVATE_KEY = str(key_file)
-    subscription = push_receiver.subscribe()
+    subscription = subscribe(push_receiver)
 
     WebPushTransport().send(message, webpush_device(subscription.token()))
 
@@ -186,14 +207,15 @@ def test_webpush_reads_the_vapid_key_from_a_pem_file(
 def test_webpush_expired_subscription_marks_the_device_gone(
     vapid_keys: VapidKeys, push_receiver: WebPushReceiver, message: Message, status: int
 ) -> None:
-    push_receiver.answer(status)
-    subscription = push_receiver.subscribe()
+    push_receiver.answer(status, {"reason": "an internal service's answer"})
+    subscription = subscribe(push_receiver)
 
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
     assert error.device_gone is True
     assert error.retryable is False
-    assert str(status) in error.detail
+    # Our own words, keyed by the status: never the answer's body.
+    assert error.detail == {404: DeactivationReason.WEBPUSH_NOT_FOUND, 410: DeactivationReason.WEBPUSH_EXPIRED}[status]
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -201,7 +223,7 @@ def test_webpush_throttled_or_failing_push_service_is_retryable(
     vapid_keys: VapidKeys, push_receiver: WebPushReceiver, message: Message, status: int
 ) -> None:
     push_receiver.answer(status)
-    subscription = push_receiver.subscribe()
+    subscription = subscribe(push_receiver)
 
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
@@ -214,7 +236,7 @@ def test_webpush_other_client_errors_are_final_but_keep_the_device(
     vapid_keys: VapidKeys, push_receiver: WebPushReceiver, message: Message, status: int
 ) -> None:
     push_receiver.answer(status)
-    subscription = push_receiver.subscribe()
+    subscription = subscribe(push_receiver)
 
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
@@ -222,8 +244,10 @@ def test_webpush_other_client_errors_are_final_but_keep_the_device(
     assert error.device_gone is False
 
 
-def test_webpush_unreachable_push_service_is_retryable(vapid_keys: VapidKeys, message: Message) -> None:
-    subscription = make_subscription(f"http://{LOOPBACK}:{unused_port()}/push/nobody-listens")
+def test_webpush_unreachable_push_service_is_retryable(
+    vapid_keys: VapidKeys, loopback_push_service: None, message: Message
+) -> None:
+    subscription = make_subscription(f"http://localhost:{unused_port()}/push/nobody-listens")
 
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
@@ -249,20 +273,20 @@ def test_webpush_unreadable_subscription_marks_the_device_gone_without_sending(
 
     assert error.device_gone is True
     assert error.retryable is False
-    assert error.detail.startswith("The Web Push subscription cannot be read: ")
+    assert error.detail == DeactivationReason.WEBPUSH_UNREADABLE
     assert push_receiver.requests == []
 
 
 def test_webpush_short_auth_secret_marks_the_device_gone(
     vapid_keys: VapidKeys, push_receiver: WebPushReceiver, message: Message
 ) -> None:
-    info = push_receiver.subscribe().info()
+    info = subscribe(push_receiver).info()
     info["keys"]["auth"] = "AAAA"
 
     error = send_error(WebPushTransport(), message, webpush_device(json.dumps(info)))
 
     assert error.device_gone is True
-    assert "auth secret" in error.detail
+    assert error.detail == DeactivationReason.WEBPUSH_UNREADABLE
 
 
 def test_webpush_unreadable_vapid_key_is_a_final_error_that_keeps_the_device(
@@ -270,7 +294,7 @@ def test_webpush_unreadable_vapid_key_is_a_final_error_that_keeps_the_device(
 ) -> None:
     missing_file = tmp_path / "missing.pem"
     settings.WEBPUSH_VAPID_PRIVATE_KEY = str(missing_file)
-    subscription = push_receiver.subscribe()
+    subscription = subscribe(push_receiver)
 
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
