@@ -317,8 +317,11 @@ class WebPushReceiver(JsonHttpServer):
         self.subscriptions: dict[str, BrowserSubscription] = {}
 
     def subscribe(self) -> BrowserSubscription:
-        subscription = make_subscription(f"{self.url}/push/{uuid.uuid4().hex}")
-        self.subscriptions[subscription.endpoint.removeprefix(self.url)] = subscription
+        # By name, not address: the outbound guard sends only to allowed host names, never to an IP
+        # literal; tests allow "localhost" with OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS.
+        path = f"/push/{uuid.uuid4().hex}"
+        subscription = make_subscription(self.url.replace(LOOPBACK, "localhost", 1) + path)
+        self.subscriptions[path] = subscription
         return subscription
 
     def deliveries(self) -> list[WebPushDelivery]:

@@ -100,7 +100,7 @@ class TestReminderSettings:
 
 class TestDevices:
     def test_a_web_push_subscription_registers_once_and_again_answers_200(self, patient):
-        subscription = make_subscription("https://push.example.org/send/abc")
+        subscription = make_subscription("https://fcm.googleapis.com/fcm/send/abc")
         client = client_as(patient.user)
         first = client.post("/api/v1/devices/", {"platform": "webpush", "token": subscription.info()}, format="json")
         again = client.post("/api/v1/devices/", {"platform": "webpush", "token": subscription.token()}, format="json")

@@ -114,7 +114,9 @@ def prescribe_due_a_minute_ago(patient) -> None:
 def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_worker(
     redis_worker, smtp_server, vapid_keys, push_receiver, settings
 ):
-    settings.WEBPUSH_ALLOW_HTTP_ENDPOINTS = True  # the local receiver speaks plain HTTP on loopback
+    # The local receiver speaks plain HTTP on loopback, by the name "localhost".
+    settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
     patient = PatientFactory(timezone="Asia/Qatar", user__email="amira@test.example")
     subscription = push_receiver.subscribe()
     device, _ = device_register(user=patient.user, platform="webpush", token=subscription.token())
@@ -160,7 +162,8 @@ def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_work
 
 
 def test_a_web_push_410_through_the_worker_deactivates_the_device(redis_worker, vapid_keys, push_receiver, settings):
-    settings.WEBPUSH_ALLOW_HTTP_ENDPOINTS = True
+    settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
     patient = PatientFactory(timezone="Europe/Berlin")
     subscription = push_receiver.subscribe()
     push_receiver.answer(410, {"reason": "push subscription has unsubscribed or expired"})
