@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
 from django.forms import ModelForm
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.text import capfirst
 
 from accounts import services
 from accounts.models import AccessChannel, AccessRecord, CareTeamJoinCode, CareTeamMembership, Patient, Role, User
@@ -66,10 +70,125 @@ class PatientDataAdmin(admin.ModelAdmin):
         return obj
 
 
+# --- Who manages which account -------------------------------------------------------------------
+
+# The roles clinic staff give and manage: each grants no more than clinic staff hold themselves
+# (accounts/backends.py). Clinic staff accounts, superusers and anything beyond are a superuser's.
+STAFF_MANAGED_ROLES = (Role.PATIENT, Role.CAREGIVER, Role.DERMATOLOGIST)
+
+
+def users_managed_by(user: Any, users: QuerySet[User] | None = None) -> QuerySet[User]:
+    """The accounts `user` may see and change in the admin (of `users`, default all).
+
+    A superuser: every account. Anyone else (clinic staff): patients, caregivers and dermatologists
+    whose powers come from their role alone; never a superuser, other clinic staff, or an account a
+    superuser gave groups or permissions, which may hold more than the staff member does.
+    """
+    users = User.objects.all() if users is None else users
+    if user.is_superuser:
+        return users
+    return users.filter(is_superuser=False, role__in=STAFF_MANAGED_ROLES, groups=None, user_permissions=None)
+
+
+def staff_status_for(role: str) -> bool:
+    """Admin access for an account clinic staff set up: dermatologists review in the admin; nobody else."""
+    return role == Role.DERMATOLOGIST
+
+
+# --- The audit of changes to who may do what ----------------------------------------------------------
+
+# Fields that grant or take away access, with their names in the log: their old and new values go into
+# the admin's log (LogEntry).
+ACCESS_FIELDS = {"role": "Role", "is_staff": "Staff status", "is_superuser": "Superuser status", "is_active": "Active"}
+
+
+def _label(name: str) -> str:
+    return ACCESS_FIELDS[name]
+
+
+def _form_label(name: str) -> str:
+    """The field's name as Django's own change message has it (from the model's verbose_name)."""
+    return str(capfirst(User._meta.get_field(name).verbose_name))  # type: ignore[union-attr]
+
+
+def _shown(value: Any) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
+def access_snapshot(user: User) -> dict[str, Any]:
+    return {name: getattr(user, name) for name in ACCESS_FIELDS}
+
+
+def access_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Each access field that changed, as `Role (patient → dermatologist)`: roles and flags, no personal data."""
+    return [
+        f"{_label(name)} ({_shown(before[name])} → {_shown(after[name])})"
+        for name in ACCESS_FIELDS
+        if before[name] != after[name]
+    ]
+
+
+def with_changed_fields(message: Any, replaced: Iterable[str], described: list[str]) -> Any:
+    """The admin's change message with the plain labels of `replaced` fields swapped for `described` ones.
+
+    Django's message names the fields a form changed ("Changed Role."); the audit wants old and new
+    values too, and fields a rule changed outside the form (staff status follows the role).
+    """
+    if not described or not isinstance(message, list):
+        return message
+    replaced = set(replaced)
+    kept: list[Any] = []
+    fields: list[str] = []
+    for item in message:
+        changed = item.get("changed") if isinstance(item, dict) else None
+        if changed is not None and "name" not in changed:
+            fields = [label for label in changed["fields"] if label not in replaced]
+        else:
+            kept.append(item)
+    return [*kept, {"changed": {"fields": [*fields, *described]}}]
+
+
+def log_admin_change(request: HttpRequest, obj: Any, message: str) -> LogEntry:
+    """One row in the admin's log (LogEntry), e.g. for an action that changes no field."""
+    entry = LogEntry.objects.log_actions(
+        user_id=cast(int, request.user.pk),
+        queryset=[obj],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
+    )
+    return without_name(entry, obj)
+
+
+def without_name(entry: Any, obj: Any) -> Any:
+    """The log entry names its object by id, not by str(): a patient's or an account's name is personal data."""
+    if isinstance(entry, LogEntry):
+        entry.object_repr = f"{obj._meta.verbose_name} {obj.pk}"
+        LogEntry.objects.filter(pk=entry.pk).update(object_repr=entry.object_repr)
+    return entry
+
+
 class EmailUserCreationForm(AdminUserCreationForm):
+    """A superuser's: with a password they choose and staff status."""
+
     class Meta:
         model = User
         fields = ("email", "first_name", "last_name", "role")
+
+
+class StaffAccountCreationForm(forms.ModelForm):
+    """Clinic staff's: no password. The owner gets an e-mail to choose one (UserAdmin.save_model)."""
+
+    class Meta:
+        model = User
+        fields = ("email", "first_name", "last_name", "role")
+
+    def save(self, commit: bool = True) -> User:
+        user: User = super().save(commit=False)
+        user.set_unusable_password()
+        if commit:
+            user.save()
+        return user
 
 
 class EmailUserChangeForm(UserChangeForm):
@@ -80,7 +199,13 @@ class EmailUserChangeForm(UserChangeForm):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    """Clinic staff create dermatologist and staff accounts here; only superusers grant superpowers."""
+    """Clinic staff set up patients', caregivers' and dermatologists' accounts; the rest is a superuser's.
+
+    Clinic staff never see a superuser or another member of clinic staff (their pages are 404s), never
+    set a password (they send a reset link), and never grant staff or superuser status, groups or
+    permissions: a dermatologist's admin access follows from the role. Changes to roles and access
+    flags are written to the admin's log with their old and new values.
+    """
 
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
@@ -88,6 +213,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "first_name", "last_name", "role", "is_staff", "is_active")
     list_filter = ("role", "is_staff", "is_active")
     search_fields = ("email", "first_name", "last_name")
+    actions = ("send_password_reset_link",)
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Person", {"fields": ("first_name", "last_name", "role")}),
@@ -103,13 +229,95 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+    staff_fieldsets = (
+        (None, {"fields": ("email",)}),
+        ("Person", {"fields": ("first_name", "last_name", "role")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    staff_add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "first_name", "last_name", "role"),
+                "description": "The new account's owner gets an e-mail with a link to choose a password. "
+                "A dermatologist can sign in to this admin; patients and caregivers use the app.",
+            },
+        ),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return users_managed_by(request.user, super().get_queryset(request))
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # Not a redirect to the index: an account outside the caller's reach is as absent as a missing one.
+            raise Http404("No such account, or not one you manage.")
+        return obj
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        return self.staff_fieldsets if obj is not None else self.staff_add_fieldsets
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None and not request.user.is_superuser:
+            kwargs["form"] = StaffAccountCreationForm
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         readonly = ["last_login", "date_joined"]
         if not request.user.is_superuser:
-            # Clinic staff manage accounts but cannot hand out superuser rights or raw permissions.
-            readonly += ["is_superuser", "groups", "user_permissions"]
+            # Clinic staff manage accounts but hand out no access of their own choosing.
+            readonly += ["is_staff", "is_superuser", "groups", "user_permissions"]
         return readonly
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "role" and not request.user.is_superuser:
+            kwargs["choices"] = [(value, label) for value, label in Role.choices if value in STAFF_MANAGED_ROLES]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        # Whoever sets a password can sign in as its owner: clinic staff send a reset link instead.
+        if not request.user.is_superuser:
+            raise PermissionDenied("Send the account a password-reset link instead.")
+        return super().user_change_password(request, id, form_url)
+
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
+        if not request.user.is_superuser and (not change or "role" in form.changed_data):
+            obj.is_staff = staff_status_for(obj.role)
+        before = access_snapshot(User.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        # The log entry is written after save_model; what changed is kept for it on the request.
+        request._access_changes = (  # type: ignore[attr-defined]
+            access_changes(before, access_snapshot(obj)) if before is not None else []
+        )
+        if not change and not obj.has_usable_password():
+            # Its owner chooses the password, through the link of a password reset (sent after the commit).
+            services.user_password_reset_request(email=obj.email)
+
+    def log_addition(self, request: HttpRequest, obj: User, message: Any) -> Any:
+        granted = ", ".join(f"{_label(name)} {_shown(value)}" for name, value in access_snapshot(obj).items())
+        return without_name(super().log_addition(request, obj, f"Added with {granted}."), obj)
+
+    def log_change(self, request: HttpRequest, obj: User, message: Any) -> Any:
+        described = getattr(request, "_access_changes", [])
+        message = with_changed_fields(message, [_form_label(name) for name in ACCESS_FIELDS], described)
+        return without_name(super().log_change(request, obj, message), obj)
+
+    @admin.action(description="Send a password-reset link by e-mail")
+    def send_password_reset_link(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        # The queryset is the changelist's: only accounts the caller manages.
+        users = list(queryset.filter(is_active=True))
+        for user in users:
+            # The same link and e-mail as POST auth/password/reset/ (accounts.services owns both).
+            services.user_password_reset_request(email=user.email)
+            log_admin_change(request, user, "Sent a password-reset link.")
+        skipped = queryset.count() - len(users)
+        note = f" ({skipped} inactive left out)" if skipped else ""
+        self.message_user(request, f"Sent {len(users)} password-reset link(s){note}.", messages.SUCCESS)
 
 
 class CareTeamMembershipInline(admin.TabularInline):
@@ -134,6 +342,45 @@ class PatientAdmin(PatientDataAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Patient]:
         # The one place access is decided: a dermatologist sees only their care teams' patients.
         return super().get_queryset(request).select_related("user")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "caregivers" in form.base_fields:
+            cast(forms.ModelMultipleChoiceField, form.base_fields["caregivers"]).queryset = self.caregiver_choices(
+                request, obj
+            )
+        return form
+
+    @staticmethod
+    def caregiver_choices(request: HttpRequest, patient: Patient | None) -> QuerySet[User]:
+        """Who may be made this patient's caregiver: active caregiver accounts the caller manages.
+
+        The patient's current caregivers stay listed, so saving the page never drops one silently.
+        """
+        managed = users_managed_by(request.user).filter(role=Role.CAREGIVER, is_active=True)
+        current = Q(dependents=patient) if patient is not None and patient.pk else Q(pk__in=[])
+        return User.objects.filter(Q(pk__in=managed.values("pk")) | current).distinct()
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool) -> None:
+        before = set(form.instance.caregivers.values_list("pk", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        after = set(form.instance.caregivers.values_list("pk", flat=True))
+        # User ids only: the log says who was added or removed without naming anyone.
+        parts = []
+        if after - before:
+            parts.append("added user " + ", ".join(str(pk) for pk in sorted(after - before)))
+        if before - after:
+            parts.append("removed user " + ", ".join(str(pk) for pk in sorted(before - after)))
+        request._caregiver_changes = [f"Caregivers ({'; '.join(parts)})"] if parts else []  # type: ignore[attr-defined]
+
+    def log_addition(self, request: HttpRequest, obj: Patient, message: Any) -> Any:
+        return without_name(super().log_addition(request, obj, message), obj)
+
+    def log_change(self, request: HttpRequest, obj: Patient, message: Any) -> Any:
+        described = getattr(request, "_caregiver_changes", [])
+        return without_name(
+            super().log_change(request, obj, with_changed_fields(message, ["Caregivers"], described)), obj
+        )
 
     def save_model(self, request: HttpRequest, obj: Patient, form: ModelForm, change: bool) -> None:
         if not change:
@@ -224,6 +471,33 @@ class AccessRecordAdmin(admin.ModelAdmin):
             return queryset.filter(patient_id=uuid.UUID(search_term.strip())), False
         except ValueError:
             return super().get_search_results(request, queryset, search_term)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(admin.ModelAdmin):
+    """The admin's own log: who changed which account's role or access, or a patient's caregivers, and when.
+
+    Superusers browse it (no role grants it); nobody edits it. Objects are named by id, not by name.
+    """
+
+    list_display = ("action_time", "user", "content_type", "object_repr", "action_flag", "message")
+    list_filter = ("action_flag", "content_type")
+    search_fields = ("user__email", "object_id", "object_repr")
+    list_select_related = ("user", "content_type")
+    date_hierarchy = "action_time"
+
+    @admin.display(description="change")
+    def message(self, entry: LogEntry) -> str:
+        return entry.get_change_message()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -20,7 +20,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import services
+from accounts import second_factor, services
 from accounts.lockout import lockout_message, lockout_seconds
 from accounts.models import AccessChannel, Patient, Role, User
 from accounts.selectors import patient_visible_to, patients_actable_by, patients_visible_to
@@ -112,17 +112,48 @@ class RegisterApi(APIView):
 
 
 class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
-    """The e-mail address and password of an account."""
+    """The e-mail address and password of an account, and a code for an account with a second factor."""
 
     # simplejwt's pair serializer; the e-mail is normalised the way accounts store it.
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=32,
+        help_text="Dermatologists and clinic staff: the 6-digit code from the authenticator app, "
+        "or one of the recovery codes (each works once).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         attrs[self.username_field] = str(attrs[self.username_field]).strip().lower()
+        code = attrs.pop("otp", "")
         tokens = super().validate(attrs)
+        if second_factor.asks_for_second_factor(self.user):
+            self.check_second_factor(code, email=attrs[self.username_field])
         # simplejwt does not announce the sign-in; django-axes resets the failure count on this
         # signal, and Django's own receiver records last_login (so SIMPLE_JWT leaves that off).
         user_logged_in.send(sender=type(self.user), request=self.context["request"], user=self.user)
         return tokens
+
+    def check_second_factor(self, code: str, *, email: str) -> None:
+        """401 unless `code` is accepted (accounts/second_factor.py); a wrong one counts toward the lockout."""
+        if not code.strip():
+            # Not counted: a client learns here that this account needs a code, then asks the person for it.
+            raise exceptions.AuthenticationFailed(
+                "This account signs in with a second factor: send `otp`, the 6-digit code from your "
+                "authenticator app, or one of your recovery codes.",
+                code="otp_required",
+            )
+        if second_factor.code_accepted(self.user, code) is None:
+            # As Django's authenticate() announces a wrong password, so django-axes counts this one too.
+            user_login_failed.send(
+                sender=__name__, credentials={self.username_field: email}, request=self.context["request"]
+            )
+            raise exceptions.AuthenticationFailed(
+                "The code in `otp` was not accepted: send the 6-digit code your authenticator app shows "
+                "now (each code works once), or one of your recovery codes.",
+                code="otp_invalid",
+            )
 
 
 class TokenObtainApi(TokenObtainPairView):
@@ -135,7 +166,10 @@ class TokenObtainApi(TokenObtainPairView):
                 "TokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
             ),
             400: VALIDATION_ERROR,
-            401: OpenApiResponse(ErrorSerializer, description="Wrong e-mail or password."),
+            401: OpenApiResponse(
+                ErrorSerializer,
+                description="Wrong e-mail or password; or `otp` missing or wrong for an account with a second factor.",
+            ),
             429: OpenApiResponse(
                 ErrorSerializer, description="Account locked after repeated failures; see Retry-After."
             ),

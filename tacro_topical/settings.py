@@ -59,6 +59,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "csp",
+    # The second factor of clinicians and clinic staff (accounts/second_factor.py): TOTP and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "tracking",
 ]
@@ -73,6 +77,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages, to say why a session ended; before django-otp, which then sees the signed-out user.
+    "tacro_topical.session_timeout.SessionTimeoutMiddleware",
+    # Puts the device that verified the session on request.user (the admin site checks it).
+    "django_otp.middleware.OTPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lockout flagged during the view into a response.
@@ -158,6 +166,19 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
 }
+
+# Second factor (accounts/second_factor.py): dermatologists, clinic staff and superusers sign in to the
+# admin and the token endpoint with a TOTP code or a recovery code. Required in production; in
+# local mode only once an account has enrolled, so the demo signs in without an authenticator.
+SECOND_FACTOR_REQUIRED = env.bool("SECOND_FACTOR_REQUIRED", default=PRODUCTION)
+SECOND_FACTOR_RECOVERY_CODES = env.int("SECOND_FACTOR_RECOVERY_CODES", default=10)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="tacro-topical")
+# Nobody reads an authenticator's secret back from the admin, superusers included: it would clone it.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Admin sessions: signed out 12 hours after signing in, and after 30 minutes without a request
+# (tacro_topical/session_timeout.py).
+SESSION_COOKIE_AGE = env.int("ADMIN_SESSION_HOURS", default=12) * 3600
+SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("ADMIN_SESSION_IDLE_MINUTES", default=30))
 
 # Join codes a dermatologist hands a patient in clinic; short-lived on purpose.
 CARE_TEAM_JOIN_CODE_TTL = timedelta(minutes=env.int("CARE_TEAM_JOIN_CODE_TTL_MINUTES", default=30))
