@@ -61,6 +61,13 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime-installed
 
+# `make run` is for a developer machine: local mode, whose keys are the repository's (tacro_topical/settings.py).
+# Anything else must say DJANGO_ENV itself, so an explicit one wins here. Per target: the bench targets keep the
+# production settings bench/environment.py gives them. The tests set local mode in tests/settings.py.
+migrate seed run: export DJANGO_ENV ?= local
+# mypy's Django plugin loads the settings, which refuse to load without a mode; types do not depend on it.
+lint: export DJANGO_ENV = local
+
 migrate: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
 

@@ -17,11 +17,15 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tacro_bench"
 # The project's own databases (development and tests): a benchmark never writes to, let alone drops, them.
 PROTECTED_DATABASES = frozenset({"tacro_topical", "test_tacro_topical"})
 BENCH_SECRET_KEY = "tacro-bench-only-key-not-used-anywhere-else-0123456789abcdefghijklmnop"  # noqa: S105
+# Production refuses a JWT key equal to SECRET_KEY (tacro_topical/settings.py), so the bench has its own.
+BENCH_JWT_SIGNING_KEY = "tacro-bench-only-jwt-key-not-used-anywhere-else-9876543210zyxwvutsrqpo"
+# The benchmarks send many sync batches a minute from one account; the per-user item limit would measure 429s.
+BENCH_SYNC_ITEMS_RATE = "100000000/minute"
 TEST_CLIENT_HOST = "testserver"
 
 
 def configure_environment() -> None:
-    """Production settings (DEBUG off, HTTPS hardening on) with a bench key and the test client's host.
+    """Production settings (DEBUG off, HTTPS hardening on) with bench keys and the test client's host.
 
     Anything already set in the environment wins, except DEBUG, which is always off here.
     """
@@ -31,6 +35,8 @@ def configure_environment() -> None:
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ.setdefault("DJANGO_ENV", "production")
     os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
+    os.environ.setdefault("JWT_SIGNING_KEY", BENCH_JWT_SIGNING_KEY)
+    os.environ.setdefault("THROTTLE_SYNC_ITEMS", BENCH_SYNC_ITEMS_RATE)
     os.environ["DEBUG"] = "false"
     hosts = [host for host in os.environ.get("ALLOWED_HOSTS", "").split(",") if host]
     if TEST_CLIENT_HOST not in hosts:

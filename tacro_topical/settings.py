@@ -1,10 +1,10 @@
 """Settings for tacro-topical, read from the environment (django-environ).
 
-Nothing needs to be set for the embedded default: SQLite in the project folder
-and kombu's filesystem transport for Celery, so the app runs with Python alone.
-`DATABASE_URL` and `CELERY_BROKER_URL` switch to PostgreSQL and Redis.
-`DJANGO_ENV=production` refuses to start without `SECRET_KEY` and `ALLOWED_HOSTS`
-and turns on the HTTPS hardening that `manage.py check --deploy` asks for.
+`DJANGO_ENV` must say where this runs. `DJANGO_ENV=local` needs nothing else: SQLite in
+the project folder and kombu's filesystem transport for Celery, so the app runs with Python
+alone. `DATABASE_URL` and `CELERY_BROKER_URL` switch to PostgreSQL and Redis.
+`DJANGO_ENV=production` refuses to start without `SECRET_KEY`, a different `JWT_SIGNING_KEY`
+and `ALLOWED_HOSTS`, and turns on the HTTPS hardening that `manage.py check --deploy` asks for.
 """
 
 from datetime import timedelta
@@ -23,24 +23,58 @@ env = environ.Env()
 # A local .env file is a convenience for developers; the real environment wins.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DJANGO_ENV = env.str("DJANGO_ENV", default="development")
-if DJANGO_ENV not in {"development", "production"}:
-    raise ImproperlyConfigured("DJANGO_ENV must be 'development' or 'production'.")
+# Where this runs is always said, never assumed: "production" on a server, "local" on a developer machine
+# (`make run` and the test settings set it). An unset DJANGO_ENV once meant development with the fixed keys
+# below, so a deployment that forgot it accepted JSON Web Tokens forged with a key from the repository.
+DJANGO_ENV = env.str("DJANGO_ENV", default="")
+if DJANGO_ENV not in {"local", "production"}:
+    raise ImproperlyConfigured(
+        (f"DJANGO_ENV={DJANGO_ENV!r} is not a mode." if DJANGO_ENV else "DJANGO_ENV is not set.")
+        + " Set DJANGO_ENV=production on a server, with SECRET_KEY, a different JWT_SIGNING_KEY and"
+        " ALLOWED_HOSTS; or DJANGO_ENV=local on a developer machine (`make run` sets it)."
+    )
 PRODUCTION = DJANGO_ENV == "production"
 
 DEBUG = env.bool("DEBUG", default=False)
 
+# Keys for a developer machine. They are in the repository, so local mode is the only one that takes them.
+LOCAL_SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+LOCAL_JWT_SIGNING_KEY = "local-only-jwt-signing-key-from-the-repository-never-accepted-in-production"
+
+
+def refuse_unsafe_keys(secret_key: str, jwt_signing_key: str) -> None:
+    """Outside local mode: two keys of the deployment's own, neither from the repository.
+
+    The JWT key is a separate one so that what SECRET_KEY signs (sessions, password reset links) and the
+    API's tokens can be rotated, or leak, one without the other.
+    """
+    advice = "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    # RFC 7518 section 3.2: an HS256 key has at least 256 bits; 32 characters of a random string give that.
+    jwt_min_length = 32
+    for name, key in (("SECRET_KEY", secret_key), ("JWT_SIGNING_KEY", jwt_signing_key)):
+        if not key.strip():
+            raise ImproperlyConfigured(f"{name} is empty. {advice}")
+        if key in {LOCAL_SECRET_KEY, LOCAL_JWT_SIGNING_KEY}:
+            raise ImproperlyConfigured(f"{name} is the repository's local key, which anyone can sign with. {advice}")
+    if jwt_signing_key == secret_key:
+        raise ImproperlyConfigured(f"JWT_SIGNING_KEY must differ from SECRET_KEY. {advice}")
+    if len(jwt_signing_key) < jwt_min_length:
+        raise ImproperlyConfigured(f"JWT_SIGNING_KEY must be at least {jwt_min_length} characters. {advice}")
+
+
 if PRODUCTION:
     # env.str without a default raises ImproperlyConfigured naming the variable.
     SECRET_KEY = env.str("SECRET_KEY")
+    JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY")
+    refuse_unsafe_keys(SECRET_KEY, JWT_SIGNING_KEY)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("Set the ALLOWED_HOSTS environment variable in production.")
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must stay off in production.")
 else:
-    # A fixed key is fine for a developer machine; production must bring its own.
-    SECRET_KEY = env.str("SECRET_KEY", default="django-insecure-development-only-key-do-not-use-in-production")
+    SECRET_KEY = env.str("SECRET_KEY", default=LOCAL_SECRET_KEY)
+    JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=LOCAL_JWT_SIGNING_KEY)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -147,13 +181,20 @@ AUTH_PASSWORD_VALIDATORS = [
 # django-axes: lock an account after repeated failed sign-ins, admin and JWT alike.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-# Each parameter locks on its own: the account (from anywhere), and the address guessing at many accounts.
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Failures count per account (from anywhere) and per account and address; never per address alone, which
+# locked out everyone behind one NAT (a clinic, a hospital) after anyone's failures. Guessing at many
+# accounts from one address is the auth throttle's to slow down (tacro_topical/throttles.py).
+# With one failure limit the account's count is always the larger, so it decides.
+AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_credentials"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# The client's address as the throttles see it (NUM_PROXIES below); axes' own django-ipware path is unused.
+AXES_CLIENT_IP_CALLABLE = "tacro_topical.client_address.client_address"
+# A successful sign-in clears the failures its lockout parameters match: with those above, its own account's
+# only. (With the address a parameter on its own, signing in to one's own account cleared every failure from
+# that address, so an attacker could guess at a patient's password without end.)
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0) or None
 AXES_VERBOSE = False
 
 SIMPLE_JWT = {
@@ -162,7 +203,7 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,  # the token view sends user_logged_in, which records it
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
 }
@@ -184,6 +225,9 @@ SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("ADMIN_SESSION_IDLE_MINUTES", d
 CARE_TEAM_JOIN_CODE_TTL = timedelta(minutes=env.int("CARE_TEAM_JOIN_CODE_TTL_MINUTES", default=30))
 
 # --- REST framework and OpenAPI -------------------------------------------------
+# The proxies in front that each append to X-Forwarded-For; 0: none, and the header is ignored. The one
+# setting behind tacro_topical.client_address, which the throttles and the sign-in lockout both use.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
@@ -199,6 +243,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_CLASSES": [
         "tacro_topical.throttles.AuthRateThrottle",
         "tacro_topical.throttles.WriteRateThrottle",
+        "tacro_topical.throttles.SyncItemsRateThrottle",
         "tacro_topical.throttles.ReadRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
@@ -207,11 +252,16 @@ REST_FRAMEWORK: dict[str, Any] = {
         "auth": env.str("THROTTLE_AUTH", default="30/minute"),
         # Per user on every write: a patient logs a handful a day; a sync is one request.
         "write": env.str("THROTTLE_WRITE", default="240/minute"),
+        # Per user, the logs sent through sync, item by item: one full batch (2,000, tracking/apis.py) a minute.
+        "sync_items": env.str("THROTTLE_SYNC_ITEMS", default="2000/minute"),
         # Per user on every read: an app showing a record makes a few a screen.
         "read": env.str("THROTTLE_READ", default="1200/minute"),
+        # Per client address on the health check: a load balancer polls every few seconds.
+        "health": env.str("THROTTLE_HEALTH", default="120/minute"),
     },
-    # Behind a proxy, the number of proxies that append to X-Forwarded-For (throttles count clients by it).
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    # DRF's own reading of X-Forwarded-For, for any throttle that does not go through client_address: the
+    # same count, so nothing trusts the header more than NUM_PROXIES says (DRF trusts all of it when unset).
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -19,6 +19,10 @@ def _reachable(host: str, port: int) -> bool:
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
+# The suite runs in local mode whatever the shell says (production would redirect every request to HTTPS
+# and want keys of its own); processes the tests start inherit it.
+os.environ["DJANGO_ENV"] = "local"
+
 if "DATABASE_URL" not in os.environ and _reachable("127.0.0.1", 5432):
     os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/tacro_topical"
 

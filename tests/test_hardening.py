@@ -1,4 +1,6 @@
-"""Hardening: throttles with Retry-After, the health endpoint, 503 while the database is away, the broker down."""
+"""Hardening: throttles with Retry-After (clients told apart by the one client-address function, sync counted by
+its items), the health endpoint (throttled, the broker asked at most every few seconds), 503 while the database
+is away, the broker down."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
@@ -22,7 +25,9 @@ from tests.factories import PatientFactory
 from tests.tracking.conftest import client_as, make_regimen
 from tracking.models import Application
 
+DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 TOKEN = "/api/v1/auth/token/"
+REGISTER = "/api/v1/auth/register/"
 HEALTH = "/api/v1/health/"
 
 
@@ -79,6 +84,192 @@ def test_writes_are_throttled_per_user_and_reads_are_not(rates: dict[str, str]) 
     assert int(third["Retry-After"]) > 0
     assert reads == [200] * 5
     assert someone_else.status_code == 201
+
+
+# --- Which client a throttle counts: X-Forwarded-For only as far as NUM_PROXIES says ----------------------
+
+
+@pytest.mark.django_db
+def test_sign_ups_each_with_another_x_forwarded_for_are_throttled_without_proxies(
+    rates: dict[str, str], settings: Any
+) -> None:
+    """The finding: 32 sign-ups, each with another X-Forwarded-For, none throttled (DRF read the raw header)."""
+    settings.NUM_PROXIES = 0
+    client = APIClient(REMOTE_ADDR="192.0.2.10")
+
+    answers = [
+        client.post(REGISTER, {}, format="json", HTTP_X_FORWARDED_FOR=f"198.51.100.{number}").status_code
+        for number in range(4)
+    ]
+
+    assert answers == [400, 400, 400, 429]
+
+
+@pytest.mark.django_db
+def test_behind_one_proxy_throttles_count_the_address_it_saw_not_what_the_client_wrote(
+    rates: dict[str, str], settings: Any
+) -> None:
+    settings.NUM_PROXIES = 1
+    proxy = APIClient(REMOTE_ADDR="10.0.0.2")
+
+    def sign_up(forwarded_for: str) -> int:
+        return int(proxy.post(REGISTER, {}, format="json", HTTP_X_FORWARDED_FOR=forwarded_for).status_code)
+
+    # One client forging a new left-hand entry each time; the proxy appends the address it really saw.
+    forged = [sign_up(f"198.51.100.{number}, 203.0.113.1") for number in range(4)]
+    someone_else = sign_up("203.0.113.2")
+
+    assert forged == [400, 400, 400, 429]
+    assert someone_else == 400
+
+
+# --- Sync counts its items ---------------------------------------------------------------------------------
+
+
+def skin_checks(count: int) -> dict[str, Any]:
+    return {
+        "skin_checks": [
+            {
+                "id": str(uuid.uuid4()),
+                "performed_at": "2026-11-21T08:05:00+03:00",
+                "performed_by": "self",
+                "concerning": False,
+            }
+            for _ in range(count)
+        ]
+    }
+
+
+@pytest.fixture
+def sync_rates(settings: Any) -> None:
+    rest = dict(settings.REST_FRAMEWORK)
+    rest["DEFAULT_THROTTLE_RATES"] = {
+        **rest["DEFAULT_THROTTLE_RATES"],
+        "write": "100/minute",
+        "sync_items": "10/minute",
+    }
+    settings.REST_FRAMEWORK = rest
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("sync_rates")
+def test_one_account_stores_no_more_items_a_minute_through_sync_than_the_item_rate() -> None:
+    """The finding: a sync of 2,000 items was one request to the write throttle (~480k rows a minute)."""
+    from tracking.models import SkinCheck
+
+    patient = PatientFactory()
+    sync = f"/api/v1/patients/{patient.pk}/sync/"
+
+    with time_machine.travel(datetime.datetime.now(datetime.UTC), tick=False) as clock:
+        client = client_as(patient.user)
+        first = client.post(sync, skin_checks(6), format="json")
+        too_many = client.post(sync, skin_checks(5), format="json")
+        what_is_left = client.post(sync, skin_checks(4), format="json")
+        one_more = client.post(sync, skin_checks(1), format="json")
+        clock.shift(datetime.timedelta(seconds=61))
+        a_minute_later = client.post(sync, skin_checks(10), format="json")
+
+    assert first.status_code == 200
+    assert too_many.status_code == 429
+    assert 0 < int(too_many["Retry-After"]) <= 60
+    assert what_is_left.status_code == 200
+    assert one_more.status_code == 429
+    assert a_minute_later.status_code == 200
+    assert SkinCheck.objects.filter(patient=patient).count() == 20  # 10 in each minute
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("sync_rates")
+def test_the_sync_item_rate_is_per_account() -> None:
+    patient, other = PatientFactory(), PatientFactory()
+    mine = client_as(patient.user).post(f"/api/v1/patients/{patient.pk}/sync/", skin_checks(10), format="json")
+
+    theirs = client_as(other.user).post(f"/api/v1/patients/{other.pk}/sync/", skin_checks(10), format="json")
+
+    assert mine.status_code == 200
+    assert theirs.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("sync_rates")
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{not json", "application/json"),
+        ('{"skin_checks": "none"}', "application/json"),
+        ("[1, 2]", "application/json"),
+    ],
+    ids=["not-json", "not-a-list", "not-an-object"],
+)
+def test_a_sync_body_the_view_refuses_is_still_its_400_and_costs_no_items(body: str, content_type: str) -> None:
+    patient = PatientFactory()
+    client = client_as(patient.user)
+    sync = f"/api/v1/patients/{patient.pk}/sync/"
+
+    refused = client.post(sync, body, content_type=content_type)
+    full_batch = client.post(sync, skin_checks(10), format="json")
+
+    assert refused.status_code == 400, refused.content
+    assert full_batch.status_code == 200
+
+
+# --- Health -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_health_is_throttled_per_client_address_with_retry_after(settings: Any) -> None:
+    rest = dict(settings.REST_FRAMEWORK)
+    rest["DEFAULT_THROTTLE_RATES"] = {**rest["DEFAULT_THROTTLE_RATES"], "health": "3/minute"}
+    settings.REST_FRAMEWORK = rest
+    poller = APIClient(REMOTE_ADDR="192.0.2.30")
+
+    answers = [poller.get(HEALTH) for _ in range(4)]
+    load_balancer = APIClient(REMOTE_ADDR="10.0.0.9").get(HEALTH)
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert 0 < int(answers[-1]["Retry-After"]) <= 60
+    assert load_balancer.status_code == 200
+
+
+@pytest.mark.django_db
+def test_health_asks_the_broker_at_most_once_every_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tacro_topical import health
+
+    connections: list[object] = []
+    connection_for_write = health.celery_app.connection_for_write
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        connections.append(args)
+        return connection_for_write(*args, **kwargs)
+
+    monkeypatch.setattr(health.celery_app, "connection_for_write", counted)
+    # A moment no other test visits, so no earlier answer is remembered for it.
+    with time_machine.travel(datetime.datetime(2031, 5, 5, 5, 5, 0, tzinfo=datetime.UTC), tick=False) as clock:
+        polls = [APIClient().get(HEALTH).status_code for _ in range(10)]
+        asked_within_a_few_seconds = len(connections)
+        clock.shift(datetime.timedelta(seconds=5))
+        later = APIClient().get(HEALTH).status_code
+
+    assert polls == [200] * 10
+    assert asked_within_a_few_seconds == 1
+    assert later == 200
+    assert len(connections) == 2  # asked again once the last answer is 5 seconds old
+
+
+@pytest.mark.django_db
+def test_health_answers_even_when_the_cache_holding_throttle_counts_is_down(settings: Any) -> None:
+    """The counts live in Redis in production; a Redis that is down must be the check's 503, never a 500."""
+    from tacro_topical.celery import app
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}}
+    app.conf.broker_url = DEAD_REDIS
+    try:
+        response = APIClient().get(HEALTH)
+    finally:
+        app.conf.broker_url = settings.CELERY_BROKER_URL
+
+    assert response.status_code == 503
+    assert response.json()["broker"] == "unavailable"
 
 
 @pytest.mark.django_db

@@ -1,0 +1,106 @@
+"""tacro_topical.client_address: the one answer to "which address is this client", for the throttles and the
+sign-in lockout, set by NUM_PROXIES."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import RequestFactory
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.views import APIView
+
+from tacro_topical.client_address import client_address
+from tacro_topical.throttles import ClientAddressThrottle
+
+FACTORY = RequestFactory()
+
+
+def address(num_proxies: int, settings: Any, **meta: str) -> str | None:
+    settings.NUM_PROXIES = num_proxies
+    return client_address(FACTORY.get("/", **meta))
+
+
+def test_without_proxies_x_forwarded_for_is_ignored(settings: Any) -> None:
+    assert address(0, settings, REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR="203.0.113.9") == "192.0.2.1"
+
+
+def test_the_default_is_no_proxies() -> None:
+    from tacro_topical import settings as project_settings
+
+    assert project_settings.NUM_PROXIES == 0
+
+
+@pytest.mark.parametrize(
+    ("num_proxies", "forwarded_for", "expected"),
+    [
+        (1, "203.0.113.9", "203.0.113.9"),
+        (1, "198.51.100.1, 203.0.113.9", "203.0.113.9"),  # what the client wrote is left of our proxy's entry
+        (2, "198.51.100.1, 203.0.113.9, 10.0.0.7", "203.0.113.9"),
+        (2, "203.0.113.9,10.0.0.7", "203.0.113.9"),
+        (1, " 2001:DB8::1 ", "2001:db8::1"),
+    ],
+    ids=["one-proxy", "one-proxy-forged-entry", "two-proxies", "two-proxies-no-spaces", "ipv6"],
+)
+def test_behind_proxies_the_entry_the_outermost_one_appended_is_the_client(
+    num_proxies: int, forwarded_for: str, expected: str, settings: Any
+) -> None:
+    found = address(num_proxies, settings, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for)
+
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("num_proxies", "meta"),
+    [
+        (1, {}),
+        (2, {"HTTP_X_FORWARDED_FOR": "203.0.113.9"}),
+        (1, {"HTTP_X_FORWARDED_FOR": "203.0.113.9, not-an-address"}),
+        (1, {"HTTP_X_FORWARDED_FOR": "203.0.113.9, "}),
+    ],
+    ids=["no-header", "fewer-entries-than-proxies", "not-an-address", "empty-entry"],
+)
+def test_behind_proxies_a_missing_or_unusable_header_falls_back_to_remote_addr(
+    num_proxies: int, meta: dict[str, str], settings: Any
+) -> None:
+    assert address(num_proxies, settings, REMOTE_ADDR="10.0.0.2", **meta) == "10.0.0.2"
+
+
+def test_no_usable_address_at_all_is_none(settings: Any) -> None:
+    assert address(0, settings, REMOTE_ADDR="") is None
+
+
+def api_views() -> list[type[APIView]]:
+    """Every DRF view the URLconf routes to."""
+    found: list[type[APIView]] = []
+
+    def walk(patterns: list[Any]) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern):
+                view_class = getattr(pattern.callback, "cls", None)
+                if isinstance(view_class, type) and issubclass(view_class, APIView):
+                    found.append(view_class)
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="CareTeamJoinApi (accounts/apis.py) still imports DRF's ScopedRateThrottle: it is to import "
+    "tacro_topical.throttles.ScopedRateThrottle instead, and this marker goes with that change.",
+)
+def test_every_throttle_of_every_api_view_knows_clients_by_client_address() -> None:
+    """DRF's own throttles read X-Forwarded-For themselves; ours go through the one function."""
+    views = api_views()
+    strays = {
+        f"{view.__name__}: {throttle.__module__}.{throttle.__qualname__}"
+        for view in views
+        for throttle in view.throttle_classes
+        if not issubclass(throttle, ClientAddressThrottle)
+    }
+
+    assert len(views) > 20
+    assert not strays
