@@ -103,6 +103,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the rest, so every answer under /api/ and /admin/ is no-store: 503s, lockouts and CSRF 403s too.
+    "tacro_topical.middleware.NoStoreMiddleware",
     # Early, so a database down during sessions or auth is a 503 too, not a 500.
     "tacro_topical.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -278,7 +280,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Who may read the schema and the docs page: API_DOCS_PUBLIC below, enforced in tacro_topical/urls.py.
     # The docs page loads Swagger UI from the installed sidecar, never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -294,6 +296,9 @@ SPECTACULAR_SETTINGS = {
         "ConditionEnum": "accounts.models.Condition.choices",
     },
 }
+# The schema and the Swagger UI page: open to anyone outside production (clients are generated from
+# them); in production only for a signed-in clinician or clinic staff, as they map every route to attack.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=not PRODUCTION)
 
 # --- Celery -------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -413,9 +418,29 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- Mail ------------------------------------------------------------------------------
-# EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587. Default: the console in development,
-# an SMTP relay on localhost in production.
-_mail = env.email_url("EMAIL_URL", default="smtp://localhost:25" if PRODUCTION else "consolemail://")
+# EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587. Reminders name the patient, so in
+# production mail leaves only encrypted: the default is STARTTLS to a relay on this host, and plain SMTP
+# is refused unless the relay is on this host (smtp://localhost:25), where nothing crosses a network.
+PRODUCTION_EMAIL_URL_DEFAULT = "smtp+tls://localhost:587"
+LOOPBACK_MAIL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def refuse_plaintext_mail(mail: dict[str, Any]) -> None:
+    """In production: SMTP with STARTTLS or TLS, or plain SMTP to a relay on this host; nothing else over SMTP."""
+    if not str(mail.get("EMAIL_BACKEND", "")).endswith("smtp.EmailBackend"):
+        return
+    if mail.get("EMAIL_USE_TLS") or mail.get("EMAIL_USE_SSL") or mail.get("EMAIL_HOST") in LOOPBACK_MAIL_HOSTS:
+        return
+    raise ImproperlyConfigured(
+        f"EMAIL_URL sends mail to {mail.get('EMAIL_HOST')} without TLS, and reminders name the patient. "
+        "Use smtp+tls://user:password@host:587 (STARTTLS) or smtp+ssl://user:password@host:465, "
+        "or plain smtp:// only to a relay on this host."
+    )
+
+
+_mail = env.email_url("EMAIL_URL", default=PRODUCTION_EMAIL_URL_DEFAULT if PRODUCTION else "consolemail://")
+if PRODUCTION:
+    refuse_plaintext_mail(_mail)
 if django.VERSION >= (6, 1):
     # Django 6.1 replaces the EMAIL_* settings with MAILERS.
     _smtp_options = {
