@@ -21,9 +21,10 @@ from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from accounts.models import Patient
-from tacro_topical.serializers import PersonTextValidator
+from tacro_topical.serializers import ModelSerializer, PersonTextValidator
 from tests.factories import CaregiverFactory, PatientFactory
 from tests.tracking.conftest import client_as, make_regimen
+from tracking.models import Alert
 
 ONE_LINE = "one line"
 MULTI_LINE = "multi-line"
@@ -115,6 +116,21 @@ def test_each_field_a_person_types_applies_the_rule_of_its_kind(
     rules = [v for v in request_text_fields[field_name].validators if isinstance(v, PersonTextValidator)]
 
     assert rules == [PersonTextValidator(multiline=kind == MULTI_LINE)]
+
+
+def test_a_model_serializer_on_the_project_base_gives_model_text_fields_the_rule_of_their_kind() -> None:
+    class PatientNames(ModelSerializer):
+        class Meta:
+            model = Patient
+            fields = ("first_name",)
+
+    class AlertResolution(ModelSerializer):
+        class Meta:
+            model = Alert
+            fields = ("resolution_note",)
+
+    assert PersonTextValidator(multiline=False) in PatientNames().fields["first_name"].validators
+    assert PersonTextValidator(multiline=True) in AlertResolution().fields["resolution_note"].validators
 
 
 # --- The rule -----------------------------------------------------------------------------------------
