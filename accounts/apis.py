@@ -6,10 +6,14 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils import translation
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,22 +21,27 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
-from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts import second_factor, services
+from accounts import second_factor, services, tokens
 from accounts.lockout import lockout_message, lockout_seconds
-from accounts.models import AccessChannel, Patient, Role, User
+from accounts.models import AccessChannel, Language, Patient, Role, SessionEnd, User
 from accounts.selectors import patient_visible_to, patients_actable_by, patients_visible_to
 from accounts.serializers import (
+    AcceptedSerializer,
     CareTeamJoinSerializer,
     CareTeamMemberSerializer,
     DependentCreateSerializer,
     LogoutSerializer,
+    MeUpdateSerializer,
+    PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
     PatientSerializer,
     PatientUpdateSerializer,
     RegisterSerializer,
     UserSerializer,
+    VerifyEmailSerializer,
 )
 from tacro_topical.pagination import NewestFirstCursorPagination
 from tacro_topical.schema import (
@@ -84,6 +93,23 @@ def user_answer(user: User, request: Request) -> dict[str, Any]:
     return UserSerializer(user, context={"request": request, "actable_patients": actable}).data
 
 
+def language_of(request: Request) -> Language:
+    """The first of settings.LANGUAGES the request's Accept-Language (or language cookie) asks for; English."""
+    asked = translation.get_language_from_request(request)
+    return Language(asked) if asked in Language.values else Language.ENGLISH
+
+
+# The same words whether the address is new or taken: API.md, and the reason in accounts.services.user_register.
+REGISTERED = (
+    "Thank you. We have sent an e-mail to this address: follow the link in it to finish. "
+    "If nothing arrives within a few minutes, look in your spam folder."
+)
+RESET_REQUESTED = (
+    "If an account uses this address, we have sent it an e-mail with a link for choosing a new password. "
+    "The link works once, and for a limited time."
+)
+
+
 class RegisterApi(APIView):
     permission_classes = (AllowAny,)
     authentication_classes = ()
@@ -91,14 +117,23 @@ class RegisterApi(APIView):
     @extend_schema(
         operation_id="auth_register",
         request=RegisterSerializer,
-        responses={201: UserSerializer, 400: VALIDATION_ERROR},
+        responses={
+            202: OpenApiResponse(
+                AcceptedSerializer,
+                description="The same answer for a new and a taken address. A new account gets a link confirming "
+                "its address; the owner of a taken one is told someone tried, with a link to reset the password.",
+            ),
+            400: VALIDATION_ERROR,
+        },
         summary="Register a patient or caregiver",
+        description="Where confirming the address is required (production), the account signs in once the "
+        "e-mailed link has been followed (auth/verify-email/).",
     )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = services.user_register(
+        services.user_register(
             email=data["email"],
             password=data["password"],
             first_name=data["first_name"],
@@ -107,14 +142,114 @@ class RegisterApi(APIView):
             birth_date=data.get("birth_date"),
             timezone_name=data.get("timezone"),
             condition=data.get("condition"),
+            language=Language(data.get("language") or language_of(request)),
         )
-        return Response(user_answer(user, request), status=status.HTTP_201_CREATED)
+        return Response({"detail": REGISTERED}, status=status.HTTP_202_ACCEPTED)
+
+
+class VerifyEmailApi(APIView):
+    permission_classes = (AllowAny,)
+    authentication_classes = ()
+
+    @extend_schema(
+        operation_id="auth_verify_email",
+        request=VerifyEmailSerializer,
+        responses={
+            204: OpenApiResponse(description="The address is confirmed (following the link again changes nothing)."),
+            400: VALIDATION_ERROR,
+        },
+        summary="Confirm an e-mail address with the token from the e-mailed link",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = VerifyEmailSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_email_verify(token=serializer.validated_data["token"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetApi(APIView):
+    permission_classes = (AllowAny,)
+    authentication_classes = ()
+
+    @extend_schema(
+        operation_id="auth_password_reset",
+        request=PasswordResetSerializer,
+        responses={
+            202: OpenApiResponse(AcceptedSerializer, description="The same answer whatever the address."),
+            400: VALIDATION_ERROR,
+        },
+        summary="Ask for an e-mailed link to choose a new password",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_password_reset_request(email=serializer.validated_data["email"])
+        return Response({"detail": RESET_REQUESTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(APIView):
+    permission_classes = (AllowAny,)
+    authentication_classes = ()
+
+    @extend_schema(
+        operation_id="auth_password_reset_confirm",
+        request=PasswordResetConfirmSerializer,
+        responses={
+            204: OpenApiResponse(description="The password is changed; every token issued before stops working."),
+            400: VALIDATION_ERROR,
+        },
+        summary="Choose a new password with the uid and token from the e-mailed link",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_password_reset_confirm(**serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(APIView):
+    @extend_schema(
+        operation_id="auth_password_change",
+        request=PasswordChangeSerializer,
+        responses={
+            204: OpenApiResponse(
+                description="The password is changed. Every other token of the account stops working; the "
+                "tokens of the session this request came from keep working."
+            ),
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+        },
+        summary="Change the signed-in user's password",
+        description="A wrong `old_password` counts toward the account's sign-in lockout, like a wrong sign-in.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user: User = request.user  # type: ignore[assignment]
+        try:
+            services.user_password_change(
+                user=user,
+                old_password=serializer.validated_data["old_password"],
+                new_password=serializer.validated_data["new_password"],
+                keep_session_id=tokens.session_id_of(request.auth),
+                request=request,
+            )
+        except DjangoValidationError:
+            # django-axes flags the request when this wrong password hit, or met, the lockout.
+            if getattr(request, "axes_locked_out", False):
+                raise AccountLockedOut(wait=lockout_seconds(request), detail=lockout_message(request)) from None
+            raise
+        if isinstance(request.successful_authenticator, SessionAuthentication):
+            # Django ends every session cookie signed with the old password; the caller's stays signed in.
+            update_session_auth_hash(request._request, user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
     """The e-mail address and password of an account, and a code for an account with a second factor."""
 
     # simplejwt's pair serializer; the e-mail is normalised the way accounts store it.
+    token_class = tokens.SessionRefreshToken  # each sign-in starts a session (accounts/tokens.py)
     otp = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -189,6 +324,8 @@ class TokenObtainApi(TokenObtainPairView):
 
 
 class TokenRefreshApi(TokenRefreshView):
+    serializer_class = tokens.SessionTokenRefreshSerializer
+
     @extend_schema(
         operation_id="auth_token_refresh",
         responses={
@@ -196,10 +333,14 @@ class TokenRefreshApi(TokenRefreshView):
                 "RefreshedTokenPair", {"access": serializers.CharField(), "refresh": serializers.CharField()}
             ),
             400: VALIDATION_ERROR,
-            401: OpenApiResponse(ErrorSerializer, description="The refresh token is invalid, expired or revoked."),
+            401: OpenApiResponse(
+                ErrorSerializer, description="The refresh token is invalid, expired or revoked, or its session ended."
+            ),
         },
         summary="Trade a refresh token for a new pair; the old refresh token stops working",
-        description="Each refresh token works once: keep the new one from the answer.",
+        description="Each refresh token works once: keep the new one from the answer. Using one again ends the "
+        "whole session: its newer refresh token and its access tokens stop working too. A session ends "
+        "at the latest ACCOUNT_SESSION_LIFETIME (30 days) after signing in, however often it is refreshed.",
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
@@ -218,21 +359,30 @@ class LogoutApi(APIView):
         operation_id="auth_logout",
         request=LogoutSerializer,
         responses={
-            205: OpenApiResponse(description="The refresh token is revoked."),
+            205: OpenApiResponse(
+                description="The session of the refresh token has ended, its access tokens too; with `all`, "
+                "every session of the account."
+            ),
             400: VALIDATION_ERROR,
             401: OpenApiResponse(ErrorSerializer, description="The refresh token is invalid, expired or revoked."),
         },
-        summary="Sign out: revoke a refresh token",
+        summary="Sign out: end the refresh token's session, or with `all` every session of the account",
     )
     def post(self, request: Request) -> Response:
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            RefreshToken(serializer.validated_data["refresh"]).blacklist()
+            refresh = tokens.refresh_in_force(serializer.validated_data["refresh"], session_required=False)
         except TokenError as error:
             raise exceptions.AuthenticationFailed(
                 "The refresh token is invalid, expired or already revoked."
             ) from error
+        if serializer.validated_data["all"]:
+            services.user_sessions_end(user=refresh.user, reason=SessionEnd.SIGNED_OUT_EVERYWHERE)
+        elif refresh.session is not None:
+            services.session_end(session_id=refresh.session.pk, reason=SessionEnd.SIGNED_OUT)
+        # simplejwt's own record too, and the only one for a token from before sessions.
+        refresh.token.blacklist()
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
 
@@ -244,6 +394,19 @@ class MeApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(user_answer(request.user, request))  # type: ignore[arg-type]
+
+    @extend_schema(
+        operation_id="me_partial_update",
+        request=MeUpdateSerializer,
+        responses={200: UserSerializer, 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
+        summary="Change the signed-in user's names or language",
+        description="E-mails to the account are written in `language` (`en` or `ar`).",
+    )
+    def patch(self, request: Request) -> Response:
+        serializer = MeUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        return Response(user_answer(user, request))
 
 
 class PatientPagination(NewestFirstCursorPagination):

@@ -27,6 +27,13 @@ CLINICIAN_ROLES = frozenset({Role.DERMATOLOGIST, Role.CLINIC_STAFF})
 SELF_REGISTERING_ROLES = (Role.PATIENT, Role.CAREGIVER)
 
 
+class Language(models.TextChoices):
+    """The languages e-mails are written in; settings.LANGUAGES lists the same two."""
+
+    ENGLISH = "en", "English"
+    ARABIC = "ar", "Arabic"
+
+
 class Condition(models.TextChoices):
     ATOPIC_DERMATITIS = "atopic_dermatitis", "Atopic dermatitis"
     CLE_ACUTE = "cle_acute", "Acute cutaneous lupus erythematosus"
@@ -102,6 +109,26 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    language = models.CharField(
+        max_length=8, choices=Language.choices, default=Language.ENGLISH, help_text="E-mails are written in it."
+    )
+    # Only self-registration starts an account without a confirmed address (accounts.services.user_register):
+    # an account clinic staff create, and every account from before confirmation existed, counts as confirmed.
+    email_verified_at = models.DateTimeField(
+        "e-mail address confirmed at",
+        null=True,
+        blank=True,
+        default=timezone.now,
+        help_text="When the owner followed the e-mailed link. Where confirmation is required, "
+        "an account without it cannot sign in.",
+    )
+    sessions_ended_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When all the account's sign-ins were last ended (password change or reset, signing out "
+        "everywhere). A token issued before it without a session of its own is refused.",
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -128,6 +155,44 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_clinician(self) -> bool:
         return self.role in CLINICIAN_ROLES
+
+
+class SessionEnd(models.TextChoices):
+    SIGNED_OUT = "signed_out", "Signed out"
+    SIGNED_OUT_EVERYWHERE = "signed_out_everywhere", "Signed out everywhere"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    PASSWORD_RESET = "password_reset", "Password reset"
+    TOKEN_REUSED = "token_reused", "A refresh token was used again after it was replaced"
+
+
+class AuthSessionQuerySet(models.QuerySet["AuthSession"]):
+    def in_force(self, at: datetime.datetime) -> AuthSessionQuerySet:
+        """Sessions not ended and not past their absolute end at this instant."""
+        return self.filter(ended_at__isnull=True, expires_at__gt=at)
+
+
+class AuthSession(models.Model):
+    """One sign-in to the API: the family of refresh tokens rotated from it, and the access tokens they gave.
+
+    Every token carries the session's id (claim `sid`). Tokens work while the session is in force: ending
+    it (signing out, a password change or reset, a replaced refresh token shown again) ends them all at
+    once, access tokens included, and no rotation takes a session past `expires_at`.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_sessions")
+    started_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(help_text="The absolute end: refreshing never goes past it.")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=24, choices=SessionEnd.choices, blank=True)
+
+    objects = AuthSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-started_at",)
+
+    def __str__(self) -> str:
+        return f"sign-in {self.pk} of user {self.user_id} at {self.started_at:%Y-%m-%d %H:%M}Z"
 
 
 class Patient(models.Model):

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import SELF_REGISTERING_ROLES, Condition, Patient, Role, User, validate_iana_timezone
+from accounts.models import SELF_REGISTERING_ROLES, Condition, Language, Patient, Role, User, validate_iana_timezone
 from accounts.services import patient_registration_missing
 from tacro_topical.serializers import (
     BoundedDateField,
@@ -103,7 +103,7 @@ class UserSerializer(ModelSerializer):
 
     class Meta:
         model = User
-        fields = ("id", "email", "first_name", "last_name", "role", "patients")
+        fields = ("id", "email", "first_name", "last_name", "role", "language", "patients")
         read_only_fields = fields
 
     @extend_schema_field(PatientSerializer(many=True))
@@ -128,6 +128,11 @@ class RegisterSerializer(serializers.Serializer):
     )
     timezone = TimezoneField(required=False, help_text="Required for a patient. IANA name, e.g. Asia/Qatar.")
     condition = ExplainedChoiceField(choices=Condition.choices, required=False, help_text="Required for a patient.")
+    language = ExplainedChoiceField(
+        choices=Language.choices,
+        required=False,
+        help_text="The language of the account's e-mails. Left out: the request's Accept-Language, else English.",
+    )
 
     def validate_password(self, value: str) -> str:
         # Here as well as in the service, so a weak password is named beside the other fields' problems.
@@ -148,8 +153,48 @@ class RegisterSerializer(serializers.Serializer):
         return validated_together(missing, super().to_internal_value, data)
 
 
+class MeUpdateSerializer(RejectUnknownFields, serializers.Serializer):
+    first_name = SingleLineTextField(max_length=150, required=False)
+    last_name = SingleLineTextField(max_length=150, required=False, allow_blank=True)
+    language = ExplainedChoiceField(
+        choices=Language.choices, required=False, help_text="The language of the account's e-mails."
+    )
+
+
+class AcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What happens next, in plain words.")
+
+
+class VerifyEmailSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512, help_text="The token from the link in the e-mail.")
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.EmailField(help_text="The account's e-mail address.")
+
+
+def new_password_field() -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True, style={"input_type": "password"}, help_text=" ".join(password_validators_help_texts())
+    )
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64, help_text="The `uid` from the link in the e-mail.")
+    token = serializers.CharField(max_length=128, help_text="The `token` from the link in the e-mail.")
+    new_password = new_password_field()
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    old_password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    new_password = new_password_field()
+
+
 class LogoutSerializer(serializers.Serializer):
     refresh = serializers.CharField(help_text="The refresh token to revoke.")
+    all = serializers.BooleanField(
+        default=False, help_text="True: sign out of every session of the account, on every device."
+    )
 
 
 class CareTeamJoinSerializer(serializers.Serializer):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Iterable
-from typing import cast
+from functools import partial
+from typing import Any, cast
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -15,21 +17,30 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import links, tasks
+from accounts.emails import AccountEmail
 from accounts.models import (
     CLINICIAN_ROLES,
     AccessChannel,
     AccessRecord,
+    AuthSession,
     CareTeamJoinCode,
     CareTeamMembership,
+    Language,
     Patient,
     PatientTimezoneChange,
     Role,
+    SessionEnd,
     User,
     normalize_email_address,
 )
 from accounts.signals import patient_timezone_changed
+from tracking.tasks import enqueue
 
 PATIENT_EDITABLE_FIELDS = ("first_name", "last_name", "birth_date", "timezone", "condition")
+USER_EDITABLE_FIELDS = ("first_name", "last_name", "language")
+# One answer for a link that is wrong, used or old: which of them it was helps nobody but a guesser.
+LINK_REFUSED = "This link is not valid, or it has expired or was already used. Ask for a new one."
 
 
 @transaction.atomic
@@ -43,10 +54,14 @@ def user_register(
     birth_date: datetime.date | None = None,
     timezone_name: str | None = None,
     condition: str | None = None,
-) -> User:
-    """Create a patient or caregiver login; a patient also gets their own Patient record.
+    language: Language = Language.ENGLISH,
+) -> None:
+    """Create a patient or caregiver login (a patient also gets their own Patient record), unconfirmed.
 
-    Raises ValidationError keyed by field: a taken e-mail, a weak password, missing patient fields.
+    Raises ValidationError keyed by field: a weak password, missing or bad patient fields. A taken address
+    is not one of them: saying so would tell anyone that its owner is treated here. The new account gets
+    a link confirming its address; a taken address's owner is told someone tried, with a reset link. Either
+    way one e-mail goes out after commit, so the caller cannot tell the two apart.
     """
     if role not in (Role.PATIENT, Role.CAREGIVER):
         raise ValidationError({"role": "Only patients and caregivers register themselves."})
@@ -57,12 +72,15 @@ def user_register(
             birth_date=birth_date, timezone_name=timezone_name, condition=condition
         )
     email = normalize_email_address(email)
-    user = User(email=email, first_name=first_name, last_name=last_name, role=role)
+    user = User(
+        email=email, first_name=first_name, last_name=last_name, role=role, language=language, email_verified_at=None
+    )
     try:
         validate_password(password, user=user)
     except ValidationError as error:
         problems["password"] = error.messages
-    problems |= _clean_problems(user, exclude=["password"])
+    # validate_unique off: the unique e-mail is settled by the INSERT below, and never reported.
+    problems |= _clean_problems(user, exclude=["password"], validate_unique=False)
     patient = None
     if role == Role.PATIENT and not problems.keys() & set(PATIENT_REGISTRATION_FIELDS):
         patient = Patient(
@@ -76,17 +94,20 @@ def user_register(
         problems |= _clean_problems(patient, exclude=["user"])
     if problems:
         raise ValidationError(problems)
+    # Hashed for a taken address too, so that both answers take as long.
     user.set_password(password)
     try:
-        # A savepoint, so a lost race on the unique e-mail leaves the outer transaction usable.
+        # A savepoint, so the INSERT refused for a taken address (or a lost race) leaves the transaction usable.
         with transaction.atomic():
             user.save()
-    except IntegrityError as error:
-        raise ValidationError({"email": "An account with this e-mail address already exists."}) from error
+    except IntegrityError:
+        owner = User.objects.filter(email=email).only("pk").first()
+        _email_after_commit(AccountEmail.REGISTRATION_ATTEMPT, owner.pk if owner else None)
+        return
     if patient is not None:
         patient.user = user
         patient.save()
-    return user
+    _email_after_commit(AccountEmail.VERIFY_EMAIL, user.pk)
 
 
 # What a patient, and only a patient, must give at registration.
@@ -101,12 +122,148 @@ def patient_registration_missing(
     return {name: ["Required when registering a patient."] for name, value in given.items() if value in (None, "")}
 
 
-def _clean_problems(row: User | Patient, *, exclude: list[str]) -> dict[str, list[str]]:
+def _clean_problems(row: User | Patient, *, exclude: list[str], validate_unique: bool = True) -> dict[str, list[str]]:
     try:
-        row.full_clean(exclude=exclude)
+        row.full_clean(exclude=exclude, validate_unique=validate_unique)
     except ValidationError as error:
         return dict(error.message_dict)
     return {}
+
+
+def _email_after_commit(kind: AccountEmail, user_id: int | None) -> None:
+    """Hand an account e-mail to a worker once the transaction commits; None sends nothing, the same way."""
+    transaction.on_commit(partial(enqueue, tasks.send_account_email, kind.value, user_id))
+
+
+@transaction.atomic
+def user_email_verify(*, token: str) -> User:
+    """Record that the account's owner followed the e-mailed link. Following it again changes nothing."""
+    user = links.user_for_email_verification_token(token)
+    if user is None:
+        raise ValidationError({"token": LINK_REFUSED})
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+    return user
+
+
+def user_password_reset_request(*, email: str) -> None:
+    """E-mail a single-use link for choosing a new password, if an active account has this address.
+
+    The request does the same for any address (one look-up, one task) and the worker finds nobody to
+    write to for an unknown one, so neither the answer nor its timing says whether the address has an account.
+    """
+    owner = User.objects.filter(email=normalize_email_address(email), is_active=True).only("pk").first()
+    _email_after_commit(AccountEmail.PASSWORD_RESET, owner.pk if owner else None)
+
+
+@transaction.atomic
+def user_password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
+    """Set a new password through an e-mailed link, and end every sign-in of the account.
+
+    The link works once: the token hashes the password it replaces. The row is locked, so two requests
+    with one link cannot both use it. Following it also shows the address is the owner's.
+    """
+    user_id = links.user_id_from_reset_uid(uid)
+    user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first() if user_id else None
+    problems: dict[str, list[str]] = {}
+    if user is None or not links.password_reset_token_is_valid(user, token):
+        problems["token"] = [LINK_REFUSED]
+    try:
+        validate_password(new_password, user=user)
+    except ValidationError as error:
+        problems["new_password"] = error.messages
+    if problems:
+        raise ValidationError(problems)
+    user = cast(User, user)  # a valid token names a user
+    user.set_password(new_password)
+    changed = ["password"]
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        changed.append("email_verified_at")
+    user.save(update_fields=changed)
+    user_sessions_end(user=user, reason=SessionEnd.PASSWORD_RESET)
+    return user
+
+
+def user_password_change(
+    *,
+    user: User,
+    old_password: str,
+    new_password: str,
+    keep_session_id: uuid.UUID | None,
+    request: Any,
+) -> User:
+    """Change a signed-in user's password; every other sign-in of the account ends.
+
+    The session the change came from (`keep_session_id`) stays signed in. The old password is checked
+    through `authenticate`, so a wrong guess counts toward the account's sign-in lockout like a wrong
+    sign-in does: a stolen session cannot try passwords at leisure. django-axes needs the `request` (Django's
+    or REST framework's) for that, and flags it `axes_locked_out` once the account is locked.
+    """
+    problems: dict[str, list[str]] = {}
+    # Outside the transaction: the failure django-axes records must outlive the 400 that follows.
+    if authenticate(request, email=user.email, password=old_password) != user:
+        problems["old_password"] = ["This is not your current password."]
+    try:
+        validate_password(new_password, user=user)
+    except ValidationError as error:
+        problems["new_password"] = error.messages
+    if problems:
+        raise ValidationError(problems)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        user_sessions_end(user=user, reason=SessionEnd.PASSWORD_CHANGED, keep_session_id=keep_session_id)
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, **changes: Any) -> User:
+    """Change the signed-in user's own names or language. Only USER_EDITABLE_FIELDS may change."""
+    unknown = set(changes) - set(USER_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    for name, value in changes.items():
+        setattr(user, name, value)
+    user.full_clean(exclude=["password"], validate_unique=False)
+    if changes:
+        user.save(update_fields=list(changes))
+    return user
+
+
+# --- Sign-in sessions (accounts.tokens issues and checks the tokens) -----------------------------------
+
+
+@transaction.atomic
+def session_start(*, user: User) -> AuthSession:
+    """A new sign-in: it lasts at most ACCOUNT_SESSION_LIFETIME, however often its tokens are refreshed."""
+    now = timezone.now()
+    session = AuthSession(user=user, started_at=now, expires_at=now + settings.ACCOUNT_SESSION_LIFETIME)
+    session.save()
+    return session
+
+
+@transaction.atomic
+def session_end(*, session_id: uuid.UUID | str, reason: SessionEnd) -> bool:
+    """End one sign-in: every token it gave, access and refresh, stops working. False if it had ended."""
+    ended = AuthSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
+        ended_at=timezone.now(), end_reason=reason
+    )
+    return bool(ended)
+
+
+@transaction.atomic
+def user_sessions_end(*, user: User, reason: SessionEnd, keep_session_id: uuid.UUID | None = None) -> int:
+    """End every sign-in of the account but `keep_session_id`, and refuse tokens issued before now that
+    carry no session (accounts.tokens); return how many sessions ended."""
+    now = timezone.now()
+    user.sessions_ended_at = now
+    user.save(update_fields=["sessions_ended_at"])
+    others = AuthSession.objects.filter(user=user, ended_at__isnull=True)
+    if keep_session_id is not None:
+        others = others.exclude(pk=keep_session_id)
+    return others.update(ended_at=now, end_reason=reason)
 
 
 @transaction.atomic

@@ -4,6 +4,10 @@ from accounts import apis
 
 urlpatterns = [
     path("auth/register/", apis.RegisterApi.as_view(), name="auth-register"),
+    path("auth/verify-email/", apis.VerifyEmailApi.as_view(), name="auth-verify-email"),
+    path("auth/password/reset/", apis.PasswordResetApi.as_view(), name="auth-password-reset"),
+    path("auth/password/reset/confirm/", apis.PasswordResetConfirmApi.as_view(), name="auth-password-reset-confirm"),
+    path("auth/password/change/", apis.PasswordChangeApi.as_view(), name="auth-password-change"),
     path("auth/token/", apis.TokenObtainApi.as_view(), name="auth-token"),
     path("auth/token/refresh/", apis.TokenRefreshApi.as_view(), name="auth-token-refresh"),
     path("auth/logout/", apis.LogoutApi.as_view(), name="auth-logout"),

@@ -208,7 +208,18 @@ SIMPLE_JWT = {
     "SIGNING_KEY": JWT_SIGNING_KEY,
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
+    # Active, and where required with a confirmed address; on signing in and on every refresh.
+    "USER_AUTHENTICATION_RULE": "accounts.tokens.may_sign_in",
 }
+
+# Account lifecycle (accounts/tokens.py, accounts/links.py). Every token belongs to a sign-in session that
+# ends at the latest this long after signing in, however often its refresh token is rotated.
+ACCOUNT_SESSION_LIFETIME = timedelta(days=env.int("JWT_SESSION_DAYS", default=30))
+# Self-registered accounts sign in only once their address is confirmed: on in production.
+ACCOUNT_EMAIL_VERIFICATION_REQUIRED = env.bool("ACCOUNT_EMAIL_VERIFICATION_REQUIRED", default=PRODUCTION)
+ACCOUNT_EMAIL_VERIFICATION_MAX_AGE = timedelta(days=env.int("EMAIL_VERIFICATION_DAYS", default=7))
+# How long an e-mailed password-reset link works (Django's setting, in seconds); it works once.
+PASSWORD_RESET_TIMEOUT = 60 * env.int("PASSWORD_RESET_MINUTES", default=60)
 
 # Second factor (accounts/second_factor.py): dermatologists, clinic staff and superusers sign in to the
 # admin and the token endpoint with a TOTP code or a recovery code. Required in production; in
@@ -232,7 +243,8 @@ CARE_TEAM_JOIN_CODE_TTL = timedelta(minutes=env.int("CARE_TEAM_JOIN_CODE_TTL_MIN
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, refusing a token whose sign-in session has ended (accounts/tokens.py).
+        "accounts.tokens.SessionJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -394,6 +406,9 @@ APNS_ENDPOINT = env.str("APNS_ENDPOINT", default="https://api.push.apple.com")
 
 # --- Internationalisation and time ---------------------------------------------------
 LANGUAGE_CODE = "en-gb"
+# The languages of e-mails to a user (User.language, accounts.models.Language); translations in locale/.
+LANGUAGES = [("en", "English"), ("ar", "Arabic")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -8,11 +8,16 @@ from rest_framework.test import APIClient
 
 DOCUMENTED = {
     ("get", "/api/v1/health/"): {"200", "503"},
-    ("post", "/api/v1/auth/register/"): {"201", "400"},
+    ("post", "/api/v1/auth/register/"): {"202", "400"},
+    ("post", "/api/v1/auth/verify-email/"): {"204", "400"},
     ("post", "/api/v1/auth/token/"): {"200", "400", "401", "429"},
     ("post", "/api/v1/auth/token/refresh/"): {"200", "400", "401"},
     ("post", "/api/v1/auth/logout/"): {"205", "400", "401"},
+    ("post", "/api/v1/auth/password/reset/"): {"202", "400"},
+    ("post", "/api/v1/auth/password/reset/confirm/"): {"204", "400"},
+    ("post", "/api/v1/auth/password/change/"): {"204", "400", "401"},
     ("get", "/api/v1/me/"): {"200", "401"},
+    ("patch", "/api/v1/me/"): {"200", "400", "401"},
     ("get", "/api/v1/patients/"): {"200", "400", "401"},
     ("post", "/api/v1/patients/"): {"201", "400", "401", "403"},
     ("get", "/api/v1/patients/{patient_id}/"): {"200", "401", "404"},
@@ -100,6 +105,9 @@ def test_the_docs_page_loads_swagger_ui_from_our_own_static_files() -> None:
 
 ANONYMOUS = {
     ("post", "/api/v1/auth/register/"),
+    ("post", "/api/v1/auth/verify-email/"),
+    ("post", "/api/v1/auth/password/reset/"),
+    ("post", "/api/v1/auth/password/reset/confirm/"),
     ("post", "/api/v1/auth/token/"),
     ("post", "/api/v1/auth/token/refresh/"),
     ("post", "/api/v1/auth/logout/"),
