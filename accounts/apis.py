@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.signals import user_logged_in, user_login_failed
@@ -17,10 +17,9 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenObtainSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import second_factor, services, tokens
@@ -52,6 +51,7 @@ from tacro_topical.schema import (
     VALIDATION_ERROR,
     ErrorSerializer,
 )
+from tacro_topical.throttles import ScopedRateThrottle
 
 
 class AccountLockedOut(exceptions.Throttled):
@@ -249,7 +249,6 @@ class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
     """The e-mail address and password of an account, and a code for an account with a second factor."""
 
     # simplejwt's pair serializer; the e-mail is normalised the way accounts store it.
-    token_class = tokens.SessionRefreshToken  # each sign-in starts a session (accounts/tokens.py)
     otp = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -262,13 +261,18 @@ class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         attrs[self.username_field] = str(attrs[self.username_field]).strip().lower()
         code = attrs.pop("otp", "")
-        tokens = super().validate(attrs)
+        # simplejwt's pair serializer, in two steps: the password (TokenObtainSerializer sets self.user
+        # or raises), then the second factor, and only then the tokens, so that a wrong code starts
+        # no session.
+        TokenObtainSerializer.validate(self, attrs)
         if second_factor.asks_for_second_factor(self.user):
             self.check_second_factor(code, email=attrs[self.username_field])
+        # self.user is set: TokenObtainSerializer.validate raised otherwise.
+        refresh = tokens.SessionRefreshToken.for_user(cast(User, self.user))
         # simplejwt does not announce the sign-in; django-axes resets the failure count on this
         # signal, and Django's own receiver records last_login (so SIMPLE_JWT leaves that off).
         user_logged_in.send(sender=type(self.user), request=self.context["request"], user=self.user)
-        return tokens
+        return {"refresh": str(refresh), "access": str(refresh.access_token)}
 
     def check_second_factor(self, code: str, *, email: str) -> None:
         """401 unless `code` is accepted (accounts/second_factor.py); a wrong one counts toward the lockout."""

@@ -87,11 +87,6 @@ def api_views() -> list[type[APIView]]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CareTeamJoinApi (accounts/apis.py) still imports DRF's ScopedRateThrottle: it is to import "
-    "tacro_topical.throttles.ScopedRateThrottle instead, and this marker goes with that change.",
-)
 def test_every_throttle_of_every_api_view_knows_clients_by_client_address() -> None:
     """DRF's own throttles read X-Forwarded-For themselves; ours go through the one function."""
     views = api_views()

@@ -25,7 +25,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts import second_factor
-from accounts.models import User
+from accounts.models import AuthSession, User
 from tests.factories import (
     TEST_PASSWORD,
     CaregiverFactory,
@@ -321,10 +321,14 @@ def test_a_wrong_otp_says_a_code_is_needed(required: None, api_client: APIClient
     device = enrol(doctor)
 
     response = sign_in(api_client, doctor, otp=wrong_code(device))
+    missing = sign_in(api_client, doctor)
 
     assert response.status_code == 401
     assert set(response.json()) == {"detail"}
     assert "authenticator" in response.json()["detail"]
+    assert missing.status_code == 401
+    # The code is checked before any token is made: a refused sign-in starts no session.
+    assert not AuthSession.objects.filter(user=doctor).exists()
 
 
 def test_an_authenticator_code_works_once(required: None, api_client: APIClient) -> None:
