@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from tacro_topical.text import PersonTextValidator
+
 
 class Role(models.TextChoices):
     PATIENT = "patient", "Patient"
@@ -101,8 +103,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A login. What it may see follows from its role and its links to patients."""
 
     email = models.EmailField("e-mail address", unique=True)
-    first_name = models.CharField(max_length=150, blank=True)
-    last_name = models.CharField(max_length=150, blank=True)
+    # One line, no control characters: names go into e-mail subjects (admin forms and services alike).
+    first_name = models.CharField(max_length=150, blank=True, validators=[PersonTextValidator()])
+    last_name = models.CharField(max_length=150, blank=True, validators=[PersonTextValidator()])
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.PATIENT)
     is_staff = models.BooleanField(
         default=False, help_text="Can sign in to the admin (dermatologists and clinic staff)."
@@ -207,8 +210,8 @@ class Patient(models.Model):
         related_name="patient_profile",
         help_text="The patient's own login; empty for a dependent child.",
     )
-    first_name = models.CharField(max_length=150)
-    last_name = models.CharField(max_length=150, blank=True)
+    first_name = models.CharField(max_length=150, validators=[PersonTextValidator()])
+    last_name = models.CharField(max_length=150, blank=True, validators=[PersonTextValidator()])
     birth_date = models.DateField()
     timezone = models.CharField(
         max_length=64,

@@ -12,6 +12,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -27,6 +28,7 @@ from tests.factories import (
     PatientFactory,
     UserFactory,
 )
+from tracking.models import Alert
 
 pytestmark = pytest.mark.django_db
 
@@ -351,3 +353,25 @@ def test_superusers_browse_the_admin_log_and_clinic_staff_do_not(clinic: dict[st
     assert listing.status_code == 200
     assert "Role (patient → caregiver)" in listing.content.decode()
     assert staff.get("/admin/admin/logentry/").status_code == 403
+
+
+@pytest.mark.parametrize("name", ["Noah\nBcc: someone@example.org", "Noah\u202e", "No\x00ah"])
+def test_the_admin_refuses_a_name_with_a_control_character_as_the_api_does(clinic: dict[str, User], name: str) -> None:
+    # The rule lives on the model fields too (tacro_topical/text.py), so no form of the admin can store
+    # a name that would break an e-mail header.
+    staff = admin_as(clinic["staff"])
+    child = DependentFactory(caregiver=clinic["caregiver"], first_name="Noah")
+
+    response = staff.post(patient_url(child), change_form_data(staff, patient_url(child), first_name=name))
+
+    assert response.status_code == 200
+    assert "first_name" in response.context["adminform"].form.errors
+    child.refresh_from_db()
+    assert child.first_name == "Noah"
+
+
+def test_an_alert_resolution_note_keeps_its_line_breaks_but_no_other_control_character() -> None:
+    field = Alert._meta.get_field("resolution_note")
+    field.run_validators("Called the family.\nPlan: review in clinic.")
+    with pytest.raises(ValidationError):
+        field.run_validators("Called\x1b[2J the family.")

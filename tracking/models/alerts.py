@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Patient
+from tacro_topical.text import PersonTextValidator
 from tracking.models.regimens import Regimen
 
 
@@ -48,7 +49,7 @@ class Alert(models.Model):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    resolution_note = models.TextField(blank=True)
+    resolution_note = models.TextField(blank=True, validators=[PersonTextValidator(multiline=True)])
 
     class Meta:
         ordering = ("-severity", "-opened_at")
