@@ -14,8 +14,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts import links, tasks
 from accounts.emails import AccountEmail
@@ -264,6 +266,22 @@ def user_sessions_end(*, user: User, reason: SessionEnd, keep_session_id: uuid.U
     if keep_session_id is not None:
         others = others.exclude(pk=keep_session_id)
     return others.update(ended_at=now, end_reason=reason)
+
+
+@transaction.atomic
+def sessions_prune(*, now: datetime.datetime | None = None) -> int:
+    """Delete sign-ins that ended or expired more than ACCOUNT_ENDED_SESSIONS_KEPT ago, and simplejwt's
+    records of refresh tokens past their expiry (what its flushexpiredtokens command does).
+
+    Their tokens are refused already: the rows would only grow. Ended sessions are kept a while first, to
+    answer "when did this account sign in, and how did it end" after an incident. Returns the sessions deleted.
+    """
+    now = now or timezone.now()
+    cutoff = now - settings.ACCOUNT_ENDED_SESSIONS_KEPT
+    OutstandingToken.objects.filter(expires_at__lte=now).delete()
+    ended = AuthSession.objects.filter(Q(ended_at__lte=cutoff) | Q(expires_at__lte=cutoff))
+    deleted, _by_model = ended.delete()
+    return deleted
 
 
 @transaction.atomic

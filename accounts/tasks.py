@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from accounts import services
 from accounts.emails import AccountEmail, account_email_send
 from accounts.models import User
 
@@ -23,3 +24,9 @@ def send_account_email(kind: str, user_id: int | None) -> None:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is not None:
         account_email_send(AccountEmail(kind), user)
+
+
+@shared_task(name="accounts.tasks.prune_sessions", ignore_result=True)
+def prune_sessions() -> None:
+    """Daily: drop long-ended sign-ins and expired refresh-token records (accounts.services.sessions_prune)."""
+    services.sessions_prune()

@@ -215,6 +215,9 @@ SIMPLE_JWT = {
 # Account lifecycle (accounts/tokens.py, accounts/links.py). Every token belongs to a sign-in session that
 # ends at the latest this long after signing in, however often its refresh token is rotated.
 ACCOUNT_SESSION_LIFETIME = timedelta(days=env.int("JWT_SESSION_DAYS", default=30))
+# Ended or expired sign-ins are kept this long (to answer "when did this account sign in, and how did it
+# end" after an incident), then pruned daily with expired refresh-token records (accounts.tasks).
+ACCOUNT_ENDED_SESSIONS_KEPT = timedelta(days=env.int("ENDED_SESSIONS_KEPT_DAYS", default=90))
 # Self-registered accounts sign in only once their address is confirmed: on in production.
 ACCOUNT_EMAIL_VERIFICATION_REQUIRED = env.bool("ACCOUNT_EMAIL_VERIFICATION_REQUIRED", default=PRODUCTION)
 ACCOUNT_EMAIL_VERIFICATION_MAX_AGE = timedelta(days=env.int("EMAIL_VERIFICATION_DAYS", default=7))
@@ -330,6 +333,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "requeue-stale-deliveries": {"task": "tracking.tasks.requeue_stale", "schedule": 120.0},
     "evaluate-alerts": {"task": "tracking.tasks.evaluate_all_alerts", "schedule": 3600.0},
     "alert-digest": {"task": "tracking.tasks.send_alert_digests", "schedule": crontab(minute=0, hour=6)},
+    "prune-sessions": {"task": "accounts.tasks.prune_sessions", "schedule": crontab(minute=30, hour=3)},
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: one folder is the queue, shared by producer and consumer.

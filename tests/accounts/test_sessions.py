@@ -16,9 +16,10 @@ from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.test import RequestFactory
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
-from accounts import links
+from accounts import links, services, tokens
 from accounts.models import AuthSession, SessionEnd, User
 from accounts.tokens import SessionJWTAuthentication, SessionRefreshToken
 from tests.accounts.test_auth import LOGOUT_URL, ME_URL, NEW_PASSWORD, REFRESH_URL, sign_in
@@ -284,3 +285,24 @@ def test_signing_out_with_all_must_be_a_boolean() -> None:
 
     assert response.status_code == 400
     assert set(response.json()) == {"all"}
+
+
+def test_the_daily_prune_drops_long_ended_sign_ins_and_expired_token_records_and_keeps_the_rest() -> None:
+    user = UserFactory()
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False):
+        old_ended = services.session_start(user=user)
+        services.session_end(session_id=old_ended.pk, reason=SessionEnd.SIGNED_OUT)
+        services.session_start(user=user)  # never ended: expires after 30 days
+        refresh = str(tokens.SessionRefreshToken.for_user(user))
+    later = start + datetime.timedelta(days=200)
+    with time_machine.travel(later, tick=False):
+        recent = services.session_start(user=user)
+        services.session_end(session_id=recent.pk, reason=SessionEnd.SIGNED_OUT)
+        in_force = services.session_start(user=user)
+
+        deleted = services.sessions_prune()
+
+    assert deleted == 3  # old_ended, old_expired and the session behind `refresh`
+    assert set(AuthSession.objects.values_list("pk", flat=True)) == {recent.pk, in_force.pk}
+    assert not OutstandingToken.objects.filter(token=refresh).exists()
