@@ -37,7 +37,7 @@ from accounts.models import (
     normalize_email_address,
 )
 from accounts.signals import patient_timezone_changed
-from tracking.tasks import enqueue
+from tacro_topical.task_sending import enqueue
 
 PATIENT_EDITABLE_FIELDS = ("first_name", "last_name", "birth_date", "timezone", "condition")
 USER_EDITABLE_FIELDS = ("first_name", "last_name", "language")

@@ -496,6 +496,7 @@ def test_requests_send_tasks_on_one_reused_broker_connection(
     """A connection per log cost ~7 ms of CPU (bench/api_load/cpu_per_request.py); one is kept instead."""
     from kombu.transport.redis import Transport
 
+    from tacro_topical import task_sending
     from tracking import tasks
 
     connections: list[object] = []
@@ -506,7 +507,7 @@ def test_requests_send_tasks_on_one_reused_broker_connection(
         return establish(self)
 
     monkeypatch.setattr(Transport, "establish_connection", counted)
-    sent = [tasks.enqueue(tasks.patient_logs_changed, str(uuid.uuid4())) for _ in range(20)]
+    sent = [task_sending.enqueue(tasks.patient_logs_changed, str(uuid.uuid4())) for _ in range(20)]
 
     assert sent == [True] * 20
     assert broker.queued("celery") == 20
@@ -514,16 +515,17 @@ def test_requests_send_tasks_on_one_reused_broker_connection(
 
 
 def test_after_a_broker_restart_sends_reconnect_and_none_is_lost(broker: RedisServer) -> None:
+    from tacro_topical import task_sending
     from tracking import tasks
 
-    assert tasks.enqueue(tasks.patient_logs_changed, "before")
+    assert task_sending.enqueue(tasks.patient_logs_changed, "before")
     broker.stop()
     started = time.monotonic()
-    assert not tasks.enqueue(tasks.patient_logs_changed, "while down")
+    assert not task_sending.enqueue(tasks.patient_logs_changed, "while down")
     assert time.monotonic() - started < 1.5  # no reconnecting while a patient's request waits
     broker.start()  # empty: it keeps nothing on disk
 
-    sent = [tasks.enqueue(tasks.patient_logs_changed, f"after {number}") for number in range(3)]
+    sent = [task_sending.enqueue(tasks.patient_logs_changed, f"after {number}") for number in range(3)]
 
     assert sent == [True, True, True]  # the kept connection's cut socket is replaced, not a lost send
     assert broker.queued("celery") == 3
@@ -531,13 +533,14 @@ def test_after_a_broker_restart_sends_reconnect_and_none_is_lost(broker: RedisSe
 
 def test_a_broker_restart_between_two_requests_loses_no_send(broker: RedisServer) -> None:
     """The kept connection's socket is closed by the restart while idle: the next send still goes out."""
+    from tacro_topical import task_sending
     from tracking import tasks
 
-    assert tasks.enqueue(tasks.patient_logs_changed, "before")
+    assert task_sending.enqueue(tasks.patient_logs_changed, "before")
     broker.stop()
     broker.start()  # empty
 
-    assert tasks.enqueue(tasks.patient_logs_changed, "after")
+    assert task_sending.enqueue(tasks.patient_logs_changed, "after")
     assert broker.queued("celery") == 1
 
 
@@ -549,9 +552,10 @@ def test_a_kept_connection_that_fails_is_replaced_and_the_send_tried_once_on_a_n
     import redis
     from kombu.transport.redis import Channel
 
+    from tacro_topical import task_sending
     from tracking import tasks
 
-    assert tasks.enqueue(tasks.patient_logs_changed, "first")  # the pool now holds a used connection
+    assert task_sending.enqueue(tasks.patient_logs_changed, "first")  # the pool now holds a used connection
     put = Channel._put
     failures: list[str] = []
 
@@ -563,7 +567,7 @@ def test_a_kept_connection_that_fails_is_replaced_and_the_send_tried_once_on_a_n
 
     monkeypatch.setattr(Channel, "_put", dead_once)
 
-    assert tasks.enqueue(tasks.patient_logs_changed, "second")
-    assert tasks.enqueue(tasks.patient_logs_changed, "third")
+    assert task_sending.enqueue(tasks.patient_logs_changed, "second")
+    assert task_sending.enqueue(tasks.patient_logs_changed, "third")
     assert failures == ["celery"]
     assert broker.queued("celery") == 3

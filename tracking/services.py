@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
+from tacro_topical.task_sending import enqueue
 from tracking import rules, tasks
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
@@ -391,7 +392,7 @@ def _insert_all(model: type[PatientLog], rows: list[PatientLog]) -> bool:
 def logs_changed(patient: Patient) -> None:
     """Once logs or a regimen are committed: re-derive the schedules, evaluate alerts, refresh the list summary."""
     patient_id = str(patient.pk)
-    transaction.on_commit(lambda: tasks.enqueue(tasks.patient_logs_changed, patient_id))
+    transaction.on_commit(lambda: enqueue(tasks.patient_logs_changed, patient_id))
 
 
 def _replay_result(existing: PatientLog, patient: Patient, print_: str) -> LogResult:
