@@ -198,6 +198,11 @@ class AuthSession(models.Model):
         return f"sign-in {self.pk} of user {self.user_id} at {self.started_at:%Y-%m-%d %H:%M}Z"
 
 
+# A product limit, not a clinical fact (issue #14): no living person was born before 1900, so an earlier
+# birth date is a client's date-picker bug, refused as a 400 naming the field.
+EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
+
+
 class Patient(models.Model):
     """The person whose skin is treated: an adult with a login, or a child managed by caregivers."""
 

@@ -10,7 +10,16 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import SELF_REGISTERING_ROLES, Condition, Language, Patient, Role, User, validate_iana_timezone
+from accounts.models import (
+    EARLIEST_BIRTH_DATE,
+    SELF_REGISTERING_ROLES,
+    Condition,
+    Language,
+    Patient,
+    Role,
+    User,
+    validate_iana_timezone,
+)
 from accounts.services import patient_registration_missing
 from tacro_topical.serializers import (
     BoundedDateField,
@@ -22,7 +31,6 @@ from tacro_topical.serializers import (
     StrictUUIDField,
     validated_together,
 )
-from tracking import rules
 
 
 class TimezoneField(serializers.CharField):
@@ -38,7 +46,7 @@ class TimezoneField(serializers.CharField):
 def birth_date_field(**kwargs: Any) -> BoundedDateField:
     """From 1900 to today; a day of slack for zones ahead of UTC (the patient's zone decides "future")."""
     kwargs.setdefault("help_text", "From 1900-01-01; not in the future.")
-    return BoundedDateField(earliest=rules.EARLIEST_BIRTH_DATE, latest_ahead=datetime.timedelta(days=1), **kwargs)
+    return BoundedDateField(earliest=EARLIEST_BIRTH_DATE, latest_ahead=datetime.timedelta(days=1), **kwargs)
 
 
 def _drf_timezone_validator(value: str) -> None:

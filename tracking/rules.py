@@ -289,8 +289,7 @@ LOG_CORRECTION_WINDOW = datetime.timedelta(hours=24)
 # clock or date picker is wrong gets a 400 naming the field instead of storing year 1 or 9999.
 # Logs and prescriptions: none of this app's records is older than the year 2000.
 EARLIEST_RECORD_DATE = datetime.date(2000, 1, 1)
-# Birth dates: no living person was born before 1900.
-EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
+# Birth dates have their bound beside the patient (accounts.models.EARLIEST_BIRTH_DATE).
 # A regimen starts at most a year ahead, and a planned end is at most ten years ahead.
 REGIMEN_START_MAX_AHEAD = datetime.timedelta(days=366)
 REGIMEN_END_MAX_AHEAD = datetime.timedelta(days=3653)
