@@ -272,6 +272,10 @@ class UserAdmin(DjangoUserAdmin):
         if not request.user.is_superuser:
             # Clinic staff manage accounts but hand out no access of their own choosing.
             readonly += ["is_staff", "is_superuser", "groups", "user_permissions"]
+            if obj is not None:
+                # The address is where reset links go: staff who could change it could send one to
+                # themselves and sign in as the patient. A person changes their address with a superuser.
+                readonly.append("email")
         return readonly
 
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:

@@ -375,3 +375,33 @@ def test_an_alert_resolution_note_keeps_its_line_breaks_but_no_other_control_cha
     field.run_validators("Called the family.\nPlan: review in clinic.")
     with pytest.raises(ValidationError):
         field.run_validators("Called\x1b[2J the family.")
+
+
+def test_clinic_staff_cannot_change_an_accounts_address_and_send_its_reset_link_to_themselves(
+    clinic: dict[str, User], sending: Any
+) -> None:
+    # Review of #22: changing a patient's e-mail, then sending the reset link, took over the account.
+    staff = admin_as(clinic["staff"])
+    patient = clinic["patient"]
+    address = patient.email
+
+    changed = staff.post(
+        user_url(patient), change_form_data(staff, user_url(patient), email="staff-mailbox@evil.example")
+    )
+    with sending():
+        staff.post(USERS, {"action": "send_password_reset_link", "_selected_action": [patient.pk]})
+
+    assert changed.status_code == 302
+    patient.refresh_from_db()
+    assert patient.email == address
+    assert [message.to for message in mail.outbox] == [[address]]
+
+
+def test_a_superuser_still_changes_an_accounts_address(clinic: dict[str, User]) -> None:
+    superuser = admin_as(clinic["superuser"])
+    patient = clinic["patient"]
+
+    superuser.post(user_url(patient), change_form_data(superuser, user_url(patient), email="new.address@test.example"))
+
+    patient.refresh_from_db()
+    assert patient.email == "new.address@test.example"
