@@ -43,3 +43,21 @@ def valid_address(text: str) -> str | None:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
         return None
+
+
+# One IPv6 customer holds a whole /64 (RFC 6177 and common practice): counting each address apart would
+# hand one client 2**64 separate throttle buckets.
+IPV6_CLIENT_PREFIX = 64
+
+
+def client_network(request: HttpRequest | Request) -> str | None:
+    """What the throttles count as one client: the IPv4 address, or the IPv6 address's /64."""
+    address = client_address(request)
+    if address is None:
+        return None
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return address

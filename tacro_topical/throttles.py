@@ -4,8 +4,9 @@ health check per address.
 
 Each answers 429 with Retry-After (DRF's Throttled). Counts live in the Django cache: set
 CACHE_URL to Redis in production, or each process counts on its own. Every throttle here, DRF's
-scoped one included, knows a client by `client_address` (tacro_topical/client_address.py), the one
-function the sign-in lockout uses too.
+scoped one included, knows a client by `client_network`: the address from `client_address`
+(tacro_topical/client_address.py), the one function the sign-in lockout uses too, with an IPv6
+address counted by its /64.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from tacro_topical.client_address import client_address
+from tacro_topical.client_address import client_network
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +30,11 @@ UNKNOWN_CLIENT = "unknown"
 
 
 class ClientAddressThrottle(throttling.BaseThrottle):
-    """Counts anonymous callers by `client_address`, never by DRF's own reading of X-Forwarded-For."""
+    """Counts anonymous callers by `client_network` (the address, or an IPv6 address's /64), never by
+    DRF's own reading of X-Forwarded-For."""
 
     def get_ident(self, request: Request) -> str:
-        return client_address(request) or UNKNOWN_CLIENT
+        return client_network(request) or UNKNOWN_CLIENT
 
 
 class ScopedRateThrottle(ClientAddressThrottle, throttling.ScopedRateThrottle):

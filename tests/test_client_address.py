@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from tacro_topical.client_address import client_address
@@ -99,3 +100,41 @@ def test_every_throttle_of_every_api_view_knows_clients_by_client_address() -> N
 
     assert len(views) > 20
     assert not strays
+
+
+@pytest.mark.parametrize(
+    ("remote", "counted_as"),
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+    ],
+)
+def test_throttles_count_an_ipv6_client_by_its_64(settings: Any, remote: str, counted_as: str) -> None:
+    # Review of #22: one /64 holds 2**64 addresses, each of which had a throttle bucket of its own.
+    settings.NUM_PROXIES = 0
+
+    assert ClientAddressThrottle().get_ident(FACTORY.get("/", REMOTE_ADDR=remote)) == counted_as
+
+
+@pytest.mark.django_db
+def test_sign_ups_from_one_ipv6_64_share_one_throttle(settings: Any) -> None:
+    settings.NUM_PROXIES = 0
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth": "3/minute"},
+    }
+    statuses = [
+        APIClient()
+        .post(
+            "/api/v1/auth/password/reset/",
+            {"email": "a@test.example"},
+            format="json",
+            REMOTE_ADDR=f"2001:db8:1:2::{number}",
+        )
+        .status_code
+        for number in range(1, 6)
+    ]
+
+    assert statuses == [202, 202, 202, 429, 429]
