@@ -43,8 +43,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.models import Patient, User
-from tracking import notifications, reminders
+from tracking import reminders
 from tracking.models import Application, Notification, PoemEntry, Regimen, Schedule, SkinCheck, Symptom
+from tracking.notifications import services as notifications
 
 # Generated requests per operation, on top of the coverage phase's: 35-75 s in all on two cores.
 FUZZ_EXAMPLES = 20

@@ -1,35 +1,31 @@
-"""Reminder settings under /patients/{patient}/reminders/, and the caller-wide inbox and devices.
+"""Reminder settings under /patients/{patient}/reminders/.
 
 Thin: validate, call one service or selector, answer. Settings belong to the patient (their login
-and caregivers change them; their care team reads them); notifications and devices belong to
-the caller alone, and anyone else's are a 404.
+and caregivers change them; their care team reads them).
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import uuid
-from typing import Any, cast
+from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.apis import patient_for_request
 from accounts.clock import PatientClock
-from accounts.models import Patient, User
-from tacro_topical.pagination import NewestFirstCursorPagination
+from accounts.models import Patient
 from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tacro_topical.serializers import RejectUnknownFields, validated_together
-from tracking import notifications, reminders, rules
-from tracking.models import Device, Notification, Platform, ReminderKind
+from tracking import reminders
+from tracking.models import ReminderKind
 from tracking.models.reminders import ALL_CHANNELS
-from tracking.schedules import zone_named
-from tracking.serializers import TIME_OF_DAY, AwareDateTimeField, rfc3339
+from tracking.serializers import TIME_OF_DAY, AwareDateTimeField
 
 # --- Shapes --------------------------------------------------------------------------------------
 
@@ -97,56 +93,6 @@ class ReminderSettingInputSerializer(RejectUnknownFields, serializers.Serializer
 
 class ReminderSettingCreateSerializer(ReminderSettingInputSerializer):
     kind = serializers.ChoiceField(choices=ReminderKind.choices)
-
-
-class NotificationSerializer(serializers.ModelSerializer):
-    """Times are echoed in the zone of the patient the notification is about."""
-
-    occurrence = serializers.UUIDField(source="occurrence_id", help_text="Also the push collapse key.")
-    patient = serializers.UUIDField(source="patient_id")
-
-    class Meta:
-        model = Notification
-        fields = ("id", "occurrence", "patient", "kind", "title", "body", "created_at", "acked_at", "snoozed_until")
-
-    def to_representation(self, instance: Notification) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        zone = zone_named(instance.patient.timezone)
-        for name in ("created_at", "acked_at", "snoozed_until"):
-            value = getattr(instance, name)
-            data[name] = rfc3339(value.astimezone(zone)) if value else None
-        return data
-
-
-class SnoozeSerializer(RejectUnknownFields, serializers.Serializer):
-    minutes = serializers.IntegerField(
-        min_value=rules.SNOOZE_MIN_MINUTES,
-        max_value=rules.SNOOZE_MAX_MINUTES,
-        help_text=f"{rules.SNOOZE_MIN_MINUTES} to {rules.SNOOZE_MAX_MINUTES}.",
-    )
-
-
-class DeviceSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Device
-        fields = ("id", "platform", "active", "deactivated_reason", "created_at")
-
-
-class DeviceInputSerializer(RejectUnknownFields, serializers.Serializer):
-    platform = serializers.ChoiceField(choices=Platform.choices)
-    token = serializers.CharField(
-        max_length=4096,
-        help_text=(
-            "The FCM or APNs token; for webpush, the PushSubscription as JSON, its endpoint an https URL of a"
-            " browser push service (FCM, Mozilla, Apple or Windows)."
-        ),
-    )
-
-    def to_internal_value(self, data: Any) -> Any:
-        # A browser hands the subscription over as an object; store it as the JSON it is.
-        if isinstance(data, dict) and isinstance(data.get("token"), dict):
-            data = {**data, "token": json.dumps(data["token"], separators=(",", ":"), sort_keys=True)}
-        return super().to_internal_value(data)
 
 
 # --- Reminder settings ---------------------------------------------------------------------------
@@ -255,114 +201,3 @@ class ReminderDetailApi(APIView):
         serializer = ReminderSettingInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         return Response(apply_setting(patient, kind, dict(serializer.validated_data)))
-
-
-# --- Notifications -------------------------------------------------------------------------------
-
-
-def caller(request: Request) -> User:
-    """The signed-in user: every route here requires authentication (the default permission)."""
-    return cast(User, request.user)
-
-
-def own_notification(request: Request, notification_id: uuid.UUID) -> Notification:
-    notification = (
-        Notification.objects.filter(pk=notification_id, recipient=caller(request)).select_related("patient").first()
-    )
-    if notification is None:
-        raise Http404
-    return notification
-
-
-class NotificationListApi(APIView):
-    pagination_class = NewestFirstCursorPagination
-
-    @extend_schema(
-        operation_id="notifications_list",
-        responses={200: NotificationSerializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
-        summary="The caller's inbox, newest first",
-    )
-    def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        inbox = Notification.objects.filter(recipient=caller(request), in_inbox=True).select_related("patient")
-        page = paginator.paginate_queryset(inbox, request, view=self)
-        return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
-
-
-class NotificationAckApi(APIView):
-    @extend_schema(
-        operation_id="notifications_ack",
-        request=None,
-        responses={200: NotificationSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
-        summary="Mark a notification read and acted on (a missed-dose follow-up is then not sent)",
-    )
-    def post(self, request: Request, notification_id: uuid.UUID) -> Response:
-        notification = notifications.notification_ack(notification=own_notification(request, notification_id))
-        return Response(NotificationSerializer(notification).data)
-
-
-class NotificationSnoozeApi(APIView):
-    @extend_schema(
-        operation_id="notifications_snooze",
-        request=SnoozeSerializer,
-        responses={200: NotificationSerializer, 400: VALIDATION_ERROR, 401: UNAUTHENTICATED, 404: NOT_FOUND},
-        summary="Remind the caller again in 5-240 minutes",
-    )
-    def post(self, request: Request, notification_id: uuid.UUID) -> Response:
-        notification = own_notification(request, notification_id)
-        serializer = SnoozeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        notification = notifications.notification_snooze(
-            notification=notification, minutes=serializer.validated_data["minutes"]
-        )
-        return Response(NotificationSerializer(notification).data)
-
-
-# --- Devices -------------------------------------------------------------------------------------
-
-
-class DeviceListApi(APIView):
-    pagination_class = NewestFirstCursorPagination
-
-    @extend_schema(
-        operation_id="devices_list",
-        responses={200: DeviceSerializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
-        summary="The caller's push devices, deactivated ones included with the reason",
-    )
-    def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(Device.objects.filter(user=caller(request)), request, view=self)
-        return paginator.get_paginated_response(DeviceSerializer(page, many=True).data)
-
-    @extend_schema(
-        operation_id="devices_register",
-        request=DeviceInputSerializer,
-        responses={
-            201: DeviceSerializer,
-            200: OpenApiResponse(DeviceSerializer, description="Already registered; re-activated for the caller."),
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
-        },
-        summary="Register where the caller receives push",
-    )
-    def post(self, request: Request) -> Response:
-        serializer = DeviceInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        device, created = notifications.device_register(user=caller(request), **serializer.validated_data)
-        return Response(
-            DeviceSerializer(device).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
-
-
-class DeviceDetailApi(APIView):
-    @extend_schema(
-        operation_id="devices_delete",
-        responses={204: None, 401: UNAUTHENTICATED, 404: NOT_FOUND},
-        summary="Stop sending push to this device",
-    )
-    def delete(self, request: Request, device_id: uuid.UUID) -> Response:
-        device = Device.objects.filter(pk=device_id, user=caller(request)).first()
-        if device is None:
-            raise Http404
-        notifications.device_remove(device=device, user=caller(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)

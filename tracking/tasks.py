@@ -16,7 +16,8 @@ from celery import shared_task
 from django.conf import settings
 
 from accounts.models import Patient
-from tracking import alerts, notifications, reminders, review
+from tracking import alerts, reminders, review
+from tracking.notifications import services as notifications
 
 
 def _chunks(ids: Sequence[uuid.UUID], size: int) -> Iterable[Sequence[uuid.UUID]]:

@@ -2,6 +2,7 @@ from django.urls import URLPattern, path
 from rest_framework.views import APIView
 
 from tracking import apis, reminder_apis
+from tracking.notifications import apis as notification_apis
 
 PATIENT = "patients/<uuid:patient_id>/"
 
@@ -29,17 +30,17 @@ urlpatterns = [
     path(f"{PATIENT}adherence/", apis.AdherenceApi.as_view(), name="adherence"),
     path(f"{PATIENT}reminders/", reminder_apis.ReminderListApi.as_view(), name="reminder-list"),
     path(f"{PATIENT}reminders/<str:kind>/", reminder_apis.ReminderDetailApi.as_view(), name="reminder-detail"),
-    path("notifications/", reminder_apis.NotificationListApi.as_view(), name="notification-list"),
+    path("notifications/", notification_apis.NotificationListApi.as_view(), name="notification-list"),
     path(
         "notifications/<uuid:notification_id>/ack/",
-        reminder_apis.NotificationAckApi.as_view(),
+        notification_apis.NotificationAckApi.as_view(),
         name="notification-ack",
     ),
     path(
         "notifications/<uuid:notification_id>/snooze/",
-        reminder_apis.NotificationSnoozeApi.as_view(),
+        notification_apis.NotificationSnoozeApi.as_view(),
         name="notification-snooze",
     ),
-    path("devices/", reminder_apis.DeviceListApi.as_view(), name="device-list"),
-    path("devices/<uuid:device_id>/", reminder_apis.DeviceDetailApi.as_view(), name="device-detail"),
+    path("devices/", notification_apis.DeviceListApi.as_view(), name="device-list"),
+    path("devices/<uuid:device_id>/", notification_apis.DeviceDetailApi.as_view(), name="device-detail"),
 ]

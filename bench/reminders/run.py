@@ -432,7 +432,8 @@ def profile_delivery(occurrences: int = 20_000, batch: int = 200) -> str:
     from django.db import connection
 
     from bench.reminders import setup_data
-    from tracking import notifications, reminders
+    from tracking import reminders
+    from tracking.notifications import services as notifications
 
     setup_data.reset()
     ids = reminders.sweep(now=setup_data.DUE_AT).pending_ids

@@ -21,7 +21,7 @@ from tests.factories import DependentFactory, PatientFactory
 from tests.tracking.conftest import make_regimen
 from tracking import services
 from tracking.models import Delivery, Notification, Occurrence, OccurrenceState, Schedule, ScheduleKind, SkinCheck
-from tracking.notifications import occurrences_deliver
+from tracking.notifications.services import occurrences_deliver
 from tracking.reminders import (
     CLAIM_FIELDS,
     OCCURRENCE_COLUMNS,

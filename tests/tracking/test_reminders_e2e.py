@@ -24,7 +24,7 @@ from tests.tracking.conftest import client_as, prescribe
 from tests.tracking.peers import SmtpServer, VapidKeys, WebPushReceiver, make_vapid_keys, use_smtp_server
 from tracking import tasks
 from tracking.models import Delivery, Device, Notification, Occurrence
-from tracking.notifications import device_register
+from tracking.notifications.services import device_register
 from tracking.reminders import reminder_setting_update
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]

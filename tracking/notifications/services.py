@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -22,10 +22,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Condition, Patient, User
+from accounts.models import Patient, User
 from tracking import rules
 from tracking.adherence import nearest_slot
-from tracking.channels import DeactivationReason, DeliveryError, Message, Transport
 from tracking.models import (
     Application,
     Channel,
@@ -37,67 +36,24 @@ from tracking.models import (
     OccurrenceState,
     Platform,
     PoemEntry,
-    Regimen,
     ScheduleKind,
 )
 from tracking.models.reminders import token_digest
-from tracking.push import transport_for, webpush_registration_problem
+from tracking.notifications.selectors import estimated_empty_date
+from tracking.notifications.transports.base import DeactivationReason, DeliveryError, Message, Transport
+from tracking.notifications.transports.registry import transport_for
+from tracking.notifications.transports.webpush import webpush_registration_problem
+from tracking.notifications.wording import wording
 from tracking.reminders import FOLLOW_UP_KIND, effective_settings, follow_up_for, parse_wall_time, snooze_validate
 from tracking.schedules import wall_time_instant, zone_named
-from tracking.selectors import regimen_usage, regimens_for
 
 logger = logging.getLogger(__name__)
 
-CLE_CONDITIONS = frozenset({Condition.CLE_ACUTE, Condition.CLE_SUBACUTE, Condition.CLE_DISCOID, Condition.CLE_OTHER})
 # Occurrence kinds whose setting is the dose setting.
 DOSE_SETTING_KINDS = frozenset({ScheduleKind.DOSE, ScheduleKind.REFILL, FOLLOW_UP_KIND})
 # Longest a claimed send may take before `requeue_stale` hands it to another worker.
 SEND_LEASE = datetime.timedelta(minutes=5)
 MAX_BACKOFF = datetime.timedelta(hours=1)
-
-
-# --- Wording -------------------------------------------------------------------------------------
-
-
-def human_list(items: Sequence[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def area_names(codes: Iterable[str]) -> str:
-    return human_list([code.replace("_", " ") for code in codes])
-
-
-def wording(occurrence: Occurrence, regimen: Regimen | None, patient: Patient) -> tuple[str, str]:
-    """Title and body of an occurrence, from the texts in tracking/rules.py only."""
-    kind = occurrence.kind
-    slot = occurrence.slot.split(" ")[0]
-    if kind == ScheduleKind.DOSE and regimen is not None:
-        title = rules.DOSE_REMINDER_TITLE.format(drug=regimen.drug, strength=regimen.strength)
-        body = rules.DOSE_REMINDER_BODY.format(areas=area_names(regimen.body_areas))
-    elif kind == FOLLOW_UP_KIND and regimen is not None:
-        title = rules.MISSED_DOSE_TITLE.format(drug=regimen.drug, strength=regimen.strength)
-        body = rules.MISSED_DOSE_BODY.format(slot=slot)
-    elif kind == ScheduleKind.REFILL and regimen is not None:
-        empty_date = estimated_empty_date(regimen, patient, occurrence.local_date)
-        title = rules.REFILL_PROMPT_TITLE
-        body = rules.REFILL_PROMPT_BODY.format(
-            drug=regimen.drug, strength=regimen.strength, empty_date=empty_date or "soon"
-        )
-    elif kind == ScheduleKind.SKIN_CHECK:
-        title = rules.SKIN_CHECK_PROMPT_TITLE
-        body = rules.SKIN_CHECK_PROMPT_BODY.format(items="; ".join(rules.SKIN_CHECK_LIST))
-    else:
-        title, body = rules.POEM_PROMPT_TITLE, rules.POEM_PROMPT_BODY
-    if patient.condition in CLE_CONDITIONS:
-        body = f"{body} {rules.CLE_SUN_PROTECTION_ADVICE}"
-    return title, f"{body} {rules.ASK_YOUR_DERMATOLOGIST}"
-
-
-def estimated_empty_date(regimen: Regimen, patient: Patient, on: datetime.date) -> datetime.date | None:
-    """The tube estimate as of `on`, from the applications logged by now (one query)."""
-    return regimen_usage(regimens_for(patient).get(pk=regimen.pk), patient, on).empty_date
 
 
 # --- Fan-out -------------------------------------------------------------------------------------
@@ -532,7 +488,7 @@ def notification_snooze(
 def device_register(*, user: User, platform: str, token: str) -> tuple[Device, bool]:
     """Register where `user` gets push. The same token again re-activates it (and moves it to this user).
 
-    A Web Push endpoint must pass the outbound guard (tracking.push.webpush_registration_problem).
+    A Web Push endpoint must pass the outbound guard (`webpush_registration_problem`, in transports/webpush.py).
     At most PUSH_DEVICES_PER_USER devices stay active: one more deactivates the least recently registered.
     """
     if platform not in Platform.values:

@@ -40,17 +40,14 @@ from tests.tracking.peers import (
     write_apns_key,
     write_service_account,
 )
-from tracking import push
-from tracking.channels import DeactivationReason, DeliveryError, EmailTransport, Message, Transport
 from tracking.models import Device, Platform
-from tracking.push import (
-    FCM_SCOPE,
-    PUSH_TTL,
-    ApnsTransport,
-    FcmTransport,
-    WebPushTransport,
-    transport_for,
-)
+from tracking.notifications.transports import fcm
+from tracking.notifications.transports.apns import ApnsTransport
+from tracking.notifications.transports.base import PUSH_TTL, DeactivationReason, DeliveryError, Message, Transport
+from tracking.notifications.transports.email import EmailTransport
+from tracking.notifications.transports.fcm import FCM_SCOPE, FcmTransport
+from tracking.notifications.transports.registry import transport_for
+from tracking.notifications.transports.webpush import WebPushTransport
 
 ACCESS_TOKEN = "ya29.loopback-access-token"
 APNS_DEVICE_TOKEN = "a1" * 32
@@ -390,7 +387,7 @@ def test_fcm_access_token_source_can_be_replaced_in_the_registry(
         asked_for.append(service_account_file)
         return "token-from-the-test"
 
-    monkeypatch.setattr(push, "fcm_access_token", fake_token)
+    monkeypatch.setattr(fcm, "fcm_access_token", fake_token)
 
     transport_for("fcm").send(message, fcm_device())
 

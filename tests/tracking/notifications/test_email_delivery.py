@@ -22,9 +22,9 @@ from tacro_topical.celery import app
 from tests.factories import DependentFactory
 from tests.tracking.conftest import at, prescribe
 from tracking import tasks
-from tracking.channels import EmailTransport
 from tracking.models import Delivery, DeliveryStatus
-from tracking.notifications import delivery_send, occurrences_deliver, stale_work
+from tracking.notifications.services import delivery_send, occurrences_deliver, stale_work
+from tracking.notifications.transports.email import EmailTransport
 from tracking.reminders import sweep
 
 pytestmark = pytest.mark.django_db

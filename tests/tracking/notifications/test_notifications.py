@@ -18,7 +18,6 @@ from accounts.models import Condition
 from tests.factories import CaregiverFactory, DependentFactory, PatientFactory
 from tests.tracking.conftest import client_as
 from tracking import rules, services
-from tracking.channels import DeliveryError, EmailTransport
 from tracking.models import (
     Application,
     Delivery,
@@ -29,7 +28,9 @@ from tracking.models import (
     OccurrenceState,
     ReminderSetting,
 )
-from tracking.notifications import delivery_send, notification_ack, occurrences_deliver, stale_work
+from tracking.notifications.services import delivery_send, notification_ack, occurrences_deliver, stale_work
+from tracking.notifications.transports.base import DeliveryError
+from tracking.notifications.transports.email import EmailTransport
 from tracking.reminders import reminder_setting_update, sweep
 
 UTC = datetime.UTC

@@ -38,10 +38,10 @@ from tests.tracking.peers import (
     make_subscription,
     make_vapid_keys,
 )
-from tracking.channels import DeactivationReason, DeliveryError, Message
 from tracking.models import Delivery, Device, Platform
-from tracking.notifications import delivery_send, device_register, occurrences_deliver
-from tracking.push import WebPushTransport
+from tracking.notifications.services import delivery_send, device_register, occurrences_deliver
+from tracking.notifications.transports.base import DeactivationReason, DeliveryError, Message
+from tracking.notifications.transports.webpush import WebPushTransport
 from tracking.reminders import sweep
 
 REMOTE_TEXT = "redis_version:7.2.4 role:master connected_clients:3"

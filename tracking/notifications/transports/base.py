@@ -1,21 +1,23 @@
-"""Notification channels behind one small interface.
+"""What every transport shares: the message, the error it raises, the interface, and push's common parts.
 
 Each transport sends one message to one recipient (and, for push, one device) and either
 returns or raises `DeliveryError`, which says whether a retry can help and whether the device
-is gone for good. Delivery (tracking.delivery) records the outcome; transports record nothing.
+is gone for good. Delivery (tracking.notifications.services) records the outcome; transports record
+nothing. The push transports (webpush, fcm, apns) share the TTL, the timeout and the per-process
+HTTP client defined here.
 """
 
 from __future__ import annotations
 
-import smtplib
+import datetime
+import os
+import threading
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+import httpx
 
 if TYPE_CHECKING:
     from tracking.models import Device
@@ -104,36 +106,52 @@ class Transport(Protocol):
         """Send, or raise DeliveryError."""
 
 
-class EmailTransport:
-    """Django's mail, with a text and an HTML body."""
+# A reminder more than half a day late is noise; the inbox still holds it. Every push service
+# drops the message after this long instead of waking the device with a stale dose prompt.
+PUSH_TTL = datetime.timedelta(hours=12)
+# Seconds: a Celery worker must not hang on a push service that stopped answering. (Web Push has a
+# total deadline instead: WEBPUSH_SEND_DEADLINE_SECONDS.)
+REQUEST_TIMEOUT = 10.0
+# FCM's and APNs' error texts (services named in settings, not by a client) end up in Delivery.detail.
+DETAIL_LIMIT = 160
 
-    channel = "email"
-    needs_device = False
 
-    def unavailable_reason(self) -> str | None:
-        return None
+def ttl_seconds() -> int:
+    return int(PUSH_TTL.total_seconds())
 
-    def send(self, message: Message, device: Device | None) -> None:
-        if not message.recipient_email:
-            raise DeliveryError("The recipient has no email address.", retryable=False)
-        context = {"message": message, "site_url": settings.SITE_URL}
-        email = EmailMultiAlternatives(
-            subject=message.title,
-            body=render_to_string("tracking/email/notification.txt", context),
-            to=[message.recipient_email],
-            headers={"X-Entity-Ref-ID": message.collapse_key},
-        )
-        email.attach_alternative(render_to_string("tracking/email/notification.html", context), "text/html")
-        try:
-            email.send()
-        except smtplib.SMTPRecipientsRefused as error:
-            raise DeliveryError(f"The mail server refused the recipient: {error}", retryable=False) from error
-        except smtplib.SMTPResponseException as error:
-            # 4xx are temporary by SMTP's own definition; 5xx are final.
-            raise DeliveryError(
-                f"The mail server answered {error.smtp_code}.", retryable=400 <= error.smtp_code < 500
-            ) from error
-        except (TimeoutError, smtplib.SMTPException, OSError) as error:
-            raise DeliveryError(
-                f"The mail server could not be reached: {type(error).__name__}", retryable=True
-            ) from error
+
+def clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+
+def is_retryable_status(status: int) -> bool:
+    """429 and 5xx say "later"; any other 4xx will be answered the same way next time."""
+    return status == 429 or status >= 500
+
+
+def require_device(device: Device | None, channel: str) -> Device:
+    if device is None:
+        raise DeliveryError(f"A {channel} send needs a device.", retryable=False)
+    return device
+
+
+class ProcessClient:
+    """One httpx client per process, made on first use.
+
+    Connections are reused between sends (APNs treats repeated connects as abuse) but never shared
+    across a fork: a Celery prefork child makes its own.
+    """
+
+    def __init__(self, *, http2: bool) -> None:
+        self._http2 = http2
+        self._lock = threading.Lock()
+        self._client: httpx.Client | None = None
+        self._pid = 0
+
+    def get(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None or self._pid != os.getpid():
+                self._client = httpx.Client(http2=self._http2, timeout=REQUEST_TIMEOUT)
+                self._pid = os.getpid()
+            return self._client

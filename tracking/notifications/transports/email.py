@@ -1,0 +1,50 @@
+"""E-mail through Django's mail: a text and an HTML body, SMTP's answers read as retryable or final."""
+
+from __future__ import annotations
+
+import smtplib
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from tracking.notifications.transports.base import DeliveryError, Message
+
+if TYPE_CHECKING:
+    from tracking.models import Device
+
+
+class EmailTransport:
+    """Django's mail, with a text and an HTML body."""
+
+    channel = "email"
+    needs_device = False
+
+    def unavailable_reason(self) -> str | None:
+        return None
+
+    def send(self, message: Message, device: Device | None) -> None:
+        if not message.recipient_email:
+            raise DeliveryError("The recipient has no email address.", retryable=False)
+        context = {"message": message, "site_url": settings.SITE_URL}
+        email = EmailMultiAlternatives(
+            subject=message.title,
+            body=render_to_string("tracking/email/notification.txt", context),
+            to=[message.recipient_email],
+            headers={"X-Entity-Ref-ID": message.collapse_key},
+        )
+        email.attach_alternative(render_to_string("tracking/email/notification.html", context), "text/html")
+        try:
+            email.send()
+        except smtplib.SMTPRecipientsRefused as error:
+            raise DeliveryError(f"The mail server refused the recipient: {error}", retryable=False) from error
+        except smtplib.SMTPResponseException as error:
+            # 4xx are temporary by SMTP's own definition; 5xx are final.
+            raise DeliveryError(
+                f"The mail server answered {error.smtp_code}.", retryable=400 <= error.smtp_code < 500
+            ) from error
+        except (TimeoutError, smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(
+                f"The mail server could not be reached: {type(error).__name__}", retryable=True
+            ) from error
