@@ -36,6 +36,7 @@ def configure_environment() -> None:
     os.environ.setdefault("DJANGO_ENV", "production")
     os.environ.setdefault("SECRET_KEY", BENCH_SECRET_KEY)
     os.environ.setdefault("JWT_SIGNING_KEY", BENCH_JWT_SIGNING_KEY)
+    os.environ.setdefault("SITE_URL", f"https://{TEST_CLIENT_HOST}")
     os.environ.setdefault("THROTTLE_SYNC_ITEMS", BENCH_SYNC_ITEMS_RATE)
     os.environ["DEBUG"] = "false"
     hosts = [host for host in os.environ.get("ALLOWED_HOSTS", "").split(",") if host]

@@ -50,16 +50,18 @@ def refuse_unsafe_keys(secret_key: str, jwt_signing_key: str) -> None:
     """
     advice = "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
     # RFC 7518 section 3.2: an HS256 key has at least 256 bits; 32 characters of a random string give that.
-    jwt_min_length = 32
+    # SECRET_KEY too: it signs password-reset and confirmation links, so a short one could be guessed
+    # offline from one link and every link forged.
+    min_length = 32
     for name, key in (("SECRET_KEY", secret_key), ("JWT_SIGNING_KEY", jwt_signing_key)):
         if not key.strip():
             raise ImproperlyConfigured(f"{name} is empty. {advice}")
         if key in {LOCAL_SECRET_KEY, LOCAL_JWT_SIGNING_KEY}:
             raise ImproperlyConfigured(f"{name} is the repository's local key, which anyone can sign with. {advice}")
+        if len(key) < min_length:
+            raise ImproperlyConfigured(f"{name} must be at least {min_length} characters. {advice}")
     if jwt_signing_key == secret_key:
         raise ImproperlyConfigured(f"JWT_SIGNING_KEY must differ from SECRET_KEY. {advice}")
-    if len(jwt_signing_key) < jwt_min_length:
-        raise ImproperlyConfigured(f"JWT_SIGNING_KEY must be at least {jwt_min_length} characters. {advice}")
 
 
 if PRODUCTION:
@@ -375,7 +377,14 @@ ALERT_THRESHOLDS = {
     "low_adherence_window_days": env.int("ALERT_LOW_ADHERENCE_WINDOW_DAYS", default=14),
 }
 # Links in emails (the digest points at the admin).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+if PRODUCTION:
+    # Reset and confirmation links go out by e-mail under this address: a plain-http or local one would
+    # send a patient's single-use token in clear, or nowhere.
+    SITE_URL = env.str("SITE_URL")
+    if not SITE_URL.startswith("https://"):
+        raise ImproperlyConfigured("SITE_URL must be the site's https:// address in production (links in e-mails).")
+else:
+    SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Web Push (VAPID): the private key as base64url DER/raw or a PEM path, and a contact (mailto: or https:).
 WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
 WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")

@@ -13,7 +13,7 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STRONG_SECRET = "Zx8#kP2$vQ9!mW4&nR7*tY1^bU6(eI3)oA5-sD0_fG8+hJ2=lK9~cV4"
 STRONG_JWT_KEY = "q7Vd2Lk9Rw4Tz8Xn3Bm6Hc1Pf5Gs0Jy-another-key-entirely"
-PRODUCTION = {"DJANGO_ENV": "production", "ALLOWED_HOSTS": "api.example.org"}
+PRODUCTION = {"DJANGO_ENV": "production", "ALLOWED_HOSTS": "api.example.org", "SITE_URL": "https://api.example.org"}
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -54,6 +54,7 @@ def test_check_deploy_is_clean_in_production_mode() -> None:
         SECRET_KEY=STRONG_SECRET,
         JWT_SIGNING_KEY=STRONG_JWT_KEY,
         ALLOWED_HOSTS="api.example.org",
+        SITE_URL="https://api.example.org",
     )
 
     assert result.returncode == 0, result.stderr
@@ -136,6 +137,27 @@ def test_production_refuses_a_jwt_signing_key_equal_to_the_secret_key() -> None:
 
     assert result.returncode != 0
     assert "JWT_SIGNING_KEY must differ from SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_a_short_secret_key() -> None:
+    # Review of #22: SECRET_KEY signs the e-mailed reset links, so a short one could be guessed from one link.
+    result = run_manage("check", SECRET_KEY="x" * 31, JWT_SIGNING_KEY=STRONG_JWT_KEY, **PRODUCTION)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be at least 32 characters" in result.stderr
+
+
+@pytest.mark.parametrize("site_url", [None, "http://api.example.org", "http://127.0.0.1:8000"])
+def test_production_refuses_to_start_without_an_https_site_url(site_url: str | None) -> None:
+    environment = {**PRODUCTION, "SECRET_KEY": STRONG_SECRET, "JWT_SIGNING_KEY": STRONG_JWT_KEY}
+    environment.pop("SITE_URL")
+    if site_url is not None:
+        environment["SITE_URL"] = site_url
+
+    result = run_manage("check", **environment)
+
+    assert result.returncode != 0
+    assert "SITE_URL" in result.stderr
 
 
 @pytest.mark.parametrize("variable", ["SECRET_KEY", "JWT_SIGNING_KEY"])

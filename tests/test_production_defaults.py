@@ -18,6 +18,7 @@ PRODUCTION = {
     "SECRET_KEY": "Zx8#kP2$vQ9!mW4&nR7*tY1^bU6(eI3)oA5-sD0_fG8+hJ2=lK9~cV4",
     "JWT_SIGNING_KEY": "a-production-jwt-key-of-its-own-Qm7Lp2Xv9Rt4Wz8Nc3Hb6Jd1",
     "ALLOWED_HOSTS": "api.example.org",
+    "SITE_URL": "https://api.example.org",
 }
 MAIL_CONNECTION = (
     "from django.core.mail import get_connection; c = get_connection(); "
