@@ -9,6 +9,7 @@ from typing import Any, cast
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxLengthValidator
 from django.http import Http404
 from django.utils import translation
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -257,6 +258,15 @@ class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
         help_text="Dermatologists and clinic staff: the 6-digit code from the authenticator app, "
         "or one of the recovery codes (each works once).",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # No account has a longer address (User.email), and django-axes stores what was tried in a
+        # varchar(255): a longer one was a 500 (review of #22).
+        longest = User._meta.get_field("email").max_length
+        address = cast(serializers.CharField, self.fields[self.username_field])
+        address.max_length = longest  # in the schema
+        address.validators.append(MaxLengthValidator(longest))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
         attrs[self.username_field] = str(attrs[self.username_field]).strip().lower()

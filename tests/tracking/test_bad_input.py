@@ -356,3 +356,16 @@ def test_every_patient_log_route_refuses_a_string_that_is_not_a_uuid(
 
     assert response.status_code == 400
     assert set(response.json()) == {"id"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", [254, 255, 256, 5000])
+def test_signing_in_with_an_address_longer_than_any_account_has_is_a_400_or_401_never_a_500(length: int) -> None:
+    # Review of #22: 256 characters reached django-axes' varchar(255) and answered 500.
+    address = "a" * (length - len("@test.example")) + "@test.example"
+
+    response = APIClient().post("/api/v1/auth/token/", {"email": address, "password": "x" * 12}, format="json")
+
+    assert response.status_code == (401 if length <= 254 else 400), response.content
+    if length > 254:
+        assert set(response.json()) == {"email"}
