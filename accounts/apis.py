@@ -25,7 +25,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import second_factor, services, tokens
 from accounts.lockout import lockout_message, lockout_seconds
-from accounts.models import AccessChannel, Language, Patient, Role, SessionEnd, User
+from accounts.models import AccessChannel, Language, Patient, Role, SessionEnd, User, normalize_email_address
 from accounts.selectors import patient_visible_to, patients_actable_by, patients_visible_to
 from accounts.serializers import (
     AcceptedSerializer,
@@ -269,7 +269,7 @@ class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
         address.validators.append(MaxLengthValidator(longest))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        attrs[self.username_field] = str(attrs[self.username_field]).strip().lower()
+        attrs[self.username_field] = normalize_email_address(str(attrs[self.username_field]))
         code = attrs.pop("otp", "")
         # simplejwt's pair serializer, in two steps: the password (TokenObtainSerializer sets self.user
         # or raises), then the second factor, and only then the tokens, so that a wrong code starts

@@ -39,7 +39,7 @@ def lockout_response(
     """429 with Retry-After; JSON under /api/, plain text for the admin's form."""
     message = lockout_message(request)
     response: HttpResponse
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):
         response = JsonResponse({"detail": message, "code": "account_locked"}, status=429)
     else:
         response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")

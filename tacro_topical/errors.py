@@ -79,6 +79,6 @@ def api_not_found(request: HttpRequest, unmatched: str = "") -> JsonResponse:
 
 def server_error_handler(request: HttpRequest) -> HttpResponse:
     """Should an unexpected error ever escape, API clients still get JSON, and no stack trace."""
-    if request.path.startswith("/api/"):
+    if request.path_info.startswith("/api/"):
         return JsonResponse({"detail": "Internal server error. The error was logged."}, status=500)
     return server_error(request)

@@ -33,7 +33,7 @@ class DatabaseUnavailableMiddleware:
         # The class only: a driver's message can quote the statement, and with it a patient's data.
         logger.warning("database unavailable: %s on %s %s", type(exception).__name__, request.method, request.path)
         message = "The service is briefly unavailable. Retry after a few seconds; nothing you sent was lost."
-        if request.path.startswith("/api/"):
+        if request.path_info.startswith("/api/"):
             response: HttpResponse = JsonResponse({"detail": message}, status=503)
         else:
             response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
@@ -59,7 +59,7 @@ class NoStoreMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.path.startswith(PRIVATE_PATH_PREFIXES):
+        if request.path_info.startswith(PRIVATE_PATH_PREFIXES):
             # The view's own Cache-Control may say max-age; nothing here may be kept, so ours replaces it.
             if "Cache-Control" in response:
                 del response["Cache-Control"]

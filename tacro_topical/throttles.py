@@ -59,7 +59,7 @@ class AuthRateThrottle(SettingsRateThrottle):
     scope = "auth"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        if not request.path.startswith(AUTH_PREFIX):
+        if not request.path_info.startswith(AUTH_PREFIX):
             return None
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
@@ -70,7 +70,7 @@ class PerUserRateThrottle(SettingsRateThrottle):
     reads: bool
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        if (request.method in SAFE_METHODS) != self.reads or request.path.startswith(AUTH_PREFIX):
+        if (request.method in SAFE_METHODS) != self.reads or request.path_info.startswith(AUTH_PREFIX):
             return None
         user = request.user
         ident = f"user-{user.pk}" if user and user.is_authenticated else self.get_ident(request)

@@ -138,3 +138,19 @@ def test_sign_ups_from_one_ipv6_64_share_one_throttle(settings: Any) -> None:
     ]
 
     assert statuses == [202, 202, 202, 429, 429]
+
+
+@pytest.mark.django_db
+def test_the_auth_throttle_holds_under_a_script_prefix(settings: Any) -> None:
+    # Review of #22: the throttles read request.path, which carries the prefix of a site served under a
+    # sub-path (SCRIPT_NAME), so /tacro/api/v1/auth/... was never counted. They read path_info now.
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth": "2/minute"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    statuses = [
+        APIClient()
+        .post("/api/v1/auth/password/reset/", {"email": "a@test.example"}, format="json", SCRIPT_NAME="/tacro")
+        .status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [202, 202, 429]
