@@ -43,9 +43,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.models import Patient, User
-from tracking import reminders
 from tracking.models import Application, Notification, PoemEntry, Regimen, Schedule, SkinCheck, Symptom
 from tracking.notifications import services as notifications
+from tracking.reminders import sweep as reminder_sweep
 
 # Generated requests per operation, on top of the coverage phase's: 35-75 s in all on two cores.
 FUZZ_EXAMPLES = 20
@@ -121,7 +121,7 @@ def demo_clinic(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> It
         # Sweep when each of her reminders is next due, so her inbox holds some to ack and snooze.
         schedules = Schedule.objects.filter(patient=patient, next_fire_at__isnull=False).order_by("next_fire_at")
         for due in list(schedules.values_list("next_fire_at", flat=True)):
-            notifications.occurrences_deliver(reminders.sweep(now=due).pending_ids, now=due)
+            notifications.occurrences_deliver(reminder_sweep.sweep(now=due).pending_ids, now=due)
         notifications.device_register(user=user, platform="fcm", token="demo-fcm-token")
         demo = DemoClinic(
             token=str(AccessToken.for_user(user)),

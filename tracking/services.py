@@ -27,7 +27,7 @@ from tacro_topical.task_sending import enqueue
 from tracking import rules, tasks
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
-from tracking.reminders import schedules_refresh
+from tracking.reminders.services import schedules_refresh
 
 # --- Regimens ------------------------------------------------------------------------------------
 

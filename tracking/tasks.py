@@ -16,8 +16,10 @@ from celery import shared_task
 from django.conf import settings
 
 from accounts.models import Patient
-from tracking import alerts, reminders, review
+from tracking import alerts, review
 from tracking.notifications import services as notifications
+from tracking.reminders.services import schedules_refresh
+from tracking.reminders.sweep import sweep
 
 
 def _chunks(ids: Sequence[uuid.UUID], size: int) -> Iterable[Sequence[uuid.UUID]]:
@@ -55,7 +57,7 @@ def sweep_reminders_helper() -> int:
 
 def sweep_due() -> int:
     """Write the occurrences of every due schedule and hand them to delivery; returns how many."""
-    return reminders.sweep(on_pending=enqueue_occurrences).written
+    return sweep(on_pending=enqueue_occurrences).written
 
 
 @shared_task(name="tracking.tasks.deliver_occurrences", ignore_result=True, acks_late=True)
@@ -91,7 +93,7 @@ def patient_logs_changed(patient_id: str) -> int:
     patient = Patient.objects.filter(pk=patient_id).first()
     if patient is None:
         return 0
-    reminders.schedules_refresh(patient=patient)
+    schedules_refresh(patient=patient)
     opened = alerts.evaluate_patient_alerts(patient)
     review.summary_refresh(patient)  # last: it counts the alerts just opened
     return len(opened)

@@ -1,8 +1,9 @@
 from django.urls import URLPattern, path
 from rest_framework.views import APIView
 
-from tracking import apis, reminder_apis
+from tracking import apis
 from tracking.notifications import apis as notification_apis
+from tracking.reminders import apis as reminder_apis
 
 PATIENT = "patients/<uuid:patient_id>/"
 

@@ -163,7 +163,7 @@ def create_patients(
 
     from accounts.models import Patient, User
     from tracking.models import Regimen, ReminderSetting, Schedule
-    from tracking.schedules import Recurrence, first_firing_after
+    from tracking.reminders.schedules import Recurrence, first_firing_after
 
     now = datetime.datetime.now(datetime.UTC)
     unusable = make_password(None)

@@ -6,13 +6,13 @@
 Sets up the data set if it is not there (setup_data.py: 1,000,000 schedules, 100,000 due at
 setup_data.DUE_AT), then, with production settings:
 
-- sweep: `tracking.reminders.sweep(now=DUE_AT)` in this process, from its call until it returns,
+- sweep: `tracking.reminder_sweep.sweep(now=DUE_AT)` in this process, from its call until it returns,
   after a reset; checked to have written exactly 100,000 pending occurrences and advanced every
   due schedule. Median, min and max of --sweep-runs runs.
 - breakdown: the sweep of commit d42ae3f (a frozen copy in sweep_prototype.py) step by step (claim,
   recurrence math, each write, commit), and the prototypes of its fix, one change at a time.
 - parallel: two sweeper processes at once (as two workers running the sweep task would), with
-  d42ae3f's sweep and with tracking.reminders.sweep; SKIP LOCKED splits the due schedules.
+  d42ae3f's sweep and with tracking.reminders.sweep.sweep; SKIP LOCKED splits the due schedules.
 - delivery: real Celery workers (`celery -A tacro_topical worker --pool prefork --concurrency N`),
   started and idle before the run; the timer runs from the sweep's start (the sweep hands each
   batch to `tracking.tasks.enqueue_occurrences`, as the beat task does) until 100,000 Notification
@@ -67,7 +67,7 @@ PARTS = ("sweep", "breakdown", "parallel", "delivery", "beat")
 # REMINDER_SWEEPERS (2) sweeper processes at once, as beat's entry starts them, with 2 and 4 worker
 # processes and with larger delivery tasks.
 DEFAULT_DELIVERIES = ("tracking:2:200", "tracking:2:200:2", "tracking:4:200:2", "tracking:2:500:2")
-# `tracking`: tracking.reminders.sweep as checked out; the others are sweep_prototype's variants.
+# `tracking`: tracking.reminders.sweep.sweep as checked out; the others are sweep_prototype's variants.
 SWEEP_VARIANTS = ("tracking", "before", "writes+zones", "lean+zones")
 SWEEPERS = 2
 
@@ -83,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         default=list(DEFAULT_DELIVERIES),
         metavar="SWEEP:CONCURRENCY:BATCH[:SWEEPERS]",
-        help="delivery settings to time: which sweep feeds the workers (tracking: tracking.reminders.sweep; "
+        help="delivery settings to time: which sweep feeds the workers (tracking: tracking.reminders.sweep.sweep; "
         "or one of sweep_prototype's: before, writes+zones, lean+zones), the worker pool size and "
         "REMINDER_DELIVERY_BATCH, and how many sweeps run at once (default 1: in this process; more: "
         "that many sweeper processes, as REMINDER_SWEEPERS starts on the workers) "
@@ -278,23 +278,23 @@ def timed_sweep(sweep: Callable[..., Any], **kwargs: Any) -> tuple[float, Any]:
 
 
 def measure_sweep(runs: int) -> Figure:
-    from tracking import reminders
+    from tracking.reminders import sweep as reminder_sweep
 
     seconds = []
     for number in range(1, runs + 1):
-        elapsed, _result = timed_sweep(reminders.sweep)
+        elapsed, _result = timed_sweep(reminder_sweep.sweep)
         seconds.append(elapsed)
         say(f"  sweep run {number}/{runs}: {elapsed:.2f} s")
     return Figure("Sweep: 100,000 due schedules → 100,000 occurrences written", seconds, goal=SWEEP_GOAL)
 
 
 def run_sweep(variant: str, **kwargs: Any) -> Any:
-    """tracking.reminders.sweep (`tracking`), or one of sweep_prototype's variants."""
+    """tracking.reminders.sweep.sweep (`tracking`), or one of sweep_prototype's variants."""
     from bench.reminders import sweep_prototype
-    from tracking import reminders
+    from tracking.reminders import sweep as reminder_sweep
 
     if variant == "tracking":
-        return reminders.sweep(**kwargs)
+        return reminder_sweep.sweep(**kwargs)
     return sweep_prototype.sweep(variant, **kwargs)
 
 
@@ -405,16 +405,16 @@ def profile_stats(profiler: Any, limit: int = 30) -> str:
 
 
 def profile_sweep() -> str:
-    """cProfile of one `tracking.reminders.sweep` (about twice as slow as without the profiler)."""
+    """cProfile of one `tracking.reminders.sweep.sweep` (about twice as slow as without the profiler)."""
     import cProfile
 
     from bench.reminders import setup_data
-    from tracking import reminders
+    from tracking.reminders import sweep as reminder_sweep
 
     setup_data.reset()
     profiler = cProfile.Profile()
     profiler.enable()
-    result = reminders.sweep(now=setup_data.DUE_AT)
+    result = reminder_sweep.sweep(now=setup_data.DUE_AT)
     profiler.disable()
     check_sweep(result)
     return profile_stats(profiler)
@@ -432,11 +432,11 @@ def profile_delivery(occurrences: int = 20_000, batch: int = 200) -> str:
     from django.db import connection
 
     from bench.reminders import setup_data
-    from tracking import reminders
     from tracking.notifications import services as notifications
+    from tracking.reminders import sweep as reminder_sweep
 
     setup_data.reset()
-    ids = reminders.sweep(now=setup_data.DUE_AT).pending_ids
+    ids = reminder_sweep.sweep(now=setup_data.DUE_AT).pending_ids
     statements: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
 
     def timed(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:

@@ -11,7 +11,7 @@ The data set, all built from one seeded random generator so every machine gets t
 - Patients in 30 IANA zones (10,000 each), each with a patient login; two thirds have atopic
   dermatitis, one third a cutaneous lupus; each has one ongoing, twice-daily treatment regimen that
   started 7-180 days before DUE_AT; two thirds of the regimens have a tube size (so a refill prompt).
-- Schedules as `tracking.reminders.desired_schedules` would make them: one dose schedule per regimen,
+- Schedules as `tracking.reminders.services.desired_schedules` would make them: one dose schedule per regimen,
   one refill prompt per regimen with a tube, one skin-check prompt (every 90 days) per patient and one
   POEM prompt (every 7 days) per eczema patient: 300,000 + 200,000 + 300,000 + 200,000.
 - 100,000 patients (scattered through the table, 3,333 or 3,334 per zone) have a dose slot at the
@@ -21,7 +21,7 @@ The data set, all built from one seeded random generator so every machine gets t
   spread over the next 12 hours, prompts at 18:00 local on a later date. A tenth of the other patients
   have dose quiet hours 22:00-07:00 (stored on their dose and refill schedules), and one in twenty has
   the POEM prompt switched off (its schedule has no next firing).
-- `next_local_date`, `next_slot` and `next_fire_at` come from `tracking.schedules.first_firing_after`,
+- `next_local_date`, `next_slot` and `next_fire_at` come from `tracking.reminders.schedules.first_firing_after`,
   so they are what `schedules_refresh` would store and what the sweep's `_advance` expects.
 """
 
@@ -122,7 +122,7 @@ def wall(value: datetime.time) -> str:
 
 def build_rows() -> Rows:
     """Every row of the data set, in insertion order (patients shuffled, so due ones are scattered)."""
-    from tracking.schedules import Firing, Recurrence, first_firing_after
+    from tracking.reminders.schedules import Firing, Recurrence, first_firing_after
 
     rng = random.Random(SEED)  # noqa: S311 - reproducible data, not secrets
     created = DUE_AT - datetime.timedelta(days=200)

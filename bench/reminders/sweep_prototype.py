@@ -2,8 +2,8 @@
 
 Not application code. `run.py` (parts `breakdown` and `parallel`) uses it to show, with numbers, what
 each change to the sweep gains. Self-contained on purpose: `before` is a frozen copy of
-`tracking.reminders.sweep_batch` and its helpers as of commit d42ae3f (unchanged since 334b3e1), so the
-comparison still runs once tracking/reminders.py has moved on. Every variant keeps the claim
+`tracking.reminders.sweep.sweep_batch` and its helpers as of commit d42ae3f (unchanged since 334b3e1), so the
+comparison still runs once tracking/reminders/sweep.py has moved on. Every variant keeps the claim
 (SELECT ... FOR UPDATE SKIP LOCKED, ORDER BY next_fire_at, LIMIT batch), one transaction per batch,
 and the unique constraint that refuses a second copy of an occurrence. All for PostgreSQL.
 
@@ -15,16 +15,16 @@ and the unique constraint that refuses a second copy of an occurrence. All for P
 - `writes`: the two writes replaced: one `UPDATE ... FROM unnest(%s::bigint[], %s::date[], ...)`
   (four array parameters, whatever the batch size) and one
   `INSERT ... SELECT * FROM unnest(...) ON CONFLICT DO NOTHING RETURNING id` (no read back).
-- `writes+zones`: also keeps each `ZoneInfo` alive. `tracking.schedules.firing` looked the zone up
+- `writes+zones`: also keeps each `ZoneInfo` alive. `tracking.reminders.schedules.firing` looked the zone up
   by name twice per schedule, and zoneinfo's cache holds only the 8 most recently used zones
   strongly: with 30 zones in claim order most lookups re-read and re-parsed the zone file.
 - `lean+zones`: also no model instances: the claim reads only the columns the math needs
   (`values_list`), and occurrences are rows of values (d42ae3f's `_advance` loop, written out with
-  the same tracking.schedules calls).
+  the same tracking.reminders.schedules calls).
 
 The zone lookups are switched for the duration of a sweep (`zones`): plain `ZoneInfo` for `before`
 and `writes` (with every cache that would keep zones alive cleared first), a cache that keeps every
-zone for the `+zones` variants. That works whether tracking/schedules.py calls `ZoneInfo(name)` (as
+zone for the `+zones` variants. That works whether tracking/reminders/schedules.py calls `ZoneInfo(name)` (as
 at d42ae3f) or a cached `zone_named(name)`.
 """
 
@@ -45,9 +45,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tracking import rules, schedules
+from tracking import rules
 from tracking.models import Occurrence, OccurrenceState, Schedule, ScheduleKind
-from tracking.reminders import SweepResult, parse_wall_time, promote_due_occurrences
+from tracking.reminders import schedules
+from tracking.reminders.schedules import parse_wall_time
+from tracking.reminders.sweep import SweepResult, promote_due_occurrences
 
 VARIANTS = ("before", "writes", "writes+zones", "lean+zones")
 STALE_REASON = "Not sent: the reminder service was down at this time, and it is too late now."
@@ -339,9 +341,9 @@ def lean_batch(*, now: datetime.datetime, batch_size: int, phases: Phases) -> Sw
 
 @contextmanager
 def zones(*, cached: bool) -> Iterator[None]:
-    """tracking.schedules' zone lookups: uncached `ZoneInfo` (as at d42ae3f), or a cache of every zone."""
+    """tracking.reminders.schedules' zone lookups: uncached `ZoneInfo` (as at d42ae3f), or a cache of every zone."""
     lookup: Callable[[str], ZoneInfo] = functools.cache(ZoneInfo) if cached else ZoneInfo
-    # d42ae3f calls ZoneInfo(name); a later tracking/schedules.py may call a cached zone_named(name).
+    # d42ae3f calls ZoneInfo(name); a later tracking/reminders/schedules.py may call a cached zone_named(name).
     names = [name for name in ("ZoneInfo", "zone_named") if hasattr(schedules, name)]
     originals = {name: getattr(schedules, name) for name in names}
     if not cached:
@@ -375,7 +377,7 @@ def sweep(
     phases: Phases | None = None,
     on_pending: Callable[[list[uuid.UUID]], None] | None = None,
 ) -> SweepResult:
-    """`tracking.reminders.sweep` with the batch function of `variant` (one of VARIANTS)."""
+    """`tracking.reminders.sweep.sweep` with the batch function of `variant` (one of VARIANTS)."""
     if connection.vendor != "postgresql":
         raise RuntimeError("The prototypes are for PostgreSQL.")
     batch_function = BATCHES[variant]

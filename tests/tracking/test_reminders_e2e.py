@@ -25,7 +25,7 @@ from tests.tracking.peers import SmtpServer, VapidKeys, WebPushReceiver, make_va
 from tracking import tasks
 from tracking.models import Delivery, Device, Notification, Occurrence
 from tracking.notifications.services import device_register
-from tracking.reminders import reminder_setting_update
+from tracking.reminders.services import reminder_setting_update
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -24,7 +24,7 @@ from tacro_topical.serializers import RejectUnknownFields
 from tracking import rules
 from tracking.models import Device, Notification, Platform
 from tracking.notifications.services import device_register, device_remove, notification_ack, notification_snooze
-from tracking.schedules import zone_named
+from tracking.reminders.schedules import zone_named
 from tracking.serializers import rfc3339
 
 # --- Shapes --------------------------------------------------------------------------------------

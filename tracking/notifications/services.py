@@ -44,8 +44,9 @@ from tracking.notifications.transports.base import DeactivationReason, DeliveryE
 from tracking.notifications.transports.registry import transport_for
 from tracking.notifications.transports.webpush import webpush_registration_problem
 from tracking.notifications.wording import wording
-from tracking.reminders import FOLLOW_UP_KIND, effective_settings, follow_up_for, parse_wall_time, snooze_validate
-from tracking.schedules import wall_time_instant, zone_named
+from tracking.reminders.schedules import parse_wall_time, wall_time_instant, zone_named
+from tracking.reminders.selectors import effective_settings
+from tracking.reminders.services import FOLLOW_UP_KIND, follow_up_for, snooze_validate
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from accounts.models import Condition, Patient
 from tracking import rules
 from tracking.models import Occurrence, Regimen, ScheduleKind
 from tracking.notifications.selectors import estimated_empty_date
-from tracking.reminders import FOLLOW_UP_KIND
+from tracking.reminders.services import FOLLOW_UP_KIND
 
 CLE_CONDITIONS = frozenset({Condition.CLE_ACUTE, Condition.CLE_SUBACUTE, Condition.CLE_DISCOID, Condition.CLE_OTHER})
 

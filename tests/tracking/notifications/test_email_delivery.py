@@ -25,7 +25,7 @@ from tracking import tasks
 from tracking.models import Delivery, DeliveryStatus
 from tracking.notifications.services import delivery_send, occurrences_deliver, stale_work
 from tracking.notifications.transports.email import EmailTransport
-from tracking.reminders import sweep
+from tracking.reminders.sweep import sweep
 
 pytestmark = pytest.mark.django_db
 

@@ -31,7 +31,8 @@ from tracking.models import (
 from tracking.notifications.services import delivery_send, notification_ack, occurrences_deliver, stale_work
 from tracking.notifications.transports.base import DeliveryError
 from tracking.notifications.transports.email import EmailTransport
-from tracking.reminders import reminder_setting_update, sweep
+from tracking.reminders.services import reminder_setting_update
+from tracking.reminders.sweep import sweep
 
 UTC = datetime.UTC
 

@@ -42,7 +42,7 @@ from tracking.models import Delivery, Device, Platform
 from tracking.notifications.services import delivery_send, device_register, occurrences_deliver
 from tracking.notifications.transports.base import DeactivationReason, DeliveryError, Message
 from tracking.notifications.transports.webpush import WebPushTransport
-from tracking.reminders import sweep
+from tracking.reminders.sweep import sweep
 
 REMOTE_TEXT = "redis_version:7.2.4 role:master connected_clients:3"
 BROWSER_PUSH_ENDPOINTS = [

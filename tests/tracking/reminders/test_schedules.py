@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracking.reminders import due_firings
-from tracking.schedules import (
+from tracking.reminders.schedules import (
     Recurrence,
     firing,
     first_firing_after,
@@ -24,6 +23,7 @@ from tracking.schedules import (
     next_firing_after_slot,
     wall_time_instant,
 )
+from tracking.reminders.sweep import due_firings
 
 UTC = datetime.UTC
 EVERY_DAY = frozenset(range(1, 8))

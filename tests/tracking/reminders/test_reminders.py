@@ -22,14 +22,13 @@ from tests.tracking.conftest import make_regimen
 from tracking import services
 from tracking.models import Delivery, Notification, Occurrence, OccurrenceState, Schedule, ScheduleKind, SkinCheck
 from tracking.notifications.services import occurrences_deliver
-from tracking.reminders import (
+from tracking.reminders.services import reminder_setting_update, schedules_refresh
+from tracking.reminders.sweep import (
     CLAIM_FIELDS,
     OCCURRENCE_COLUMNS,
     _advance_row,
     _PortableWrites,
     _PostgresWrites,
-    reminder_setting_update,
-    schedules_refresh,
     sweep,
 )
 

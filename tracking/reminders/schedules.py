@@ -21,6 +21,11 @@ ONE_DAY = datetime.timedelta(days=1)
 SEARCH_HORIZON_DAYS = 7 * 400
 
 
+def parse_wall_time(value: str) -> datetime.time:
+    """A stored wall time ("HH:MM") as a time."""
+    return datetime.time.fromisoformat(value)
+
+
 @functools.cache
 def zone_named(name: str) -> ZoneInfo:
     """A zone, kept: zoneinfo's own cache holds only the few most recent strongly, and a sweep

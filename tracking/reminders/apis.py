@@ -22,9 +22,10 @@ from accounts.clock import PatientClock
 from accounts.models import Patient
 from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tacro_topical.serializers import RejectUnknownFields, validated_together
-from tracking import reminders
 from tracking.models import ReminderKind
 from tracking.models.reminders import ALL_CHANNELS
+from tracking.reminders.selectors import reminder_overview
+from tracking.reminders.services import reminder_setting_update
 from tracking.serializers import TIME_OF_DAY, AwareDateTimeField
 
 # --- Shapes --------------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ class ReminderSettingCreateSerializer(ReminderSettingInputSerializer):
 
 
 def settings_answer(patient: Patient, kinds: list[str] | None = None) -> list[dict[str, Any]]:
-    """The shape of `reminders.reminder_overview`: quiet hours as one object, or null."""
+    """The shape of `reminder_overview`: quiet hours as one object, or null."""
     return [
         {
             "kind": row.setting.kind,
@@ -112,7 +113,7 @@ def settings_answer(patient: Patient, kinds: list[str] | None = None) -> list[di
             ),
             "next_reminder_at": row.next_reminder_at,
         }
-        for row in reminders.reminder_overview(patient, kinds)
+        for row in reminder_overview(patient, kinds)
     ]
 
 
@@ -124,7 +125,7 @@ def apply_setting(patient: Patient, kind: str, data: dict[str, Any]) -> dict[str
     quiet: tuple[datetime.time, datetime.time] | bool | None = False
     if "quiet_hours" in data:
         quiet = None if data["quiet_hours"] is None else (data["quiet_hours"]["start"], data["quiet_hours"]["end"])
-    reminders.reminder_setting_update(
+    reminder_setting_update(
         patient=patient, kind=kind, enabled=data.get("enabled"), channels=data.get("channels"), quiet_hours=quiet
     )
     return ReminderSettingSerializer(settings_answer(patient, [kind])[0], context=zone_context(patient)).data

@@ -18,7 +18,7 @@ from tests.tracking.conftest import at, base, client_as, prescribe
 from tests.tracking.peers import make_subscription
 from tracking.models import Alert, Device, Notification, Schedule
 from tracking.notifications.services import device_register, occurrences_deliver
-from tracking.reminders import sweep
+from tracking.reminders.sweep import sweep
 
 
 @pytest.fixture
