@@ -3,7 +3,11 @@
 After the password, an account that is asked for a second factor is only *pending* in the session:
 it is not signed in, so no admin page and no session-authenticated API call works for it until a
 code is accepted. Then Django's login() runs, with the device that verified it, which django-otp
-keeps in the session (the admin site checks it on every page: tacro_topical/admin.py).
+keeps in the session (the admin site checks it on every page: tacro_topical/admin.py; the API too:
+accounts/authentication.py).
+
+Enrolment takes a code e-mailed to the account's address before the authenticator's secret is shown,
+so a password alone cannot enrol someone else's authenticator (accounts/second_factor.py).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from django_otp import login as otp_login
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import second_factor
+from accounts import second_factor, services
+from accounts.emails import AccountEmail
 from accounts.lockout import lockout_response
 from accounts.models import User
 
@@ -34,11 +39,23 @@ if TYPE_CHECKING:
     from django.contrib.admin import AdminSite
 
 PENDING_SESSION_KEY = "admin_second_factor_pending"
+# The account whose enrolment e-mail code this session typed: only this session is shown the secret.
+EMAIL_PROVEN_SESSION_KEY = "admin_second_factor_email_proven"
 # Long enough to find the phone and type a code; a half-signed-in session does not linger.
 PENDING_SECONDS = 5 * 60
 WRONG_CODE = (
     "That code was not accepted. Type the 6 digits your authenticator app shows now (a code works once), "
     "or one of your recovery codes. After repeated failures the account is locked for a while."
+)
+# Each step of the second page, by its template's name (admin/second_factor/<step>.html).
+STEP_TITLES = {
+    "enrol_email": "Set up your authenticator app: first, a code by e-mail",
+    "enrol": "Set up your authenticator app",
+    "verify": "Second factor",
+}
+WRONG_EMAIL_CODE = (
+    "That code was not accepted. Type the 6 digits from the latest e-mail (a code works once, and for a few "
+    "minutes), or send a new one. After repeated failures the account is locked for a while."
 )
 
 
@@ -74,9 +91,24 @@ def pending_user(request: HttpRequest) -> User | None:
     return user
 
 
+def email_proven(request: HttpRequest, user: User) -> bool:
+    """This session typed the enrolment code e-mailed to `user`."""
+    return bool(request.session.get(EMAIL_PROVEN_SESSION_KEY) == user.pk)
+
+
+def email_proven_record(request: HttpRequest, user: User) -> None:
+    """Remember the accepted e-mail code; a pending sign-in gets its 5 minutes again, to set up the app."""
+    request.session.cycle_key()  # a step up, as at the password
+    request.session[EMAIL_PROVEN_SESSION_KEY] = user.pk
+    pending = request.session.get(PENDING_SESSION_KEY)
+    if pending:
+        request.session[PENDING_SESSION_KEY] = {**pending, "since": time.time()}
+
+
 def sign_in_complete(request: HttpRequest, user: User, device: Device) -> None:
     """Both factors given: sign in, with the device that verified this session."""
     request.session.pop(PENDING_SESSION_KEY, None)
+    request.session.pop(EMAIL_PROVEN_SESSION_KEY, None)
     user.otp_device = device  # type: ignore[attr-defined]  # django-otp's user_logged_in receiver keeps it
     auth_login(request, user, backend=getattr(user, "backend", None))
 
@@ -101,7 +133,9 @@ class PasswordStepLoginView(LoginView):
 def second_factor_view(request: HttpRequest, admin_site: AdminSite) -> HttpResponse:
     """The code after the password; or, for an account without an authenticator yet, its enrolment.
 
-    A clinician already signed in without one (local mode, where it is optional) may enrol here too.
+    Enrolment has two steps: a code e-mailed to the account's address, then the authenticator's secret
+    and its first code. A clinician already signed in without one (local mode, where it is optional) may
+    enrol here too, through the same two steps.
     """
     next_url = _next_url(request, admin_site)
     user = pending_user(request)
@@ -121,20 +155,31 @@ def second_factor_view(request: HttpRequest, admin_site: AdminSite) -> HttpRespo
         return lockout_response(request)
 
     enrolled = second_factor.is_enrolled(user)
+    step = "verify" if enrolled else "enrol" if email_proven(request, user) else "enrol_email"
     context: dict[str, Any] = {
         **admin_site.each_context(request),
-        "title": "Second factor" if enrolled else "Set up your authenticator app",
+        "title": STEP_TITLES[step],
         "next": next_url,
         "error": None,
         "account": user.email,
+        "sent": None,
     }
-    if request.method == "POST":
+    if request.method == "POST" and "send" in request.POST:
+        # Asking for the e-mail, from this page or an older copy of it: never a wrong code.
+        if step == "enrol_email":
+            context["sent"] = _enrolment_email_send(user)
+    elif request.method == "POST":
         code = str(request.POST.get("code", ""))
-        if enrolled:
+        if step == "verify":
             device = second_factor.code_accepted(user, code)
             if device is not None:
                 sign_in_complete(request, user, device)
                 return HttpResponseRedirect(next_url)
+        elif step == "enrol_email":
+            if second_factor.enrolment_email_code_accepted(user, code):
+                email_proven_record(request, user)
+                # To the next step by GET, so reloading its page posts nothing again.
+                return HttpResponseRedirect(f"{request.path}?{urlencode({'next': next_url})}")
         else:
             codes = second_factor.enrolment_confirm(user=user, code=code)
             if codes is not None:
@@ -142,6 +187,7 @@ def second_factor_view(request: HttpRequest, admin_site: AdminSite) -> HttpRespo
                 if pending:
                     sign_in_complete(request, user, authenticator)
                 else:
+                    request.session.pop(EMAIL_PROVEN_SESSION_KEY, None)
                     otp_login(request, authenticator)
                 return TemplateResponse(
                     request,
@@ -149,15 +195,28 @@ def second_factor_view(request: HttpRequest, admin_site: AdminSite) -> HttpRespo
                     {**context, "title": "Your recovery codes", "codes": codes},
                 )
         if pending:
-            # A wrong code is a failed sign-in, counted by django-axes like a wrong password.
+            # A wrong code, e-mailed or from the app, is a failed sign-in, counted by django-axes like a
+            # wrong password.
             user_login_failed.send(sender=__name__, credentials=credentials, request=request)
             if getattr(request, "axes_locked_out", False):
                 request.session.pop(PENDING_SESSION_KEY, None)
                 return lockout_response(request)
-        context["error"] = WRONG_CODE
-    if enrolled:
-        return TemplateResponse(request, "admin/second_factor/verify.html", context)
-    return TemplateResponse(request, "admin/second_factor/enrol.html", {**context, **_enrolment(user)})
+        context["error"] = WRONG_EMAIL_CODE if step == "enrol_email" else WRONG_CODE
+    if step == "enrol":
+        context.update(_enrolment(user))
+    return TemplateResponse(request, f"admin/second_factor/{step}.html", context)
+
+
+def _enrolment_email_send(user: User) -> bool:
+    """E-mail `user` a new enrolment code, unless one was asked for within the last minute; whether it was.
+
+    Through the one path of account e-mails (accounts/services.py): a worker sends it once this request's
+    transaction commits.
+    """
+    if not second_factor.enrolment_email_may_send(user):
+        return False
+    services._email_after_commit(AccountEmail.SECOND_FACTOR_ENROLMENT, user.pk)
+    return True
 
 
 def _enrolment(user: User) -> dict[str, Any]:

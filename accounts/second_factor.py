@@ -1,8 +1,9 @@
 """The second factor of dermatologists and clinic staff: TOTP with single-use recovery codes (django-otp).
 
-Who is asked for a code, enrolment (an authenticator secret that counts once one code from it is
-accepted, then recovery codes shown once) and checking a code at sign-in, for the admin and the token
-endpoint alike. Secrets, codes and their throttling are django-otp's: nothing here is cryptography.
+Who is asked for a code, enrolment (a code e-mailed to the account's address first, then an
+authenticator secret that counts once one code from it is accepted, then recovery codes shown once) and
+checking a code at sign-in, for the admin and the token endpoint alike. Secrets, codes and their
+throttling are django-otp's: nothing here is cryptography.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django_otp import verify_token
 from django_otp.models import Device
+from django_otp.plugins.otp_email.conf import settings as otp_email_settings
+from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -22,6 +25,7 @@ from accounts.models import CLINICIAN_ROLES, User
 
 AUTHENTICATOR_NAME = "authenticator app"
 RECOVERY_CODES_NAME = "recovery codes"
+ENROLMENT_EMAIL_NAME = "enrolment e-mail"
 # An authenticator shows 6 digits (TOTPDevice's default); anything else is tried as a recovery code.
 AUTHENTICATOR_CODE = re.compile(r"\d{6}")
 # StaticToken holds at most 16 characters: a longer answer is wrong without asking the database.
@@ -90,6 +94,63 @@ def code_accepted(user: User | None, code: str) -> Device | None:
         if accepted is not None:
             return accepted
     return None
+
+
+# --- Enrolment: the e-mailed code first -----------------------------------------------------------------
+# The password alone must not enrol an authenticator: whoever holds it would enrol their own, and from then
+# on pass as the clinician. So the secret is shown only to a session that also typed a code e-mailed to the
+# account's address. The code lives on an EmailDevice (django-otp: single use, expiry, throttling) that is
+# never confirmed, so it never counts as a way to sign in (code_accepted asks the other two kinds only).
+
+
+def _enrolment_email_device(user: User) -> EmailDevice:
+    """The account's enrolment e-mail device, locked for this transaction: made on first use."""
+    device = EmailDevice.objects.select_for_update().filter(user=user, name=ENROLMENT_EMAIL_NAME).order_by("pk").first()
+    if device is None:
+        device = EmailDevice.objects.create(user=user, name=ENROLMENT_EMAIL_NAME, confirmed=False)
+    return device
+
+
+def enrolment_email_may_send(user: User) -> bool:
+    """Whether to e-mail `user` an enrolment code now: not if one was asked for within OTP_EMAIL_COOLDOWN_DURATION.
+
+    The cooldown starts here, when the e-mail is asked for, so that asking again and again sends one
+    e-mail a minute at most, however many requests race (the device row is locked).
+    """
+    with transaction.atomic():
+        device = _enrolment_email_device(user)
+        allowed, _reason = device.generate_is_allowed()
+        if allowed:
+            device.cooldown_set(commit=True)
+    return bool(allowed)
+
+
+def enrolment_email_code_issue(user: User) -> str:
+    """A new enrolment code for `user`, replacing any earlier one, good once for OTP_EMAIL_TOKEN_VALIDITY.
+
+    Called where the e-mail is written (accounts/emails.py, by the worker), so the code goes from the
+    database into the e-mail and never through the task queue.
+    """
+    with transaction.atomic():
+        device = _enrolment_email_device(user)
+        device.generate_token(valid_secs=enrolment_email_code_minutes() * 60, commit=True)
+    return str(device.token)
+
+
+def enrolment_email_code_minutes() -> int:
+    """How long an e-mailed enrolment code works, in whole minutes (django-otp's OTP_EMAIL_TOKEN_VALIDITY)."""
+    return max(1, int(otp_email_settings.OTP_EMAIL_TOKEN_VALIDITY) // 60)
+
+
+def enrolment_email_code_accepted(user: User, code: str) -> bool:
+    """Whether `code` is the enrolment code last e-mailed to `user`, still valid; accepting it uses it up."""
+    code = "".join(code.split())
+    device = EmailDevice.objects.filter(user=user, name=ENROLMENT_EMAIL_NAME).order_by("pk").first()
+    # EmailDevice's codes have 6 digits, as an authenticator's do.
+    if device is None or not AUTHENTICATOR_CODE.fullmatch(code):
+        return False
+    # django-otp locks the device row for the check, and counts a wrong code toward its own throttling.
+    return verify_token(user, device.persistent_id, code) is not None
 
 
 def authenticator_to_enrol(user: User) -> TOTPDevice:

@@ -49,12 +49,13 @@ class SessionTimeoutMiddleware:
         now = time.time()
         signed_in_at = session.get(SIGNED_IN_AT)
         last_seen_at = session.get(LAST_SEEN_AT, signed_in_at)
-        if signed_in_at is None or last_seen_at is None:
-            # Signed in before these clocks existed: they start now.
-            session[SIGNED_IN_AT] = session[LAST_SEEN_AT] = now
-            return
         idle_seconds = settings.SESSION_IDLE_TIMEOUT.total_seconds()
-        if now - signed_in_at > settings.SESSION_COOKIE_AGE:
+        if signed_in_at is None or last_seen_at is None:
+            # Every sign-in starts the clocks (session_clocks_start), so a session without them was signed in
+            # before they existed: how old it is, or whether it ever gave a second factor, is unknown. It ends;
+            # starting its clocks now would give it another full lifetime.
+            reason = "You were signed out: your sign-in was from before the site's last update."
+        elif now - signed_in_at > settings.SESSION_COOKIE_AGE:
             reason = f"You were signed out {settings.SESSION_COOKIE_AGE // 3600} hours after signing in."
         elif now - last_seen_at > idle_seconds:
             reason = f"You were signed out after {int(idle_seconds // 60)} minutes without activity."

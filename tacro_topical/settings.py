@@ -95,10 +95,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "csp",
-    # The second factor of clinicians and clinic staff (accounts/second_factor.py): TOTP and recovery codes.
+    # The second factor of clinicians and clinic staff (accounts/second_factor.py): TOTP and recovery codes,
+    # and the e-mailed code that enrolling an authenticator takes first.
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp.plugins.otp_email",
     "accounts",
     "tracking",
 ]
@@ -250,7 +252,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # simplejwt's, refusing a token whose sign-in session has ended (accounts/tokens.py).
         "accounts.tokens.SessionJWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's, refusing a session that still owes the second factor, as the admin does (accounts/authentication.py).
+        "accounts.authentication.SecondFactorSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["tacro_topical.parsers.BoundedJSONParser"],

@@ -1,5 +1,9 @@
 """The second factor of dermatologists and clinic staff (issue #22, Medium 5): TOTP and recovery codes in the
-admin and on the token endpoint, required in production and optional in local mode; admin sessions that end."""
+admin and on the token endpoint, required in production and optional in local mode; admin sessions that end.
+
+From the review of #22: enrolling takes a code e-mailed to the account first (Defect 7: a password alone
+enrolled an attacker's authenticator), and the API refuses a browser session that gave no code, as the
+admin does; a session from before the session clocks ends (Defect 4)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import re
 import subprocess
 import sys
 from base64 import b32decode
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +22,22 @@ import pytest
 import time_machine
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.core import mail
 from django.db.models import Sum
 from django.test import Client
 from django_otp.oath import totp
+from django_otp.plugins.otp_email.models import EmailDevice
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts import second_factor
 from accounts.models import AuthSession, User
+from tacro_topical.session_timeout import LAST_SEEN_AT, SIGNED_IN_AT
 from tests.factories import (
     TEST_PASSWORD,
     CaregiverFactory,
+    CareTeamMembershipFactory,
     ClinicStaffFactory,
     DermatologistFactory,
     PatientFactory,
@@ -40,8 +49,10 @@ LOGIN = "/admin/login/"
 SECOND_FACTOR = "/admin/second-factor/"
 PATIENTS = "/admin/accounts/patient/"
 TOKEN = "/api/v1/auth/token/"
+API_PATIENTS = "/api/v1/patients/"
 START = datetime.datetime(2026, 11, 21, 9, 0, tzinfo=datetime.UTC)
 STEP = datetime.timedelta(seconds=30)  # one TOTP time step: a code works once, the next step's is new
+Sending = Callable[[], AbstractContextManager[Any]]
 
 
 @pytest.fixture(autouse=True)
@@ -87,6 +98,26 @@ def failures(user: User) -> int:
     return AccessAttempt.objects.filter(username=user.email).aggregate(total=Sum("failures_since_start"))["total"] or 0
 
 
+def email_code_sent(client: Client, sending: Sending) -> str:
+    """Ask the enrolment page for the e-mailed code, and read it from the e-mail, as its owner would."""
+    before = len(mail.outbox)
+    with sending():
+        asked = client.post(SECOND_FACTOR, {"send": "1", "next": PATIENTS})
+    assert asked.status_code == 200
+    assert len(mail.outbox) == before + 1, "no e-mail"
+    found = re.search(r"^(\d{6})$", str(mail.outbox[-1].body), re.MULTILINE)
+    assert found, mail.outbox[-1].body
+    return found.group(1)
+
+
+def email_step(client: Client, sending: Sending) -> None:
+    """The first step of enrolment: the code e-mailed to the account, typed in."""
+    code = email_code_sent(client, sending)
+    response = client.post(SECOND_FACTOR, {"code": code, "next": PATIENTS})
+    assert response.status_code == 302
+    assert response["Location"].startswith(SECOND_FACTOR)
+
+
 # --- The admin ------------------------------------------------------------------------------------------------
 
 
@@ -101,10 +132,13 @@ def test_when_required_a_clinicians_password_alone_signs_nobody_in(required: Non
     assert client.get(PATIENTS)["Location"].startswith(LOGIN)
 
 
-def test_a_clinician_enrols_at_first_sign_in_with_one_code_and_sees_recovery_codes_once(required: None) -> None:
+def test_a_clinician_enrols_at_first_sign_in_with_one_code_and_sees_recovery_codes_once(
+    required: None, sending: Sending
+) -> None:
     doctor = DermatologistFactory()
     client = Client()
     password_step(client, doctor)
+    email_step(client, sending)
 
     page = client.get(f"{SECOND_FACTOR}?next={PATIENTS}").content.decode()
 
@@ -131,11 +165,12 @@ def test_a_clinician_enrols_at_first_sign_in_with_one_code_and_sees_recovery_cod
 
 
 def test_a_wrong_code_at_enrolment_confirms_nothing_signs_nobody_in_and_counts_as_a_failed_sign_in(
-    required: None,
+    required: None, sending: Sending
 ) -> None:
     doctor = DermatologistFactory()
     client = Client()
     password_step(client, doctor)
+    email_step(client, sending)
     client.get(SECOND_FACTOR)
     device = TOTPDevice.objects.get(user=doctor)
 
@@ -246,10 +281,14 @@ def test_in_local_mode_only_a_clinician_who_enrolled_is_asked_for_a_code(optiona
     assert signed_in_as(second) is None
 
 
-def test_in_local_mode_a_signed_in_clinician_may_enrol_and_the_session_counts_as_verified(optional: None) -> None:
+def test_in_local_mode_a_signed_in_clinician_may_enrol_and_the_session_counts_as_verified(
+    optional: None, sending: Sending
+) -> None:
     doctor = DermatologistFactory()
     client = Client()
     client.force_login(doctor)
+    assert "otpauth://" not in client.get(SECOND_FACTOR).content.decode()  # the e-mailed code first, here too
+    email_step(client, sending)
     client.get(SECOND_FACTOR)
     device = TOTPDevice.objects.get(user=doctor)
 
@@ -258,6 +297,144 @@ def test_in_local_mode_a_signed_in_clinician_may_enrol_and_the_session_counts_as
     assert len(re.findall(r"<li>([a-z2-7]{8})</li>", shown.content.decode())) == settings.SECOND_FACTOR_RECOVERY_CODES
     assert second_factor.is_enrolled(doctor)
     assert client.get(PATIENTS).status_code == 200  # asked for a code from now on, and this session gave one
+
+
+# --- Enrolment takes a code e-mailed to the account (review of #22, Defect 7) -----------------------------------
+
+
+def test_a_password_alone_never_shows_an_authenticator_secret_nor_enrols_one(required: None, sending: Sending) -> None:
+    doctor = DermatologistFactory()
+    attacker = Client()  # has the password, not the mailbox
+    password_step(attacker, doctor)
+
+    page = attacker.get(f"{SECOND_FACTOR}?next={PATIENTS}")
+    with sending():
+        asked = attacker.post(SECOND_FACTOR, {"send": "1", "next": PATIENTS})
+    (message,) = mail.outbox
+    code = re.search(r"^(\d{6})$", str(message.body), re.MULTILINE).group(1)
+    guessed = attacker.post(SECOND_FACTOR, {"code": f"{(int(code) + 1) % 1_000_000:06d}", "next": PATIENTS})
+
+    for response in (page, asked, guessed):
+        assert response.status_code == 200
+        assert "otpauth://" not in response.content.decode()
+        assert 'id="totp-secret"' not in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=doctor).exists()  # no secret was even made
+    assert message.to == [doctor.email]  # the code goes to the account's address, never onto the page
+    assert code not in asked.content.decode()
+    assert code not in str(message.subject)  # subjects show on lock screens
+    assert "not accepted" in guessed.content.decode()
+    assert failures(doctor) == 1  # a wrong e-mailed code is a failed sign-in too
+    assert signed_in_as(attacker) is None
+    assert attacker.get(PATIENTS)["Location"].startswith(LOGIN)
+
+
+def test_an_e_mailed_code_works_once_for_five_minutes_and_only_the_latest_one_sent(
+    optional: None, sending: Sending, clock: Any
+) -> None:
+    doctor = DermatologistFactory()
+    client, other_session = Client(), Client()
+    client.force_login(doctor)
+    other_session.force_login(doctor)
+
+    replaced = email_code_sent(client, sending)
+    clock.shift(datetime.timedelta(seconds=61))
+    expired = email_code_sent(client, sending)
+    refused_replaced = client.post(SECOND_FACTOR, {"code": replaced})
+    clock.shift(datetime.timedelta(minutes=5, seconds=1))
+    refused_expired = client.post(SECOND_FACTOR, {"code": expired})
+    clock.shift(STEP)
+    latest = email_code_sent(client, sending)
+    accepted = client.post(SECOND_FACTOR, {"code": latest})
+    clock.shift(STEP)
+    used = other_session.post(SECOND_FACTOR, {"code": latest})
+
+    assert refused_replaced.status_code == refused_expired.status_code == 200
+    assert "not accepted" in refused_replaced.content.decode()
+    assert "not accepted" in refused_expired.content.decode()
+    assert accepted.status_code == 302
+    assert "otpauth://" in client.get(SECOND_FACTOR).content.decode()
+    assert used.status_code == 200  # the code proved the mailbox to the session that typed it, once
+    assert "otpauth://" not in used.content.decode()
+
+
+def test_enrolment_codes_are_e_mailed_at_most_once_a_minute(required: None, sending: Sending, clock: Any) -> None:
+    doctor = DermatologistFactory()
+    client = Client()
+    password_step(client, doctor)
+
+    email_code_sent(client, sending)
+    with sending():
+        again = client.post(SECOND_FACTOR, {"send": "1", "next": PATIENTS})
+    clock.shift(datetime.timedelta(seconds=61))
+    email_code_sent(client, sending)
+
+    assert 'id="email-wait"' in again.content.decode()
+    assert len(mail.outbox) == 2
+
+
+def test_the_enrolment_e_mail_is_written_and_sent_by_a_worker_after_the_commit(
+    required: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    doctor = DermatologistFactory()
+    client = Client()
+    password_step(client, doctor)
+
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        client.post(SECOND_FACTOR, {"send": "1", "next": PATIENTS})
+
+    assert len(after_commit) == 1
+    assert mail.outbox == []
+    # The code is made as the e-mail is written: it never travels through the task queue.
+    assert EmailDevice.objects.get(user=doctor).token is None
+
+
+def test_an_e_mailed_enrolment_code_is_never_a_way_to_sign_in(required: None, api_client: APIClient) -> None:
+    doctor = DermatologistFactory()
+    enrol(doctor)
+    code = second_factor.enrolment_email_code_issue(doctor)
+    client = Client()
+    password_step(client, doctor)
+
+    assert sign_in(api_client, doctor, otp=code).status_code == 401
+    assert client.post(SECOND_FACTOR, {"code": code, "next": PATIENTS}).status_code == 200
+    assert signed_in_as(client) is None
+
+
+# --- The API and browser sessions (review of #22, Defect 4) ----------------------------------------------------
+
+
+def test_when_required_the_api_refuses_a_browser_session_that_gave_no_code_as_the_admin_does(required: None) -> None:
+    doctor = DermatologistFactory()
+    patient = CareTeamMembershipFactory(clinician=doctor).patient
+    client = Client()
+    client.force_login(doctor)  # the password alone: a session from before the second factor, say
+
+    admin_index = client.get("/admin/")
+    listing = client.get(API_PATIENTS)
+    detail = client.get(f"{API_PATIENTS}{patient.pk}/")
+
+    assert admin_index.status_code == 302
+    assert listing.status_code == detail.status_code == 401  # as without credentials
+    assert patient.first_name not in listing.content.decode() + detail.content.decode()
+
+
+def test_a_browser_session_that_gave_the_code_or_needs_none_reaches_the_api(settings: Any) -> None:
+    settings.SECOND_FACTOR_REQUIRED = True
+    doctor = DermatologistFactory()
+    device = enrol(doctor)
+    patient = CareTeamMembershipFactory(clinician=doctor).patient
+    verified = Client()
+    password_step(verified, doctor)
+    verified.post(SECOND_FACTOR, {"code": code_now(device), "next": PATIENTS})
+    settings.SECOND_FACTOR_REQUIRED = False
+    demo = Client()  # local mode: a clinician without an authenticator, signed in with the password
+    demo_doctor = DermatologistFactory()
+    CareTeamMembershipFactory(clinician=demo_doctor, patient=patient)
+    demo.force_login(demo_doctor)
+
+    for client in (verified, demo):
+        assert client.get(f"{API_PATIENTS}{patient.pk}/").status_code == 200
+        assert str(patient.pk) in client.get(API_PATIENTS).content.decode()
 
 
 # --- The token endpoint --------------------------------------------------------------------------------------------
@@ -389,6 +566,7 @@ def test_the_second_factor_is_required_in_production_optional_locally_and_sessio
         "ALLOWED_HOSTS": "api.example.org",
         "SECRET_KEY": "Zx8#kP2$vQ9!mW4&nR7*tY1^bU6(eI3)oA5-sD0_fG8+hJ2=lK9~cV4",
         "JWT_SIGNING_KEY": "q7Vd2Lk9Rw4Tz8Xn3Bm6Hc1Pf5Gs0Jy-another-key-entirely",
+        "SITE_URL": "https://api.example.org",
     }
 
     assert settings_in(production) == ["True", str(12 * 3600), str(30 * 60)]
@@ -438,3 +616,22 @@ def test_the_idle_timeout_follows_its_setting(optional: None, clock: Any, settin
 
     assert client.get(PATIENTS).status_code == 302
     assert signed_in_as(client) is None
+
+
+def test_a_session_signed_in_before_the_session_clocks_is_ended_not_given_new_clocks(optional: None) -> None:
+    doctor = DermatologistFactory()
+    admin_client, api_session = Client(), Client()
+    for client in (admin_client, api_session):
+        client.force_login(doctor)
+        session = client.session
+        del session[SIGNED_IN_AT], session[LAST_SEEN_AT]  # as a session from before the deploy has neither
+        session.save()
+
+    response = admin_client.get(PATIENTS, follow=True)
+    api_answer = api_session.get(API_PATIENTS)
+
+    assert response.redirect_chain[0][0].startswith(LOGIN)
+    assert "from before the site" in response.content.decode()
+    assert signed_in_as(admin_client) is None
+    assert api_answer.status_code == 401
+    assert signed_in_as(api_session) is None
