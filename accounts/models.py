@@ -102,7 +102,10 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):
     """A login. What it may see follows from its role and its links to patients."""
 
-    email = models.EmailField("e-mail address", unique=True)
+    # Django's EmailValidator admits control characters inside a quoted local part ("a\x1bb"@example.org),
+    # and the address goes into every e-mail's To header: the person-text rule, for the admin's forms and
+    # every service's full_clean as for the API.
+    email = models.EmailField("e-mail address", unique=True, validators=[PersonTextValidator()])
     # One line, no control characters: names go into e-mail subjects (admin forms and services alike).
     first_name = models.CharField(max_length=150, blank=True, validators=[PersonTextValidator()])
     last_name = models.CharField(max_length=150, blank=True, validators=[PersonTextValidator()])
@@ -179,7 +182,8 @@ class AuthSession(models.Model):
 
     Every token carries the session's id (claim `sid`). Tokens work while the session is in force: ending
     it (signing out, a password change or reset, a replaced refresh token shown again) ends them all at
-    once, access tokens included, and no rotation takes a session past `expires_at`.
+    once, access tokens included, and no rotation takes a session past `expires_at`. So does a password
+    set by any other path (`auth_hash`).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -188,6 +192,15 @@ class AuthSession(models.Model):
     expires_at = models.DateTimeField(help_text="The absolute end: refreshing never goes past it.")
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=24, choices=SessionEnd.choices, blank=True)
+    # A password set anywhere (the API, the admin, `changepassword`, a reset) changes the user's
+    # get_session_auth_hash(); a session whose copy differs is over (accounts.tokens), as Django's own
+    # session cookies are. Only the API's password change carries its caller's session over to the new one.
+    auth_hash = models.CharField(
+        max_length=128,
+        editable=False,
+        help_text="The user's get_session_auth_hash() for the password this session signed in with (an HMAC "
+        "of the password's hash, which it never holds).",
+    )
 
     objects = AuthSessionQuerySet.as_manager()
 

@@ -241,7 +241,12 @@ def user_update(*, user: User, **changes: Any) -> User:
 def session_start(*, user: User) -> AuthSession:
     """A new sign-in: it lasts at most ACCOUNT_SESSION_LIFETIME, however often its tokens are refreshed."""
     now = timezone.now()
-    session = AuthSession(user=user, started_at=now, expires_at=now + settings.ACCOUNT_SESSION_LIFETIME)
+    session = AuthSession(
+        user=user,
+        started_at=now,
+        expires_at=now + settings.ACCOUNT_SESSION_LIFETIME,
+        auth_hash=user.get_session_auth_hash(),
+    )
     session.save()
     return session
 
@@ -258,13 +263,20 @@ def session_end(*, session_id: uuid.UUID | str, reason: SessionEnd) -> bool:
 @transaction.atomic
 def user_sessions_end(*, user: User, reason: SessionEnd, keep_session_id: uuid.UUID | None = None) -> int:
     """End every sign-in of the account but `keep_session_id`, and refuse tokens issued before now that
-    carry no session (accounts.tokens); return how many sessions ended."""
+    carry no session (accounts.tokens); return how many sessions ended.
+
+    The kept session takes the user's password as it is now: after a password change it would otherwise be
+    refused with the others (AuthSession.auth_hash).
+    """
     now = timezone.now()
     user.sessions_ended_at = now
     user.save(update_fields=["sessions_ended_at"])
     others = AuthSession.objects.filter(user=user, ended_at__isnull=True)
     if keep_session_id is not None:
         others = others.exclude(pk=keep_session_id)
+        AuthSession.objects.filter(pk=keep_session_id, user=user, ended_at__isnull=True).update(
+            auth_hash=user.get_session_auth_hash()
+        )
     return others.update(ended_at=now, end_reason=reason)
 
 

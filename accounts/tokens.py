@@ -4,6 +4,8 @@ simplejwt signs, expires, rotates and blacklists the tokens; this module adds th
 - every token carries its session's id (claim `sid`), and works only while the session is in force,
   access tokens included: ending a session (signing out, a password change or reset, a replaced refresh
   token shown again) ends all its tokens at once, without waiting for them to expire;
+- a session is in force only with the password it signed in with (AuthSession.auth_hash), so a password
+  set outside the API (the admin's password pages, `manage.py changepassword`) ends it too;
 - a session lasts at most ACCOUNT_SESSION_LIFETIME from its sign-in: a refresh token, and an access
   token, never outlive it, however often they are refreshed;
 - a refresh token works once. One shown again after it was replaced has been copied, or its client is
@@ -11,7 +13,10 @@ simplejwt signs, expires, rotates and blacklists the tokens; this module adds th
 
 A token without `sid` (simplejwt's bare `for_user`, or one from before sessions existed) belongs to no
 session: it cannot be refreshed, and as an access token it is refused once the account has ended its
-sign-ins after it was issued (User.sessions_ended_at). It lasts ACCESS_TOKEN_LIFETIME at most.
+sign-ins after it was issued (User.sessions_ended_at). It lasts ACCESS_TOKEN_LIFETIME at most. A password
+set outside the API does not refuse it, and need not: the API issues no such token (every sign-in starts a
+session), so the last ones expired ACCESS_TOKEN_LIFETIME after the release that brought sessions; only
+code calling simplejwt directly (tests) makes new ones.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme, TokenRefreshSerializerExtension
-from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
@@ -42,25 +47,27 @@ SESSION_ENDED = "This sign-in has ended. Sign in again."
 NO_SESSION = "This refresh token is from an older version of the app. Sign in again."
 
 
-class EmailNotConfirmed(exceptions.AuthenticationFailed):
-    default_detail = (
-        "Confirm your e-mail address first: follow the link in the e-mail we sent when you registered. "
-        "To get a new link, register again with the same address."
-    )
-    default_code = "email_not_confirmed"
+# The one answer to a sign-in refused for its credentials or for an unconfirmed address, in one body and
+# code. Answering an unconfirmed account differently would not reach only its holder: whoever registers
+# an address chooses the password, so "confirm your address" after that password would mean the address
+# was free, and "wrong password" that someone is already treated here. The words help both people.
+# simplejwt's TokenObtainSerializer sends error_messages["no_active_account"] for both; the sign-in
+# serializer (accounts.apis.EmailTokenObtainPairSerializer) takes its wording from here.
+SIGN_IN_REFUSED = (
+    "Wrong e-mail address or password, or the address is not confirmed yet: "
+    "follow the link we e-mailed you when you registered."
+)
 
 
 def may_sign_in(user: User | None) -> bool:
     """simplejwt's USER_AUTHENTICATION_RULE, on signing in and on every refresh: an active account, whose
     address is confirmed where settings.ACCOUNT_EMAIL_VERIFICATION_REQUIRED says it must be.
 
-    It runs once the password has matched, so telling an unconfirmed account why tells only its holder.
+    False, never an error of its own: simplejwt then answers as for wrong credentials (SIGN_IN_REFUSED).
     """
     if user is None or not user.is_active:
         return False
-    if settings.ACCOUNT_EMAIL_VERIFICATION_REQUIRED and user.email_verified_at is None:
-        raise EmailNotConfirmed
-    return True
+    return not (settings.ACCOUNT_EMAIL_VERIFICATION_REQUIRED and user.email_verified_at is None)
 
 
 class SessionRefreshToken(RefreshToken):
@@ -108,11 +115,13 @@ def session_id_of(token: Any) -> uuid.UUID | None:
 
 
 def _session_in_force(token: Any) -> AuthSession | None:
+    """The token's session, with its user, if it has not ended, has not expired, and signed in with the
+    user's current password; None otherwise. The one check of a session, for every token."""
     session_id = session_id_of(token)
     if session_id is None:
         return None
     try:
-        return (
+        session = (
             AuthSession.objects.in_force(timezone.now())
             .select_related("user")
             .filter(pk=session_id, user_id=token[api_settings.USER_ID_CLAIM])
@@ -120,6 +129,22 @@ def _session_in_force(token: Any) -> AuthSession | None:
         )
     except (KeyError, ValidationError, ValueError):
         return None
+    if session is None or not _signed_in_with_current_password(session):
+        return None
+    return session
+
+
+def _signed_in_with_current_password(session: AuthSession) -> bool:
+    # A password set outside the API's own change (the admin's password pages, `changepassword`) ends no
+    # session row, but it changes the user's hash. Django's fallbacks keep sessions across a rotation of
+    # SECRET_KEY that lists the old key in SECRET_KEY_FALLBACKS, as Django's own session cookies do.
+    # A hasher upgrade while signing in (Django re-hashes an outdated hash) changes it too: the account's
+    # other sessions end then, once, as its admin session cookies would.
+    user = session.user
+    return any(
+        constant_time_compare(session.auth_hash, current)
+        for current in (user.get_session_auth_hash(), *user.get_session_auth_fallback_hash())
+    )
 
 
 @dataclass(frozen=True)

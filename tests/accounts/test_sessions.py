@@ -8,22 +8,28 @@ signing out with `all` ends every session of the account, access tokens included
 from __future__ import annotations
 
 import datetime
+import importlib
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.conf import settings
+from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.tokens import default_token_generator
-from django.test import RequestFactory
+from django.db import connection
+from django.test import Client, RequestFactory, override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
 from accounts import links, services, tokens
-from accounts.models import AuthSession, SessionEnd, User
+from accounts.models import AuthSession, Role, SessionEnd, User
 from accounts.tokens import SessionJWTAuthentication, SessionRefreshToken
 from tests.accounts.test_auth import LOGOUT_URL, ME_URL, NEW_PASSWORD, REFRESH_URL, sign_in
-from tests.factories import TEST_PASSWORD, UserFactory
+from tests.factories import TEST_PASSWORD, DermatologistFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -132,6 +138,116 @@ def test_a_password_reset_ends_every_token_issued_before_it() -> None:
         assert me_with(pair["access"]) == 401
         assert refresh_with(pair["refresh"]).status_code == 401
     assert me_with(pair_for(user, NEW_PASSWORD)["access"]) == 200
+
+
+# --- A password set outside the API ends the account's sessions too (review of #22, defect 3) ------------
+
+
+def admin_as(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_password_a_superuser_sets_on_the_admins_password_page_ends_every_session_of_the_account() -> None:
+    user = UserFactory()
+    phone, laptop = pair_for(user), pair_for(user)
+    superuser = UserFactory(is_superuser=True, is_staff=True, role=Role.CLINIC_STAFF)
+
+    response = admin_as(superuser).post(
+        f"/admin/accounts/user/{user.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+
+    assert response.status_code == 302, response.content
+    for pair in (phone, laptop):
+        assert me_with(pair["access"]) == 401
+        assert refresh_with(pair["refresh"]).status_code == 401
+    assert me_with(pair_for(user, NEW_PASSWORD)["access"]) == 200
+
+
+def test_a_clinician_changing_their_own_password_in_the_admin_ends_their_api_sessions() -> None:
+    doctor = DermatologistFactory()
+    app = pair_for(doctor)
+
+    response = admin_as(doctor).post(
+        "/admin/password_change/",
+        {"old_password": TEST_PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 302, response.content
+    assert me_with(app["access"]) == 401
+    assert refresh_with(app["refresh"]).status_code == 401
+
+
+def _with_djangos_password_change_form(user: User) -> None:
+    form = PasswordChangeForm(
+        user, {"old_password": TEST_PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+    assert form.is_valid(), form.errors
+    form.save()
+
+
+def _with_set_password_and_save(user: User) -> None:
+    # What `manage.py changepassword` does.
+    user.set_password(NEW_PASSWORD)
+    user.save()
+
+
+@pytest.mark.parametrize("change", [_with_djangos_password_change_form, _with_set_password_and_save])
+def test_a_password_set_through_django_without_the_api_ends_every_session_of_the_account(
+    change: Callable[[User], None],
+) -> None:
+    user = UserFactory()
+    pair = pair_for(user)
+    assert me_with(pair["access"]) == 200
+
+    change(User.objects.get(pk=user.pk))
+
+    assert me_with(pair["access"]) == 401
+    assert refresh_with(pair["refresh"]).status_code == 401
+
+
+def test_the_apis_password_change_keeps_the_callers_session_on_the_new_password() -> None:
+    user = UserFactory()
+    this_device = pair_for(user)
+
+    assert change_password(this_device["access"]).status_code == 204
+
+    session = AuthSession.objects.get(pk=UntypedToken(this_device["access"])["sid"])
+    user.refresh_from_db()
+    assert session.auth_hash == user.get_session_auth_hash()
+    assert me_with(this_device["access"]) == 200
+    rotated = refresh_with(this_device["refresh"])
+    assert rotated.status_code == 200
+    # It follows the password it was carried over to: another change, made elsewhere, ends it.
+    _with_set_password_and_save(User.objects.get(pk=user.pk))
+    assert me_with(rotated.json()["access"]) == 401
+
+
+def test_rotating_the_secret_key_keeps_sessions_only_with_the_old_key_as_a_fallback_as_django_does() -> None:
+    pair = pair_for(UserFactory())
+    new_key = "a-new-secret-key-long-enough-for-django-0123456789"
+
+    with override_settings(SECRET_KEY=new_key, SECRET_KEY_FALLBACKS=[settings.SECRET_KEY]):
+        assert me_with(pair["access"]) == 200
+    with override_settings(SECRET_KEY=new_key, SECRET_KEY_FALLBACKS=[]):
+        assert me_with(pair["access"]) == 401
+
+
+def test_the_migration_fingerprints_the_sessions_in_force_before_it() -> None:
+    user = UserFactory()
+    pair = pair_for(user)
+    ended = services.session_start(user=user)
+    services.session_end(session_id=ended.pk, reason=SessionEnd.SIGNED_OUT)
+    AuthSession.objects.update(auth_hash="")  # as the column arrives
+    assert me_with(pair["access"]) == 401
+
+    migration = importlib.import_module("accounts.migrations.0006_session_auth_hash_email_text_rule")
+    migration.fingerprint_sessions_not_ended(django_apps, SimpleNamespace(connection=connection))
+
+    assert me_with(pair["access"]) == 200
+    assert AuthSession.objects.get(pk=ended.pk).auth_hash == ""
 
 
 def test_tokens_issued_after_a_password_change_work() -> None:
