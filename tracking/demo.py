@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
 from tracking import rules, services
-from tracking.alerts import evaluate_patient_alerts
+from tracking.alerts.services import evaluate_patient_alerts
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.regimens import ALL_WEEKDAYS
 from tracking.reminders.services import schedules_refresh

@@ -16,7 +16,8 @@ from celery import shared_task
 from django.conf import settings
 
 from accounts.models import Patient
-from tracking import alerts, review
+from tracking import review
+from tracking.alerts import services as alerts
 from tracking.notifications import services as notifications
 from tracking.reminders.services import schedules_refresh
 from tracking.reminders.sweep import sweep

@@ -27,7 +27,7 @@ from tests.factories import (
 from tests.tracking.conftest import at, client_as, make_regimen
 from tracking import rules, tasks
 from tracking.admin.patients import PatientReviewAdmin
-from tracking.alerts import alert_resolve
+from tracking.alerts.services import alert_resolve
 from tracking.models import (
     Alert,
     AlertKind,

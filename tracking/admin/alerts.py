@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin import PatientDataAdmin
-from tracking.alerts import alert_resolve
+from tracking.alerts.services import alert_resolve
 from tracking.models import Alert
 
 ALERT_FIELDS = (

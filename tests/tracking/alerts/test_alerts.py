@@ -23,8 +23,10 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Patient, User
 from tests.factories import CareTeamMembershipFactory, DermatologistFactory, PatientFactory
 from tests.tracking.conftest import make_regimen
-from tracking import alerts, rules
-from tracking.alerts import alert_resolve, evaluate_all_alerts, evaluate_patient_alerts, send_alert_digests
+from tracking import rules
+from tracking.alerts import selectors as alert_selectors
+from tracking.alerts import services as alert_services
+from tracking.alerts.services import alert_resolve, evaluate_all_alerts, evaluate_patient_alerts, send_alert_digests
 from tracking.models import (
     Alert,
     AlertDigest,
@@ -704,7 +706,7 @@ def test_a_race_to_open_the_same_alert_leaves_one_and_raises_nothing(
     skin_check(patient, local("2026-11-10"))
     evaluate(patient, local("2026-11-10", "12:00"))
     # The other evaluation's alert is not in the history this one read: only the database knows.
-    monkeypatch.setattr(alerts, "_kind_history", lambda patient: {})
+    monkeypatch.setattr(alert_selectors, "_kind_history", lambda patient: {})
 
     before = Alert.objects.filter(patient=patient).count()
 
@@ -758,14 +760,14 @@ def test_evaluate_all_alerts_goes_on_after_one_patient_fails(regimen: Regimen, m
     broken = PatientFactory(timezone="Europe/London")
     make_regimen(broken)
     skin_check(regimen.patient, local("2026-11-10"))
-    real = alerts.evaluate_patient_alerts
+    real = alert_services.evaluate_patient_alerts
 
     def evaluate_or_fail(patient: Patient, **kwargs: Any) -> list[Alert]:
         if patient.pk == broken.pk:
             raise RuntimeError("boom")
         return real(patient, **kwargs)
 
-    monkeypatch.setattr(alerts, "evaluate_patient_alerts", evaluate_or_fail)
+    monkeypatch.setattr(alert_services, "evaluate_patient_alerts", evaluate_or_fail)
 
     assert evaluate_all_alerts(now=at("2026-11-11T12:00+00:00")) == 2  # the skin check, and no dose logged
     assert not Alert.objects.filter(patient=broken).exists()
