@@ -20,7 +20,7 @@ def _follow_new_timezone(sender: type, *, patient: Any, **kwargs: Any) -> None:
     The patient list's summary follows too: its 14 days are the patient's local days.
     """
     from tracking.reminders.services import schedules_refresh
-    from tracking.review import summary_refresh
+    from tracking.review.services import summary_refresh
 
     schedules_refresh(patient=patient)
     summary_refresh(patient)

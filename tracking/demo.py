@@ -26,7 +26,7 @@ from tracking.alerts.services import evaluate_patient_alerts
 from tracking.models import Application, Phase, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.regimens import ALL_WEEKDAYS
 from tracking.reminders.services import schedules_refresh
-from tracking.review import summary_refresh
+from tracking.review.services import summary_refresh
 
 DEMO_NAMESPACE = uuid.UUID("6f1c2d1e-5a7b-4f0e-9a39-1c0de5eed5e7")
 

@@ -16,11 +16,11 @@ from celery import shared_task
 from django.conf import settings
 
 from accounts.models import Patient
-from tracking import review
 from tracking.alerts import services as alerts
 from tracking.notifications import services as notifications
 from tracking.reminders.services import schedules_refresh
 from tracking.reminders.sweep import sweep
+from tracking.review import services as review
 
 
 def _chunks(ids: Sequence[uuid.UUID], size: int) -> Iterable[Sequence[uuid.UUID]]:

@@ -311,7 +311,8 @@ def pages(data: Fixtures) -> list[Page]:
     from django.urls import reverse
 
     from accounts.selectors import patients_visible_to
-    from tracking.review import REVIEW_WEEKS, TIMELINE_DAYS_MAX, export_rows
+    from tracking.review.exports import export_rows
+    from tracking.review.selectors import REVIEW_WEEKS, TIMELINE_DAYS_MAX
 
     changelist = reverse("admin:accounts_patient_changelist")
     visible = patients_visible_to(data.users["dermatologist"])

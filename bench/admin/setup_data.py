@@ -4,7 +4,7 @@
 
 Creates the database if it is missing and migrates it, then (only when the data set is not there yet,
 is from an older SETUP_VERSION, is more than MAX_AGE old, or with --force) loads it with COPY and
-fills every patient's `PatientSummary` with `tracking.review.summary_refresh`, as the hourly job does.
+fills every patient's `PatientSummary` with `tracking.review.services.summary_refresh`, as the hourly job does.
 Refuses a database that holds users of its own.
 
 The data set, all built from one seeded random generator (the times follow the moment of the load,
@@ -817,7 +817,7 @@ def init_worker() -> None:
 def refresh_summaries(patient_ids: list[str]) -> list[float]:
     """`summary_refresh` for each patient, as the hourly job calls it; the seconds of each call."""
     from accounts.models import Patient
-    from tracking.review import summary_refresh
+    from tracking.review.services import summary_refresh
 
     seconds = []
     patients = Patient.objects.filter(pk__in=patient_ids).order_by("pk").prefetch_related("timezone_changes")
@@ -872,7 +872,7 @@ def query_count_of_refresh() -> int:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import Patient
-    from tracking.review import summary_refresh
+    from tracking.review.services import summary_refresh
 
     patient = Patient.objects.prefetch_related("timezone_changes").order_by("pk").first()
     if patient is None:

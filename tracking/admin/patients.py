@@ -2,7 +2,7 @@
 
 The list reads each patient's `PatientSummary` (one join), so it sorts by open alerts and lowest
 adherence across thousands of patients in SQL, with a query count that does not grow with the page.
-The review page, the export and the report read live (tracking.review).
+The review page, the export and the report read live (tracking/review/).
 """
 
 from __future__ import annotations
@@ -28,19 +28,17 @@ from django.utils.timesince import timesince
 
 from accounts.admin import PatientAdmin
 from accounts.models import Condition, Patient
-from tracking import charts, rules
+from tracking import rules
 from tracking.models import PatientSummary, Phase
-from tracking.review import (
-    EXPORT_COLUMNS,
-    EXPORT_MAX_DAYS,
+from tracking.review import charts
+from tracking.review.exports import EXPORT_COLUMNS, EXPORT_MAX_DAYS, csv_safe, export_rows
+from tracking.review.selectors import (
     REVIEW_WEEKS,
     SUMMARY_DAYS,
     TIMELINE_DAYS_DEFAULT,
     TIMELINE_DAYS_MAX,
     Review,
     burning_trend,
-    csv_safe,
-    export_rows,
     patient_review,
 )
 

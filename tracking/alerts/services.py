@@ -32,7 +32,7 @@ from accounts.models import Patient, Role, User
 from tracking.alerts.findings import MAX_LISTED_SKIN_CHECKS, RULES, AlertContext, Finding, unshown_concerning_checks
 from tracking.alerts.selectors import alert_context, new_alerts_for, patients_due_for_evaluation
 from tracking.models import Alert, AlertDigest, AlertKind
-from tracking.review import summary_count_open_alerts, summary_refresh
+from tracking.review.services import summary_count_open_alerts, summary_refresh
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What the dermatologist's patient list shows, kept per patient so the list sorts and filters in SQL.
 
 Adherence is counted dose by dose in Python (tracking.adherence): it cannot be ordered by in a
-query over 10,000 patients. `tracking.review.summary_refresh` recomputes a row after new logs,
+query over 10,000 patients. `tracking.review.services.summary_refresh` recomputes a row after new logs,
 after alerts change and in the hourly alert sweep; the review page itself always reads live.
 """
 

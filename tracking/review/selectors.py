@@ -1,15 +1,13 @@
-"""What a dermatologist reviews: the per-patient summary row, the review page, the CSV export.
+"""What a dermatologist reviews: the review page, and the figures the patient list shows.
 
 Callers have decided, through accounts.selectors.patients_visible_to, that the viewer may see the
-patient. Everything here reads live, except `PatientSummary`, which `summary_refresh` keeps for
-the patient list (it sorts and filters 10,000 patients in SQL).
+patient. Everything here reads live; the list's `PatientSummary` rows are kept by
+tracking/review/services.py, and the CSV export is tracking/review/exports.py.
 """
 
 from __future__ import annotations
 
 import datetime
-import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,22 +19,10 @@ from django.utils import timezone
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
 from tracking import adherence, rules
-from tracking.models import (
-    Alert,
-    Application,
-    Occurrence,
-    PatientSummary,
-    PoemEntry,
-    Regimen,
-    SkinCheck,
-    Symptom,
-)
+from tracking.models import Alert, Application, Occurrence, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.selectors import adherence_days, adherence_schedule, attach_usage, regimens_for, suggested_ftu_for
 
-logger = logging.getLogger(__name__)
-# The patient list's adherence and burning trend (rules.LOW_ADHERENCE_WINDOW_DAYS is the same span).
 SUMMARY_DAYS = 14
-SUMMARY_MAX_AGE = datetime.timedelta(days=1)
 REVIEW_WEEKS = 12
 TIMELINE_DAYS_DEFAULT = 28
 TIMELINE_DAYS_MAX = REVIEW_WEEKS * 7
@@ -62,86 +48,6 @@ def highest_per_day(
         date = clock.local_date(moment)
         highest[date] = max(score, highest.get(date, score))
     return [highest.get(date) for date in adherence.dates_between(first, last)]
-
-
-# --- The patient list's summary ------------------------------------------------------------------
-
-
-def summary_refresh(patient: Patient, *, now: datetime.datetime | None = None) -> PatientSummary:
-    """Recompute a patient's list summary from their logs and alerts (eleven queries, ~6 ms on PostgreSQL).
-
-    Called after new logs, when alerts open or are resolved, and hourly for every patient with an
-    active regimen, since adherence falls as doses come due without a log.
-    """
-    now = now or timezone.now()
-    clock = PatientClock.for_patient(patient)
-    today = clock.local_date(now)
-    first = today - datetime.timedelta(days=SUMMARY_DAYS - 1)
-    regimens = list(Regimen.objects.filter(patient=patient))
-    days = adherence_days(patient, clock, [adherence_schedule(regimen) for regimen in regimens], first, today, now)
-    kept = {"patient": patient, "deleted_at__isnull": True}
-    last_application = Application.objects.filter(**kept).order_by("-applied_at").values("applied_at").first()
-    flare = (
-        Symptom.objects.filter(**kept, flare_severity__isnull=False)
-        .order_by("-recorded_at")
-        .values("flare_severity", "recorded_at")
-        .first()
-    )
-    since, _ = clock.day_bounds(first, today)
-    burning = list(
-        Symptom.objects.filter(**kept, burning__isnull=False, recorded_at__gte=since).values_list(
-            "recorded_at", "burning"
-        )
-    )
-    poem = (
-        PoemEntry.objects.filter(**kept, score__isnull=False)
-        .order_by("-recorded_at")
-        .values("score", "band", "recorded_at")
-        .first()
-    )
-    fields = {
-        "current_regimen": current_regimen(regimens, today),
-        "adherence_pct": adherence.adherence_pct(days),
-        "last_application_at": last_application["applied_at"] if last_application else None,
-        "latest_flare_severity": flare["flare_severity"] if flare else None,
-        "latest_flare_at": flare["recorded_at"] if flare else None,
-        "burning_by_day": highest_per_day(burning, clock, first, today),
-        "latest_poem_score": poem["score"] if poem else None,
-        "latest_poem_band": poem["band"] if poem else "",
-        "latest_poem_at": poem["recorded_at"] if poem else None,
-        "open_alerts": Alert.objects.filter(patient=patient, resolved_at__isnull=True).count(),
-        "refreshed_at": now,
-    }
-    summary, _ = PatientSummary.objects.update_or_create(patient=patient, defaults=fields)
-    return summary
-
-
-def summary_count_open_alerts(patient_id: uuid.UUID) -> None:
-    """After an alert is resolved: the list's count follows at once, without a full refresh."""
-    PatientSummary.objects.filter(patient_id=patient_id).update(
-        open_alerts=Alert.objects.filter(patient_id=patient_id, resolved_at__isnull=True).count()
-    )
-
-
-def summaries_refresh_stale(*, now: datetime.datetime | None = None) -> int:
-    """Summarise the patients the hourly alert sweep passed over; return how many.
-
-    That is patients without a summary yet (registered since), and those not refreshed for a
-    day: the sweep skips a patient whose regimen ended and who logs nothing, but the 14-day
-    window still moves past their last doses.
-    """
-    now = now or timezone.now()
-    stale = Q(summary__isnull=True) | Q(summary__refreshed_at__lt=now - SUMMARY_MAX_AGE)
-    refreshed = 0
-    for patient in Patient.objects.filter(stale).prefetch_related("timezone_changes").iterator(chunk_size=200):
-        try:
-            summary_refresh(patient, now=now)
-        except Exception:
-            # One patient's failure (logged by id) must not leave everyone after them stale.
-            logger.exception("summary refresh failed for patient %s", patient.pk)
-            continue
-        refreshed += 1
-    return refreshed
 
 
 def burning_trend(burning_by_day: Sequence[int | None]) -> str:
@@ -366,99 +272,3 @@ def symptom_text(symptom: Symptom) -> str:
 
 def is_concerning_burning(symptom: Symptom) -> bool:
     return symptom.burning is not None and symptom.burning >= rules.PERSISTENT_BURNING_MIN_SCORE
-
-
-# --- CSV export ----------------------------------------------------------------------------------
-
-EXPORT_COLUMNS = (
-    "kind",
-    "id",
-    "time_utc",
-    "local_time",
-    "time_zone",
-    "regimen",
-    "body_areas",
-    "amount_ftu",
-    "burning",
-    "itch",
-    "flare_severity",
-    "poem_score",
-    "poem_band",
-    "concerning",
-    "note",
-)
-EXPORT_MAX_DAYS = 366
-
-
-def export_rows(patient: Patient, *, first: datetime.date, last: datetime.date) -> Iterator[list[str]]:
-    """The patient's logs on local dates `first`..`last`, oldest first, one CSV row each.
-
-    Each row has its UTC time and, in its own column, the local time with the zone the patient
-    lived by then named beside it. Four queries.
-    """
-    clock = PatientClock.for_patient(patient)
-    start, end = clock.day_bounds(first, last)
-    kept = Q(patient=patient, deleted_at__isnull=True)
-    rows: list[tuple[datetime.datetime, list[str]]] = []
-
-    def add(moment: datetime.datetime, kind: str, entry_id: object, **values: object) -> None:
-        local = clock.local(moment)
-        if not first <= local.date() <= last:
-            return
-        cells = {
-            "kind": kind,
-            "id": str(entry_id),
-            "time_utc": moment.astimezone(datetime.UTC).isoformat(),
-            # With its offset: an hour repeated when clocks go back is told apart.
-            "local_time": local.isoformat(),
-            "time_zone": str(local.tzinfo),
-        }
-        cells |= {name: "" if value is None else str(value) for name, value in values.items()}
-        rows.append((moment, [cells.get(column, "") for column in EXPORT_COLUMNS]))
-
-    for application in Application.objects.filter(kept, applied_at__gte=start, applied_at__lt=end).select_related(
-        "regimen"
-    ):
-        add(
-            application.applied_at,
-            "application",
-            application.pk,
-            regimen=str(application.regimen),
-            body_areas=" ".join(application.body_areas),
-            amount_ftu=application.amount_ftu,
-            note=application.note,
-        )
-    for symptom in Symptom.objects.filter(kept, recorded_at__gte=start, recorded_at__lt=end):
-        add(
-            symptom.recorded_at,
-            "symptoms",
-            symptom.pk,
-            body_areas=" ".join(symptom.body_areas),
-            burning=symptom.burning,
-            itch=symptom.itch,
-            flare_severity=symptom.flare_severity,
-            note=symptom.note,
-        )
-    for poem in PoemEntry.objects.filter(kept, recorded_at__gte=start, recorded_at__lt=end):
-        add(poem.recorded_at, "poem", poem.pk, poem_score=poem.score, poem_band=poem.band, note=poem.note)
-    for check in SkinCheck.objects.filter(kept, performed_at__gte=start, performed_at__lt=end):
-        add(check.performed_at, "skin_check", check.pk, concerning="yes" if check.concerning else "no", note=check.note)
-    for _moment, cells in sorted(rows, key=lambda row: row[0]):
-        yield cells
-
-
-# Full-width forms too: some spreadsheets read them as their ASCII twins.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-
-
-def csv_safe(cells: list[str]) -> list[str]:
-    """Cells a spreadsheet would run as a formula get a leading ' (OWASP CSV injection); numbers stay numbers."""
-    return [f"'{cell}" if cell.lstrip(" ")[:1] in FORMULA_STARTS and not is_number(cell) else cell for cell in cells]
-
-
-def is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True

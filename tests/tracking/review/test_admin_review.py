@@ -41,7 +41,8 @@ from tracking.models import (
     SkinCheck,
     Symptom,
 )
-from tracking.review import burning_trend, summary_refresh
+from tracking.review.selectors import burning_trend
+from tracking.review.services import summary_refresh
 
 PATIENTS = "/admin/accounts/patient/"
 NOW = "2026-11-21T09:00:00+03:00"  # Saturday, 09:00 in Qatar
@@ -791,7 +792,7 @@ def test_a_timezone_change_refreshes_the_summary(clinic: dict[str, Any]) -> None
 
 
 def test_one_failing_summary_does_not_stop_the_rest(clinic: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from tracking import review
+    from tracking.review import services as review
 
     real = review.summary_refresh
 

@@ -15,7 +15,7 @@ import pytest
 from django.utils.safestring import SafeString
 
 from tracking.adherence import Day
-from tracking.charts import Band, Bar, Series, adherence_heatmap, bar_chart, line_chart, sparkline
+from tracking.review.charts import Band, Bar, Series, adherence_heatmap, bar_chart, line_chart, sparkline
 
 SVG = "{http://www.w3.org/2000/svg}"
 UTC = datetime.UTC
