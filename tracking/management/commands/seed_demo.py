@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import CareTeamMembership, Condition, Patient, Role, User
-from tracking.demo import seed_demo_tracking
+from tracking.management.demo import seed_demo_tracking
 from tracking.selectors import adherence_for
 
 DEMO_PASSWORD = "tacro-demo-2026"
