@@ -250,6 +250,9 @@ class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
     """The e-mail address and password of an account, and a code for an account with a second factor."""
 
     # simplejwt's pair serializer; the e-mail is normalised the way accounts store it.
+    # One refusal for a wrong password and an unconfirmed address alike: which it was would tell whether
+    # an address is registered here (accounts.tokens.SIGN_IN_REFUSED).
+    default_error_messages = {"no_active_account": tokens.SIGN_IN_REFUSED}
     otp = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 
+from accounts import tokens
 from accounts.models import Role
 
 # What each role may do in the admin, so nobody has to assign groups by hand.
@@ -57,6 +58,12 @@ class EmailRoleBackend(ModelBackend):
 
     Role permissions apply only to staff accounts: a patient with is_staff off never reaches the admin.
     """
+
+    def user_can_authenticate(self, user: Any) -> bool:
+        # An account that may not sign in yet (an unconfirmed address, accounts.tokens.may_sign_in) is
+        # refused like a wrong password: Django then announces a failure and the lockout counts it, so
+        # repeated tries cannot tell a taken address from a new one (review of #22).
+        return super().user_can_authenticate(user) and tokens.may_sign_in(user)
 
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         permissions = set(super().get_all_permissions(user_obj, obj))

@@ -69,6 +69,8 @@ if PRODUCTION:
     SECRET_KEY = env.str("SECRET_KEY")
     JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY")
     refuse_unsafe_keys(SECRET_KEY, JWT_SIGNING_KEY)
+    # Earlier keys, still accepted for what they signed: a rotation then signs nobody out.
+    SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("Set the ALLOWED_HOSTS environment variable in production.")

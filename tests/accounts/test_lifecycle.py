@@ -249,11 +249,6 @@ def test_signing_in_after_registering_gives_byte_identical_refusals_for_a_new_an
     assert new.headers.get("WWW-Authenticate") == taken.headers.get("WWW-Authenticate")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waits for the lead: accounts/apis.py's EmailTokenObtainPairSerializer must take its "
-    "no_active_account message from accounts.tokens.SIGN_IN_REFUSED (remove this mark then)",
-)
 @override_settings(ACCOUNT_EMAIL_VERIFICATION_REQUIRED=True)
 def test_the_one_sign_in_refusal_tells_both_people_what_to_do(sending: Sending) -> None:
     user, _token = registered_and_linked(sending)
@@ -264,11 +259,6 @@ def test_the_one_sign_in_refusal_tells_both_people_what_to_do(sending: Sending) 
     assert unconfirmed.json()["detail"] == wrong.json()["detail"] == SIGN_IN_REFUSED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="waits for the lead: a sign-in refused for an unconfirmed address must count toward the lockout "
-    "as a wrong password does (accounts/backends.py or accounts/apis.py; remove this mark then)",
-)
 @override_settings(ACCOUNT_EMAIL_VERIFICATION_REQUIRED=True, AXES_FAILURE_LIMIT=3)
 def test_the_lockout_does_not_tell_a_new_address_from_a_taken_one_after_registering(sending: Sending) -> None:
     # Wrong passwords lock an account; a refusal that did not count would leave the new address open
@@ -332,6 +322,7 @@ def test_confirmation_is_required_by_default_in_production_only(mode: str, requi
             "SECRET_KEY": STRONG_SECRET,
             "JWT_SIGNING_KEY": STRONG_SECRET[::-1],
             "ALLOWED_HOSTS": "api.example.org",
+            "SITE_URL": "https://api.example.org",
         },
         capture_output=True,
         text=True,
