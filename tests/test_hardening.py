@@ -341,7 +341,7 @@ def test_a_log_is_stored_while_the_broker_is_down(broker: RedisServer, caplog: p
     logs = f"/api/v1/patients/{patient.pk}/applications/"
     broker.stop()
 
-    with caplog.at_level(logging.WARNING, logger="tracking.tasks"):
+    with caplog.at_level(logging.WARNING, logger="tacro_topical.task_sending"):
         response = client.post(logs, application(regimen.pk), format="json")
 
     assert response.status_code == 201
