@@ -152,8 +152,8 @@ def sync_items_in(data: Any) -> int:
     A body the sync view refuses whole (not an object, or more items than one batch may hold) counts
     nothing, since nothing of it is stored, so the client hears the view's 400 saying why.
     """
-    # At call time: DRF loads this module with its settings, before any app's views exist.
-    from tracking.apis import SYNC_MAX_ITEMS
+    # At call time: DRF loads this module with its settings, before any app is ready.
+    from tracking.rules import SYNC_MAX_ITEMS
 
     if not isinstance(data, dict):
         return 0

@@ -22,7 +22,7 @@ from accounts.models import Patient, User
 from tacro_topical.errors import errors_by_field_path
 from tacro_topical.pagination import NewestFirstCursorPagination
 from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, ErrorSerializer
-from tracking import selectors, services
+from tracking import rules, selectors, services
 from tracking import serializers as shapes
 from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
@@ -410,7 +410,6 @@ SYNC_KINDS: tuple[tuple[str, type[PatientLog], type[serializers.Serializer]], ..
     ("poem", PoemEntry, shapes.PoemInputSerializer),
     ("skin_checks", SkinCheck, shapes.SkinCheckInputSerializer),
 )
-SYNC_MAX_ITEMS = 2000
 
 
 class SyncItemResultSerializer(serializers.Serializer):
@@ -477,9 +476,9 @@ def sync_batches(data: Any) -> dict[str, list[Any]]:
     if errors:
         raise serializers.ValidationError(errors)
     total = sum(len(data[key]) for key in known & set(data))
-    if total > SYNC_MAX_ITEMS:
+    if total > rules.SYNC_MAX_ITEMS:
         raise serializers.ValidationError(
-            {"non_field_errors": [f"At most {SYNC_MAX_ITEMS} items per request ({total} sent); split the batch."]}
+            {"non_field_errors": [f"At most {rules.SYNC_MAX_ITEMS} items per request ({total} sent); split the batch."]}
         )
     return {key: data[key] for key in known & set(data)}
 
@@ -518,7 +517,6 @@ def sync_kind(
 
 # --- Adherence -----------------------------------------------------------------------------------
 
-MAX_ADHERENCE_DAYS = 731
 # A month inside the calendar's ends: every zone's day around these dates, and the 28-day default
 # before them, stay representable (a date in year 1 or 9999 must be a 400, not a 500).
 ADHERENCE_EARLIEST = datetime.date(1, 2, 1)
@@ -548,9 +546,9 @@ class AdherenceQuerySerializer(serializers.Serializer):
         first = attrs.get("from") or last - datetime.timedelta(days=27)
         if first > last:
             raise serializers.ValidationError({"from": "from must not be after to."})
-        if (last - first).days + 1 > MAX_ADHERENCE_DAYS:
+        if (last - first).days + 1 > rules.MAX_ADHERENCE_DAYS:
             raise serializers.ValidationError(
-                {"from": f"At most {MAX_ADHERENCE_DAYS} days per request; ask for a shorter range."}
+                {"from": f"At most {rules.MAX_ADHERENCE_DAYS} days per request; ask for a shorter range."}
             )
         return {"first": first, "last": last}
 

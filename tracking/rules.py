@@ -366,4 +366,13 @@ WORSENING_FLARE_WINDOW_DAYS = 7
 # Source: CLINICAL.md, Adherence (80% is the usual cut-off; topical adherence in AD is often far
 # lower); issue #4 alerts below 50% over 14 days.
 LOW_ADHERENCE_PCT = 50
+# Source: CLINICAL.md, Adherence: 80% of scheduled doses is the usual "adherent" cut-off.
+ADHERENT_PCT = 80
 LOW_ADHERENCE_WINDOW_DAYS = 14
+
+
+# --- Request limits (product limits, not label facts) ----------------------------------------------
+# One sync request carries at most this many logs in all (API.md, sync): a week offline is a few dozen.
+SYNC_MAX_ITEMS = 2000
+# One adherence request spans at most two years of local dates.
+MAX_ADHERENCE_DAYS = 731

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import django
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
@@ -55,18 +56,23 @@ CONDITION_SHORT: dict[str, str] = {
 }
 
 
+def adherence_cuts() -> tuple[int, int]:
+    """The list's two adherence bands: below the care team's alert threshold (settings.ALERT_THRESHOLDS,
+    where a deployment may change it), and below the usual "adherent" cut-off (rules.ADHERENT_PCT)."""
+    return settings.ALERT_THRESHOLDS["low_adherence_pct"], rules.ADHERENT_PCT
+
+
 class AdherenceFilter(admin.SimpleListFilter):
     title = f"adherence ({SUMMARY_DAYS} days)"
     parameter_name = "adherence"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("lt50", "below 50%"), ("lt80", "below 80%"), ("none_due", "no doses due")]
+        return [*((f"lt{cut}", f"below {cut}%") for cut in adherence_cuts()), ("none_due", "no doses due")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Patient]) -> QuerySet[Patient]:
-        if self.value() == "lt50":
-            return queryset.filter(summary__adherence_pct__lt=50)
-        if self.value() == "lt80":
-            return queryset.filter(summary__adherence_pct__lt=80)
+        for cut in adherence_cuts():
+            if self.value() == f"lt{cut}":
+                return queryset.filter(summary__adherence_pct__lt=cut)
         if self.value() == "none_due":
             return queryset.filter(summary__adherence_pct__isnull=True)
         return queryset
@@ -217,9 +223,8 @@ class PatientReviewAdmin(PatientAdmin):
         summary = summary_of(patient)
         if summary is None or summary.adherence_pct is None:
             return NOTHING
-        level = (
-            "low" if summary.adherence_pct < rules.LOW_ADHERENCE_PCT else "mid" if summary.adherence_pct < 80 else ""
-        )
+        low, adherent = adherence_cuts()
+        level = "low" if summary.adherence_pct < low else "mid" if summary.adherence_pct < adherent else ""
         return format_html('<span class="adherence {}">{}%</span>', level, f"{summary.adherence_pct:.0f}")
 
     @admin.display(description="last application", ordering="summary__last_application_at")

@@ -911,3 +911,20 @@ def test_clinic_staff_changing_a_zone_in_the_admin_keeps_the_history_and_moves_r
     change = PatientTimezoneChange.objects.get(patient=amira)
     assert (change.timezone, change.until) == ("Asia/Qatar", at(NOW))
     assert PatientSummary.objects.get(patient=amira).refreshed_at == at(NOW)
+
+
+def test_the_adherence_bands_follow_the_care_teams_alert_threshold(clinic: dict[str, Any], settings: Any) -> None:
+    # Issue #15: the list's "below 50%" was a literal beside ALERT_THRESHOLDS; a clinic that alerts
+    # below 40% sees the same band in its list.
+    settings.ALERT_THRESHOLDS = {**settings.ALERT_THRESHOLDS, "low_adherence_pct": 40}
+    amira = clinic["amira"]
+    morning_doses(amira, twice_daily(amira), 3)  # 3 of 27: 11 %
+    summary_refresh(amira)
+
+    page = admin_as(clinic["mine"]).get(PATIENTS)
+    filtered = admin_as(clinic["mine"]).get(PATIENTS, {"adherence": "lt40"}).content.decode()
+
+    assert "below 40%" in page.content.decode()
+    assert "below 50%" not in page.content.decode()
+    assert "below 80%" in page.content.decode()
+    assert "Saleh" in filtered
