@@ -453,8 +453,21 @@ class CareTeamJoinCodeAdmin(admin.ModelAdmin):
         )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """An audit trail in the admin: browsed, never added to, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(AccessRecord)
-class AccessRecordAdmin(admin.ModelAdmin):
+class AccessRecordAdmin(ReadOnlyAdmin):
     """Who viewed which patient's data, what and when. Clinic staff browse it; nobody edits it."""
 
     list_display = ("viewed_at", "viewer", "patient_id", "channel", "what", "path")
@@ -476,18 +489,9 @@ class AccessRecordAdmin(admin.ModelAdmin):
         except ValueError:
             return super().get_search_results(request, queryset, search_term)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnlyAdmin):
     """The admin's own log: who changed which account's role or access, or a patient's caregivers, and when.
 
     Superusers browse it (no role grants it); nobody edits it. Objects are named by id, not by name.
@@ -502,12 +506,3 @@ class LogEntryAdmin(admin.ModelAdmin):
     @admin.display(description="change")
     def message(self, entry: LogEntry) -> str:
         return entry.get_change_message()
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -215,7 +215,7 @@ def _enrolment_email_send(user: User) -> bool:
     """
     if not second_factor.enrolment_email_may_send(user):
         return False
-    services._email_after_commit(AccountEmail.SECOND_FACTOR_ENROLMENT, user.pk)
+    services.account_email_after_commit(AccountEmail.SECOND_FACTOR_ENROLMENT, user.pk)
     return True
 
 

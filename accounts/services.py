@@ -104,12 +104,12 @@ def user_register(
             user.save()
     except IntegrityError:
         owner = User.objects.filter(email=email).only("pk").first()
-        _email_after_commit(AccountEmail.REGISTRATION_ATTEMPT, owner.pk if owner else None)
+        account_email_after_commit(AccountEmail.REGISTRATION_ATTEMPT, owner.pk if owner else None)
         return
     if patient is not None:
         patient.user = user
         patient.save()
-    _email_after_commit(AccountEmail.VERIFY_EMAIL, user.pk)
+    account_email_after_commit(AccountEmail.VERIFY_EMAIL, user.pk)
 
 
 # What a patient, and only a patient, must give at registration.
@@ -132,7 +132,7 @@ def _clean_problems(row: User | Patient, *, exclude: list[str], validate_unique:
     return {}
 
 
-def _email_after_commit(kind: AccountEmail, user_id: int | None) -> None:
+def account_email_after_commit(kind: AccountEmail, user_id: int | None) -> None:
     """Hand an account e-mail to a worker once the transaction commits; None sends nothing, the same way."""
     transaction.on_commit(partial(enqueue, tasks.send_account_email, kind.value, user_id))
 
@@ -156,7 +156,7 @@ def user_password_reset_request(*, email: str) -> None:
     write to for an unknown one, so neither the answer nor its timing says whether the address has an account.
     """
     owner = User.objects.filter(email=normalize_email_address(email), is_active=True).only("pk").first()
-    _email_after_commit(AccountEmail.PASSWORD_RESET, owner.pk if owner else None)
+    account_email_after_commit(AccountEmail.PASSWORD_RESET, owner.pk if owner else None)
 
 
 @transaction.atomic
@@ -220,12 +220,17 @@ def user_password_change(
     return user
 
 
+def _refuse_uneditable(changes: dict[str, Any] | dict[str, object], editable: Iterable[str]) -> None:
+    """A ValidationError naming each field of `changes` outside `editable`."""
+    unknown = set(changes) - set(editable)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+
+
 @transaction.atomic
 def user_update(*, user: User, **changes: Any) -> User:
     """Change the signed-in user's own names or language. Only USER_EDITABLE_FIELDS may change."""
-    unknown = set(changes) - set(USER_EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    _refuse_uneditable(changes, USER_EDITABLE_FIELDS)
     for name, value in changes.items():
         setattr(user, name, value)
     user.full_clean(exclude=["password"], validate_unique=False)
@@ -323,9 +328,7 @@ def patient_create_dependent(
 @transaction.atomic
 def patient_update(*, patient: Patient, **changes: object) -> Patient:
     """Change a patient's own details. Only PATIENT_EDITABLE_FIELDS may change."""
-    unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    _refuse_uneditable(changes, PATIENT_EDITABLE_FIELDS)
     left_timezone = patient.timezone
     for name, value in changes.items():
         setattr(patient, name, value)
