@@ -6,13 +6,14 @@
 Sets up the data set if it is not there (setup_data.py: 1,000,000 schedules, 100,000 due at
 setup_data.DUE_AT), then, with production settings:
 
-- sweep: `tracking.reminder_sweep.sweep(now=DUE_AT)` in this process, from its call until it returns,
+- sweep: `tracking.reminders.sweep.sweep(now=DUE_AT)` in this process, from its call until it returns,
   after a reset; checked to have written exactly 100,000 pending occurrences and advanced every
   due schedule. Median, min and max of --sweep-runs runs.
-- breakdown: the sweep of commit d42ae3f (a frozen copy in sweep_prototype.py) step by step (claim,
-  recurrence math, each write, commit), and the prototypes of its fix, one change at a time.
+- breakdown: the same sweep, step by step: the time of its SQL statements by kind (the claim, the
+  UPDATE of positions, the INSERT of occurrences), of each COMMIT, and the rest (Python: the recurrence
+  math and the rows). Nothing of the sweep is copied: the steps are read off its statements.
 - parallel: two sweeper processes at once (as two workers running the sweep task would), with
-  d42ae3f's sweep and with tracking.reminders.sweep.sweep; SKIP LOCKED splits the due schedules.
+  tracking.reminders.sweep.sweep; SKIP LOCKED splits the due schedules.
 - delivery: real Celery workers (`celery -A tacro_topical worker --pool prefork --concurrency N`),
   started and idle before the run; the timer runs from the sweep's start (the sweep hands each
   batch to `tracking.tasks.enqueue_occurrences`, as the beat task does) until 100,000 Notification
@@ -44,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,8 +69,9 @@ PARTS = ("sweep", "breakdown", "parallel", "delivery", "beat")
 # REMINDER_SWEEPERS (2) sweeper processes at once, as beat's entry starts them, with 2 and 4 worker
 # processes and with larger delivery tasks.
 DEFAULT_DELIVERIES = ("tracking:2:200", "tracking:2:200:2", "tracking:4:200:2", "tracking:2:500:2")
-# `tracking`: tracking.reminders.sweep.sweep as checked out; the others are sweep_prototype's variants.
-SWEEP_VARIANTS = ("tracking", "before", "writes+zones", "lean+zones")
+# `tracking`: tracking.reminders.sweep.sweep as checked out, the only sweep measured. (The frozen copy of
+# d42ae3f's sweep and the prototypes of its rewrite were deleted; their figures stay in BENCHMARKS.md.)
+SWEEP_VARIANTS = ("tracking",)
 SWEEPERS = 2
 
 
@@ -76,23 +79,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
     parser.add_argument("--sweep-runs", type=int, default=5, help="timed sweeps (default 5)")
-    parser.add_argument("--breakdown-runs", type=int, default=3, help="runs of each prototype (default 3)")
+    parser.add_argument("--breakdown-runs", type=int, default=3, help="step-by-step sweeps (default 3)")
     parser.add_argument("--delivery-runs", type=int, default=3, help="timed deliveries per setting (default 3)")
     parser.add_argument(
         "--delivery",
         nargs="+",
         default=list(DEFAULT_DELIVERIES),
         metavar="SWEEP:CONCURRENCY:BATCH[:SWEEPERS]",
-        help="delivery settings to time: which sweep feeds the workers (tracking: tracking.reminders.sweep.sweep; "
-        "or one of sweep_prototype's: before, writes+zones, lean+zones), the worker pool size and "
+        help="delivery settings to time: which sweep feeds the workers (tracking: tracking.reminders.sweep.sweep, "
+        "the only one), the worker pool size and "
         "REMINDER_DELIVERY_BATCH, and how many sweeps run at once (default 1: in this process; more: "
         "that many sweeper processes, as REMINDER_SWEEPERS starts on the workers) "
         f"(default {' '.join(DEFAULT_DELIVERIES)})",
     )
     parser.add_argument("--beat-runs", type=int, default=5, help="beat starts per scheduler (default 5)")
-    parser.add_argument(
-        "--parallel-runs", type=int, default=3, help="runs of two sweepers at once per prototype (default 3)"
-    )
+    parser.add_argument("--parallel-runs", type=int, default=3, help="runs of two sweepers at once (default 3)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one sweep and stop")
     parser.add_argument(
         "--profile-delivery", action="store_true", help="time and cProfile occurrences_deliver in-process, and stop"
@@ -289,34 +290,77 @@ def measure_sweep(runs: int) -> Figure:
 
 
 def run_sweep(variant: str, **kwargs: Any) -> Any:
-    """tracking.reminders.sweep.sweep (`tracking`), or one of sweep_prototype's variants."""
-    from bench.reminders import sweep_prototype
+    """tracking.reminders.sweep.sweep (`variant` is `tracking`, the one SWEEP_VARIANTS holds)."""
     from tracking.reminders import sweep as reminder_sweep
 
-    if variant == "tracking":
-        return reminder_sweep.sweep(**kwargs)
-    return sweep_prototype.sweep(variant, **kwargs)
+    if variant != "tracking":
+        raise SystemExit(f"Unknown sweep {variant!r}: only `tracking` (tracking.reminders.sweep.sweep)")
+    return reminder_sweep.sweep(**kwargs)
+
+
+SQL_STEPS = (  # (the statement starts with, quotes left out; the step): the sweep's statements, in its order
+    ("SELECT tracking_schedule", "claim (SELECT ... FOR UPDATE SKIP LOCKED, values)"),
+    ("UPDATE tracking_schedule", "save positions (UPDATE ... FROM unnest)"),
+    ("INSERT INTO tracking_occurrence", "insert occurrences (INSERT ... SELECT unnest ... RETURNING id)"),
+)
+OTHER_SQL = "other statements (due follow-ups and snoozes)"
+COMMIT = "commit"
+PYTHON = "the rest: recurrence math and rows (Python)"
+
+
+def sql_step(sql: str) -> str:
+    text = sql.lstrip().replace('"', "")
+    return next((step for start, step in SQL_STEPS if text.startswith(start)), OTHER_SQL)
+
+
+@contextmanager
+def timed_steps() -> Iterator[dict[str, float]]:
+    """Seconds by step of whatever sweeps inside: each SQL statement by kind (an execute wrapper) and each
+    COMMIT (the connection's `commit`, which `transaction.atomic` calls, wrapped in this process only).
+    The rest of the time, which the caller adds, is Python."""
+    from django.db import connection
+
+    seconds: dict[str, float] = defaultdict(float)
+
+    def statement(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            seconds[sql_step(sql)] += time.perf_counter() - start
+
+    commit = connection.commit
+
+    def timed_commit() -> None:
+        start = time.perf_counter()
+        try:
+            commit()
+        finally:
+            seconds[COMMIT] += time.perf_counter() - start
+
+    connection.commit = timed_commit  # type: ignore[method-assign]  # an instance attribute, removed below
+    try:
+        with connection.execute_wrapper(statement):
+            yield seconds
+    finally:
+        del connection.commit
 
 
 def measure_breakdown(runs: int) -> tuple[list[Figure], dict[str, dict[str, float]]]:
-    """One step-by-step run of d42ae3f's sweep, then `runs` of each prototype; the median run's steps."""
-    from bench.reminders import sweep_prototype
+    """`runs` sweeps of tracking.reminders.sweep.sweep, each step timed; the median run's steps."""
+    from tracking.reminders import sweep as reminder_sweep
 
-    figures = []
-    steps: dict[str, dict[str, float]] = {}
-    for variant in sweep_prototype.VARIANTS:
-        count = 1 if variant == "before" else runs
-        seconds: list[float] = []
-        runs_steps: list[dict[str, float]] = []
-        for number in range(1, count + 1):
-            phases = sweep_prototype.Phases()
-            elapsed, _result = timed_sweep(sweep_prototype.sweep, variant=variant, phases=phases)
-            seconds.append(elapsed)
-            runs_steps.append({**phases.seconds, "total": elapsed})
-            say(f"  breakdown {variant} run {number}/{count}: {elapsed:.2f} s")
-        figures.append(Figure(f"Sweep, step by step: {variant}", seconds, goal=SWEEP_GOAL))
-        steps[variant] = sorted(runs_steps, key=lambda run: run["total"])[len(runs_steps) // 2]
-    return figures, steps
+    seconds: list[float] = []
+    runs_steps: list[dict[str, float]] = []
+    for number in range(1, runs + 1):
+        with timed_steps() as steps:
+            elapsed, _result = timed_sweep(reminder_sweep.sweep)
+        steps[PYTHON] = elapsed - sum(steps.values())
+        seconds.append(elapsed)
+        runs_steps.append({**steps, "total": elapsed})
+        say(f"  breakdown run {number}/{runs}: {elapsed:.2f} s")
+    figures = [Figure("Sweep, step by step: tracking.reminders.sweep.sweep", seconds, goal=SWEEP_GOAL)]
+    return figures, {"tracking": sorted(runs_steps, key=lambda run: run["total"])[len(runs_steps) // 2]}
 
 
 def sweeper(variant: str, go: float, *, enqueue: bool) -> int:
@@ -379,19 +423,16 @@ def measure_parallel(runs: int) -> list[Figure]:
     from the common start until the last one returns. SKIP LOCKED splits the due schedules between them."""
     from bench.reminders import setup_data
 
-    figures = []
-    for variant, count in (("before", 1), ("tracking", runs)):
-        seconds = []
-        for number in range(1, count + 1):
-            setup_data.reset()
-            go, children = start_sweepers(variant, SWEEPERS)
-            total = finish_sweepers(children)
-            check_sweep(total)
-            seconds.append(total.finished - go)
-            split = total.split
-            say(f"  {SWEEPERS} sweepers {variant} run {number}/{count}: {seconds[-1]:.2f} s (claimed {split})")
-        figures.append(Figure(f"Sweep, {SWEEPERS} sweepers at once: {variant}", seconds, goal=SWEEP_GOAL))
-    return figures
+    variant = "tracking"
+    seconds = []
+    for number in range(1, runs + 1):
+        setup_data.reset()
+        go, children = start_sweepers(variant, SWEEPERS)
+        total = finish_sweepers(children)
+        check_sweep(total)
+        seconds.append(total.finished - go)
+        say(f"  {SWEEPERS} sweepers {variant} run {number}/{runs}: {seconds[-1]:.2f} s (claimed {total.split})")
+    return [Figure(f"Sweep, {SWEEPERS} sweepers at once: {variant}", seconds, goal=SWEEP_GOAL)]
 
 
 def profile_stats(profiler: Any, limit: int = 30) -> str:
@@ -589,8 +630,6 @@ def measure_delivery(
     delivered: list[float] = []
     swept: list[float] = []
     label = f"{sweepers} sweep{'s' if sweepers > 1 else ''}, concurrency {concurrency}, REMINDER_DELIVERY_BATCH={batch}"
-    if sweep_variant != "tracking":
-        label += f", sweep_prototype {sweep_variant}"
     with worker(concurrency, logs):
         for number in range(1, runs + 1):
             setup_data.reset()
@@ -871,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
             say("Sweep ...")
             figures.append(measure_sweep(args.sweep_runs))
         if "breakdown" in parts:
-            say("Sweep, step by step, and the prototypes ...")
+            say("Sweep, step by step ...")
             breakdown, steps = measure_breakdown(args.breakdown_runs)
             side.extend(breakdown)
         if "parallel" in parts:
