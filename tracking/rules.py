@@ -376,3 +376,12 @@ LOW_ADHERENCE_WINDOW_DAYS = 14
 SYNC_MAX_ITEMS = 2000
 # One adherence request spans at most two years of local dates.
 MAX_ADHERENCE_DAYS = 731
+
+
+# --- Care-team alerts: the no-improvement windows --------------------------------------------------
+# Source: issue #4 defines these windows of the no-improvement rule; they are not settings. The
+# baseline is the latest reading within 7 days either side of the regimen's start (patients log in
+# the days around a visit); the current reading is the latest of the past 7 days, the recall period
+# of POEM (CLINICAL.md, Instruments).
+NO_IMPROVEMENT_BASELINE_DAYS = 7
+NO_IMPROVEMENT_CURRENT_DAYS = 7

@@ -1,16 +1,40 @@
-"""Reads for care-team alerts: what every rule shares, who is due for evaluation, what a digest lists."""
+"""Reads for care-team alerts: what every rule shares, what each rule judges, who is due, what a digest lists.
+
+Each rule's readings come from one function here (`<rule>_readings`), which returns None when the
+rule has nothing to judge; the rules themselves (course_findings.py, symptom_findings.py) are pure.
+"""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, prefetch_related_objects
 
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
 from accounts.selectors import patients_visible_to
-from tracking.alerts.findings import ONE_DAY, AlertContext, KindHistory, Thresholds
-from tracking.models import Alert, Application, PoemEntry, Regimen, SkinCheck, Symptom
+from tracking.alerts.course_findings import (
+    BurningReadings,
+    ImprovementReadings,
+    ImprovementWindows,
+    adherence_window,
+    burning_window,
+    improvement_windows,
+    no_improvement_candidates,
+    regimen_episode,
+)
+from tracking.alerts.findings import MAX_LISTED_SKIN_CHECKS, ONE_DAY, AlertContext, KindHistory, Reading, Thresholds
+from tracking.alerts.symptom_findings import (
+    ConcerningCheck,
+    WorseningReadings,
+    named_check_ids,
+    worsening_first,
+    worsening_window,
+)
+from tracking.models import Alert, AlertKind, Application, PoemEntry, Regimen, SkinCheck, Symptom
+from tracking.models.logs import PatientLog
+from tracking.selectors import AdherenceReport, adherence_for, logs_for
 
 # A patient is evaluated by the periodic sweep while a regimen is active or they logged this recently:
 # the longest look-back of any rule (worsening flare: 7 days before a reading of the last 7; adherence: 14).
@@ -51,6 +75,134 @@ def alert_context(patient: Patient, *, now: datetime.datetime) -> AlertContext:
         history=_kind_history(patient),
         thresholds=Thresholds.from_settings(),
     )
+
+
+# --- Each rule's readings ----------------------------------------------------------------------------
+
+
+def _fresh(logs: QuerySet, context: AlertContext, kind: AlertKind) -> QuerySet:
+    """Only the logs stored after the last resolution of `kind`: what the clinician has not seen."""
+    resolved = context.past(kind).last_resolved_at
+    return logs if resolved is None else logs.filter(created_at__gt=resolved)
+
+
+def _within_days(logs: QuerySet, context: AlertContext, model: type[PatientLog], first: datetime.date) -> QuerySet:
+    """Logs from local date `first` to today, widened by a day each side (callers keep local dates)."""
+    start, end = context.clock.day_bounds(first, context.today)
+    return logs.filter(**{f"{model.EVENT_TIME}__gte": start, f"{model.EVENT_TIME}__lt": end})
+
+
+def persistent_burning_readings(context: AlertContext) -> BurningReadings | None:
+    """The fresh burning logs at or above the minimum score on the days that count (one query)."""
+    window = burning_window(context)
+    if window is None:
+        return None
+    logs = logs_for(Symptom, context.patient).filter(burning__gte=context.thresholds.burning_min_score)
+    logs = _within_days(_fresh(logs, context, AlertKind.PERSISTENT_BURNING), context, Symptom, window.first)
+    return BurningReadings(window=window, burning=list(logs.values_list("recorded_at", "burning")))
+
+
+def no_improvement_readings(context: AlertContext) -> Iterator[ImprovementReadings] | None:
+    """Each candidate regimen not judged before, with its readings, read only as the rule asks for it.
+
+    One query for the regimens judged before, then two per regimen the rule reaches: it stops at
+    the first finding.
+    """
+    candidates = no_improvement_candidates(context)
+    if not candidates:
+        return None
+    judged = set(
+        Alert.objects.filter(
+            patient=context.patient,
+            kind=AlertKind.NO_IMPROVEMENT,
+            episode_key__in=[regimen_episode(regimen) for regimen in candidates],
+        ).values_list("episode_key", flat=True)
+    )
+    return (_improvement_readings(context, regimen) for regimen in candidates if regimen_episode(regimen) not in judged)
+
+
+def _improvement_readings(context: AlertContext, regimen: Regimen) -> ImprovementReadings:
+    windows = improvement_windows(context, regimen)
+    return ImprovementReadings(
+        regimen=regimen,
+        windows=windows,
+        flare_severity=_readings_in(context, windows, Symptom, "flare_severity"),
+        poem=_readings_in(context, windows, PoemEntry, "score"),
+    )
+
+
+def _readings_in(
+    context: AlertContext, windows: ImprovementWindows, model: type[PatientLog], field_name: str
+) -> list[Reading]:
+    """One measure's readings in the baseline and current windows only (not the weeks between them)."""
+    baseline_start, baseline_end = context.clock.day_bounds(windows.baseline_first, windows.baseline_last)
+    current_start, current_end = context.clock.day_bounds(windows.current_first, context.today)
+    in_windows = Q(recorded_at__gte=baseline_start, recorded_at__lt=baseline_end) | Q(
+        recorded_at__gte=current_start, recorded_at__lt=current_end
+    )
+    rows = logs_for(model, context.patient).filter(in_windows, **{f"{field_name}__isnull": False})
+    return [
+        Reading(recorded_at, created_at, value)
+        for recorded_at, created_at, value in rows.values_list("recorded_at", "created_at", field_name)
+    ]
+
+
+def worsening_flare_readings(context: AlertContext) -> WorseningReadings:
+    """Flare severity over the window and the reference span before it, and the two latest POEMs (two queries)."""
+    start, end = context.clock.day_bounds(worsening_first(context), context.today)
+    rows = (
+        logs_for(Symptom, context.patient)
+        .filter(flare_severity__isnull=False, recorded_at__gte=start - worsening_window(context), recorded_at__lt=end)
+        .order_by("recorded_at")
+        .values_list("recorded_at", "created_at", "flare_severity")
+    )
+    flare_severity = [Reading(recorded_at, created_at, value) for recorded_at, created_at, value in rows]
+    latest_poems = list(
+        logs_for(PoemEntry, context.patient)
+        .filter(score__isnull=False)
+        .exclude(band="")
+        .order_by("-recorded_at")
+        .values_list("recorded_at", "created_at", "score", "band")[:2]
+    )
+    return WorseningReadings(flare_severity=flare_severity, latest_poems=latest_poems)
+
+
+def low_adherence_readings(context: AlertContext) -> AdherenceReport | None:
+    """The adherence over the window, when it can be judged (three queries)."""
+    window = adherence_window(context)
+    if window is None:
+        return None
+    first, last = window
+    return adherence_for(context.patient, first=first, last=last, now=context.now)
+
+
+def concerning_skin_check_readings(context: AlertContext) -> list[ConcerningCheck]:
+    """The newest unshown concerning checks, as many as an alert lists and the one it is about."""
+    return unshown_concerning_checks(context, limit=MAX_LISTED_SKIN_CHECKS + 1)
+
+
+def unshown_concerning_checks(context: AlertContext, *, limit: int) -> list[ConcerningCheck]:
+    """(id, performed_at, performed_by) of concerning checks no skin-check alert names, newest first.
+
+    One query, and one more to read what the patient's skin-check alerts name when there are any.
+    """
+    named: list[tuple[str, object]] = []
+    if context.past(AlertKind.CONCERNING_SKIN_CHECK).last_opened_at is not None:  # none yet: nothing named
+        named = list(
+            Alert.objects.filter(patient=context.patient, kind=AlertKind.CONCERNING_SKIN_CHECK).values_list(
+                "episode_key", "evidence"
+            )
+        )
+    return list(
+        logs_for(SkinCheck, context.patient)
+        .filter(concerning=True)
+        .exclude(pk__in=named_check_ids(named))
+        .order_by("-performed_at")
+        .values_list("pk", "performed_at", "performed_by")[:limit]
+    )
+
+
+# --- Who is due, what a digest lists -----------------------------------------------------------------
 
 
 def patients_due_for_evaluation(*, now: datetime.datetime) -> QuerySet[Patient]:

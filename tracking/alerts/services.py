@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,8 +31,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Patient, Role, User
-from tracking.alerts.findings import MAX_LISTED_SKIN_CHECKS, RULES, AlertContext, Finding, unshown_concerning_checks
-from tracking.alerts.selectors import alert_context, new_alerts_for, patients_due_for_evaluation
+from tracking.alerts import course_findings, selectors, symptom_findings
+from tracking.alerts.findings import MAX_LISTED_SKIN_CHECKS, AlertContext, Finding
 from tracking.models import Alert, AlertDigest, AlertKind
 from tracking.review.services import summary_count_open_alerts, summary_refresh
 
@@ -41,6 +43,34 @@ DIGEST_FIRST_LOOKBACK = datetime.timedelta(hours=24)
 # before its row commits, so one opened a moment before the digest may not be visible to it yet.
 # The next digest picks it up (its window starts this long before the previous digest, too).
 DIGEST_SETTLE = datetime.timedelta(minutes=1)
+
+Readings = TypeVar("Readings")
+Rule = Callable[[AlertContext], Finding | None]
+
+
+def _rule(
+    read: Callable[[AlertContext], Readings | None], judge: Callable[[AlertContext, Readings], Finding | None]
+) -> Rule:
+    """A rule: read what it judges (None: nothing to judge), then judge it."""
+
+    def rule(context: AlertContext) -> Finding | None:
+        gathered = read(context)
+        return None if gathered is None else judge(context, gathered)
+
+    return rule
+
+
+# Each kind with the rule that judges it, in the order an evaluation runs them.
+RULES: tuple[tuple[AlertKind, Rule], ...] = (
+    (
+        AlertKind.CONCERNING_SKIN_CHECK,
+        _rule(selectors.concerning_skin_check_readings, symptom_findings.concerning_skin_check),
+    ),
+    (AlertKind.WORSENING_FLARE, _rule(selectors.worsening_flare_readings, symptom_findings.worsening_flare)),
+    (AlertKind.NO_IMPROVEMENT, _rule(selectors.no_improvement_readings, course_findings.no_improvement)),
+    (AlertKind.PERSISTENT_BURNING, _rule(selectors.persistent_burning_readings, course_findings.persistent_burning)),
+    (AlertKind.LOW_ADHERENCE, _rule(selectors.low_adherence_readings, course_findings.low_adherence)),
+)
 
 
 def evaluate_patient_alerts(patient: Patient, *, now: datetime.datetime | None = None) -> list[Alert]:
@@ -54,7 +84,7 @@ def evaluate_patient_alerts(patient: Patient, *, now: datetime.datetime | None =
     runs, three for adherence, three per alert opened).
     """
     now = now or timezone.now()
-    context = alert_context(patient, now=now)
+    context = selectors.alert_context(patient, now=now)
     opened: list[Alert] = []
     for kind, rule in RULES:
         if context.past(kind).is_open:
@@ -120,7 +150,7 @@ def _list_later_skin_checks(context: AlertContext) -> None:
     room = MAX_LISTED_SKIN_CHECKS - len(listed)
     if room <= 0:
         return  # the rest wait for the next alert, after this one is resolved
-    new = [str(check_id) for check_id, _, _ in unshown_concerning_checks(context, limit=room)]
+    new = [str(check_id) for check_id, _, _ in selectors.unshown_concerning_checks(context, limit=room)]
     if not new:
         return
     evidence = {**alert.evidence, "other_skin_check_ids": [*listed, *new]}
@@ -136,7 +166,7 @@ def evaluate_all_alerts(*, now: datetime.datetime | None = None, chunk_size: int
     and the sweep goes on: it must not leave everyone else unevaluated.
     """
     opened = 0
-    patients = patients_due_for_evaluation(now=now or timezone.now()).prefetch_related("timezone_changes")
+    patients = selectors.patients_due_for_evaluation(now=now or timezone.now()).prefetch_related("timezone_changes")
     for patient in patients.iterator(chunk_size=chunk_size):
         try:
             # Without an explicit `now`, each patient is judged at its own moment: a sweep takes
@@ -237,7 +267,7 @@ def _claim_digest(dermatologist: User, *, now: datetime.datetime) -> tuple[Alert
     User.objects.select_for_update().filter(pk=dermatologist.pk).values_list("pk", flat=True).first()
     previous = AlertDigest.objects.filter(clinician=dermatologist).aggregate(latest=Max("sent_at"))["latest"]
     since = previous or now - DIGEST_FIRST_LOOKBACK
-    alerts = list(new_alerts_for(dermatologist, since=since - DIGEST_SETTLE, until=now - DIGEST_SETTLE))
+    alerts = list(selectors.new_alerts_for(dermatologist, since=since - DIGEST_SETTLE, until=now - DIGEST_SETTLE))
     if not alerts:
         return None
     digest = AlertDigest.objects.create(clinician=dermatologist, sent_at=now, alert_count=len(alerts))
