@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Patient, User
 from tracking import rules
 from tracking.adherence import nearest_slot
+from tracking.claiming import locked_for_claim, locks_skip_taken_rows
 from tracking.models import (
     Application,
     Channel,
@@ -72,8 +73,8 @@ def _claim(ids: Sequence[uuid.UUID]) -> list[Occurrence]:
     pending = Occurrence.objects.filter(id__in=ids, state=OccurrenceState.PENDING).select_related(
         "schedule__regimen", "patient"
     )
-    if connection.features.has_select_for_update_skip_locked:
-        return list(pending.select_for_update(skip_locked=True, of=("self",)))
+    if locks_skip_taken_rows():
+        return list(locked_for_claim(pending, of=("self",)))
     # Without row locks: a compare-and-set per row; a row another worker took updates nothing.
     owned = []
     for occurrence in pending:
@@ -321,9 +322,8 @@ def _lease(delivery_id: int, now: datetime.datetime) -> Delivery | None:
         rows = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).select_related(
             "notification__recipient", "device"
         )
-        if connection.features.has_select_for_update_skip_locked:
-            rows = rows.select_for_update(skip_locked=True, of=("self",))
-        delivery = rows.first()
+        # Locked where the database can; either way the attempts compare-and-set below decides.
+        delivery = locked_for_claim(rows, of=("self",)).first()
         if delivery is None or (delivery.next_attempt_at and delivery.next_attempt_at > now):
             return None
         claimed = Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts, status=DeliveryStatus.PENDING)

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tracking import rules
+from tracking.claiming import locked_for_claim
 from tracking.models import Occurrence, OccurrenceState, Schedule, ScheduleKind
 from tracking.reminders.schedules import Firing, Recurrence, firing, next_firing_after_slot, parse_wall_time
 
@@ -140,9 +141,8 @@ def _position(advanced: Advanced) -> tuple[datetime.date | None, str, datetime.d
 
 
 def _claim_rows(now: datetime.datetime, batch_size: int) -> list[tuple[Any, ...]]:
-    due = Schedule.objects.filter(next_fire_at__lte=now).order_by("next_fire_at")
-    if connection.features.has_select_for_update_skip_locked:
-        due = due.select_for_update(skip_locked=True, of=("self",))
+    # Without row locks, `_PortableWrites.save_positions` is the compare-and-set that settles a race.
+    due = locked_for_claim(Schedule.objects.filter(next_fire_at__lte=now).order_by("next_fire_at"), of=("self",))
     return list(due.values_list(*CLAIM_FIELDS)[:batch_size])
 
 
@@ -231,9 +231,9 @@ def sweep_batch(*, now: datetime.datetime, batch_size: int) -> SweepResult:
 def promote_due_occurrences(*, now: datetime.datetime, batch_size: int) -> list[uuid.UUID]:
     """Follow-ups and snoozes whose time has come become pending; returns their ids."""
     with transaction.atomic():
-        due = Occurrence.objects.filter(state=OccurrenceState.SCHEDULED, due_at__lte=now).order_by("due_at")
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
+        due = locked_for_claim(
+            Occurrence.objects.filter(state=OccurrenceState.SCHEDULED, due_at__lte=now).order_by("due_at")
+        )
         ids = list(due.values_list("id", flat=True)[:batch_size])
         if ids:
             Occurrence.objects.filter(id__in=ids, state=OccurrenceState.SCHEDULED).update(
