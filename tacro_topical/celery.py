@@ -1,4 +1,4 @@
-"""The Celery app. Tasks live in each app's tasks.py and are found by autodiscovery."""
+"""The Celery app. Tasks live in each app's tasks.py, and in each concern's within tracking, found by autodiscovery."""
 
 import os
 from pathlib import Path
@@ -10,6 +10,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tacro_topical.settings")
 app = Celery("tacro_topical")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# tracking is one app split by concern (shared/DESIGN.md, Layout): each concern keeps its tasks beside its services.
+app.autodiscover_tasks(["tracking.reminders", "tracking.notifications", "tracking.alerts"])
 
 
 def ensure_filesystem_broker_folders(celery_app: Celery = app) -> None:

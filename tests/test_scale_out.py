@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,22 +20,14 @@ from django.db.models import Count
 from tacro_topical.celery import app
 from tests.factories import PatientFactory
 from tests.tracking.test_reminders_e2e import prescribe_due_a_minute_ago
-from tracking import tasks
+from tests.workers import wait_for
 from tracking.models import Delivery, DeliveryStatus, Notification, Occurrence
+from tracking.reminders import tasks
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[1]
 PATIENTS = 120
-
-
-def wait_for(condition: Callable[[], bool], *, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"not within {seconds} s: {what}")
 
 
 def database_url() -> str:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tacro_topical.celery import app
+from tests.factories import PatientFactory
+from tests.tracking.test_reminders_e2e import prescribe_due_a_minute_ago
+from tests.workers import real_worker, wait_for
+from tracking.models import Occurrence
 
 # Every task the project has ever queued under a name, and so may find waiting in Redis after a deploy.
 QUEUED_NAMES = [
@@ -41,3 +45,17 @@ def test_every_beat_entry_names_a_task_a_worker_has(settings: object) -> None:
     beat: dict[str, dict[str, object]] = settings.CELERY_BEAT_SCHEDULE  # type: ignore[attr-defined]
 
     assert {entry["task"] for entry in beat.values()} <= set(app.tasks)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_message_queued_under_a_moved_tasks_old_name_is_consumed(redis_url: str) -> None:
+    """The sweep moved from tracking/tasks.py to tracking/reminders/tasks.py; a message sent by its old
+    name, as one queued before the deploy would be, is run by a real worker on Redis."""
+    patient = PatientFactory(timezone="Asia/Qatar")
+    prescribe_due_a_minute_ago(patient)
+
+    with real_worker(redis_url, {}):
+        app.send_task("tracking.tasks.sweep_reminders")  # by name only, as the broker holds it
+
+        wait_for(lambda: Occurrence.objects.filter(schedule__patient=patient).exists(), what="the sweep to run")

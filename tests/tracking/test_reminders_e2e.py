@@ -8,55 +8,23 @@ Nothing is mocked; nothing leaves the machine.
 from __future__ import annotations
 
 import datetime
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
-from tacro_topical.celery import app
 from tests.factories import PatientFactory
 from tests.tracking.conftest import client_as, prescribe
 from tests.tracking.peers import SmtpServer, VapidKeys, WebPushReceiver, make_vapid_keys, use_smtp_server
-from tracking import tasks
+from tests.workers import real_worker, wait_for
 from tracking.models import Delivery, Device, Notification, Occurrence
 from tracking.notifications.services import device_register
+from tracking.reminders import tasks
 from tracking.reminders.services import reminder_setting_update
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(condition: Callable[[], object], *, seconds: float = 30.0) -> object:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not true within {seconds} s: {condition.__doc__ or condition}")
-
-
-@contextmanager
-def real_worker(broker_url: str, transport_options: dict[str, object]) -> Iterator[None]:
-    """Point the app at a broker and run a real worker in a thread for the test."""
-    previous = (app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager)
-    app.conf.update(broker_url=broker_url, broker_transport_options=transport_options, task_always_eager=False)
-    # The app caches its broker connections; drop the memory:// ones other tests made.
-    app._pool = None
-    app.amqp._producer_pool = None
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge("celery")
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield
-    finally:
-        app.conf.update(broker_url=previous[0], broker_transport_options=previous[1], task_always_eager=previous[2])
-        app._pool = None
-        app.amqp._producer_pool = None
 
 
 @pytest.fixture

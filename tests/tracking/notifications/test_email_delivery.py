@@ -21,11 +21,12 @@ from accounts.models import Patient
 from tacro_topical.celery import app
 from tests.factories import DependentFactory
 from tests.tracking.conftest import at, prescribe
-from tracking import tasks
 from tracking.models import Delivery, DeliveryStatus
 from tracking.notifications.services import delivery_send, occurrences_deliver, stale_work
+from tracking.notifications.tasks import requeue_stale
 from tracking.notifications.transports.email import EmailTransport
 from tracking.reminders.sweep import sweep
+from tracking.reminders.tasks import sweep_reminders
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +79,7 @@ def test_the_line_break_case_end_to_end_is_attempted_once_and_never_handed_out_a
 ) -> None:
     settings.REMINDER_REQUEUE_AFTER_SECONDS = 300
     with time_machine.travel(at(SLOT), tick=False):
-        tasks.sweep_reminders()  # sweep -> deliver_occurrences -> send_delivery, each run as a worker would
+        sweep_reminders()  # sweep -> deliver_occurrences -> send_delivery, each run as a worker would
 
     delivery = Delivery.objects.get(channel="email")
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)
@@ -86,7 +87,7 @@ def test_the_line_break_case_end_to_end_is_attempted_once_and_never_handed_out_a
     requeued = []
     for minutes in [*range(2, 120, 2), 24 * 60]:
         with time_machine.travel(at(SLOT) + datetime.timedelta(minutes=minutes), tick=False):
-            requeued.append(tasks.requeue_stale())
+            requeued.append(requeue_stale())
     assert not any(requeued)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 1)

@@ -344,7 +344,7 @@ def test_the_sweeps_insert_names_the_occurrence_columns_in_their_order():
 
 
 def test_the_beat_entry_starts_the_configured_number_of_sweeps(qatar_patient, frozen, settings, monkeypatch):
-    from tracking import tasks
+    from tracking.reminders import tasks
 
     settings.REMINDER_SWEEPERS = 3
     helpers = []

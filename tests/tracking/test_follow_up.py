@@ -1,0 +1,58 @@
+"""What follows a change to a patient's record (tracking/follow_up.py): schedules, alerts, then the summary."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import time_machine
+
+from accounts.models import Patient
+from tests.tracking.conftest import prescribe
+from tracking import tasks
+from tracking.follow_up import patient_record_follow_up
+from tracking.models import AlertKind, PatientSummary, Schedule, Symptom
+
+pytestmark = pytest.mark.django_db
+
+
+def burning_on_three_days(patient: Patient) -> None:
+    """Burning 6/10 on three of the last seven days, a month into the course: persistent burning (rules.py)."""
+    for day in (10, 12, 14):
+        Symptom.objects.create(
+            patient=patient,
+            recorded_at=datetime.datetime(2026, 11, day, 9, tzinfo=datetime.UTC),
+            burning=6,
+            created_by=patient.user,
+            fingerprint="f" * 64,
+        )
+
+
+def test_the_summary_counts_the_alert_the_same_follow_up_opened(patient: Patient) -> None:
+    with time_machine.travel(datetime.datetime(2026, 11, 14, 12, tzinfo=datetime.UTC), tick=False):
+        prescribe(patient, start_date=datetime.date(2026, 10, 1))
+        burning_on_three_days(patient)
+
+        opened = patient_record_follow_up(patient)
+
+    # No dose logged in six weeks: low adherence opens beside the burning.
+    assert {alert.kind for alert in opened} == {AlertKind.PERSISTENT_BURNING, AlertKind.LOW_ADHERENCE}
+    # Were the summary refreshed before the alerts were evaluated, it would count none.
+    assert PatientSummary.objects.get(patient=patient).open_alerts == 2
+
+
+def test_the_task_after_new_logs_refreshes_schedules_alerts_and_summary(patient: Patient) -> None:
+    with time_machine.travel(datetime.datetime(2026, 11, 14, 12, tzinfo=datetime.UTC), tick=False):
+        prescribe(patient, start_date=datetime.date(2026, 10, 1))
+        Schedule.objects.filter(patient=patient).delete()
+        burning_on_three_days(patient)
+
+        opened = tasks.patient_logs_changed(str(patient.pk))
+
+    assert opened == 2  # persistent burning and low adherence
+    assert Schedule.objects.filter(patient=patient).exists()  # re-derived from the regimen
+    assert PatientSummary.objects.get(patient=patient).open_alerts == 2
+
+
+def test_the_task_for_a_patient_since_deleted_does_nothing() -> None:
+    assert tasks.patient_logs_changed("00000000-0000-0000-0000-000000000000") == 0
