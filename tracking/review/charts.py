@@ -2,10 +2,9 @@
 
 Pure functions: data in, one `<svg>` out as a `SafeString`; no database, no JavaScript, no external
 font or stylesheet, so the charts work on a closed network and print as they show. Every element is
-built by `_el`, which escapes each attribute value and text child through `format_html`, so no label
-can turn into markup. Marks differ by shade, dash, stroke and text as well as by colour, so a
-black-and-white print keeps them apart. Each data mark has a `<title>` child, which browsers show as
-a tooltip on hover.
+built from tracking/review/svg.py, which escapes each attribute value and text child. Marks differ by
+shade, dash, stroke and text as well as by colour, so a black-and-white print keeps them apart. Each
+data mark has a `<title>` child, which browsers show as a tooltip on hover.
 """
 
 from __future__ import annotations
@@ -13,15 +12,14 @@ from __future__ import annotations
 import datetime
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from tracking.adherence import Day
+from tracking.review.svg import CHAR_WIDTH, INK, document, el, join, num, svg_line, svg_text, tooltip
 
-INK = "#222"  # near-black: prints black, and stays readable on screen
 MUTED = "#666"
 GRID = "#ccc"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -29,7 +27,6 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Series colours, all dark enough to stay visible in greyscale; dashes and hollow markers separate them there.
 PALETTE = ("#1f4e79", "#a63d00", "#2e6b30", "#6a1b9a")
-CHAR_WIDTH = 6.2  # average glyph width at font-size 11, to lay out text that SVG cannot measure for us
 ONE_DAY = datetime.timedelta(days=1)
 GAP = "\u2013"  # en dash: stands for a day without an entry in sparkline tooltips
 
@@ -59,64 +56,6 @@ class Bar:
     label: str
     value: float
     note: str = ""
-
-
-def _num(value: float) -> str:
-    """A number as text or coordinate: at most two decimals, no trailing zeros, never "-0"."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-def _join(parts: Iterable[SafeString | str]) -> SafeString:
-    """Concatenate pieces into one SafeString, escaping the plain strings among them."""
-    return format_html_join("", "{}", ((part,) for part in parts))
-
-
-def _el(tag: str, *children: SafeString | str, **attrs: str | float) -> SafeString:
-    """One SVG element, with every attribute value and text child escaped.
-
-    Keyword names map to attributes: `cls` to "class", underscores to hyphens (`stroke_dasharray`).
-    Numbers are written by `_num`; an empty-string attribute is left out.
-    """
-    pairs = (
-        ("class" if name == "cls" else name.replace("_", "-"), value if isinstance(value, str) else _num(value))
-        for name, value in attrs.items()
-        if value != ""
-    )
-    attributes = format_html_join("", ' {}="{}"', pairs)
-    if not children:
-        return format_html("<{}{}/>", tag, attributes)
-    return format_html("<{}{}>{}</{}>", tag, attributes, _join(children), tag)
-
-
-def _tip(text: str) -> SafeString | str:
-    """A `<title>` child (a hover tooltip), or nothing for an empty text."""
-    return _el("title", text) if text else ""
-
-
-def _svg(
-    kind: str, w: float, h: float, label: str, parts: Iterable[SafeString], *, tip: str = "", fixed: bool = False
-) -> SafeString:
-    """The outer `<svg>`, named by `label` (aria-label, and `<title>` unless `tip` is given).
-
-    Unless `fixed`, it is as wide as its container up to 1.25 times its drawn size: the cap keeps text
-    about the same size across charts on a wide page (font-size 11 drawn, so at most ~14 px shown);
-    on a narrow page or a printed A4 page the chart shrinks to fit.
-    """
-    size = (
-        {"width": _num(w), "height": _num(h)} if fixed else {"width": "100%", "style": f"max-width: {_num(w * 1.25)}px"}
-    )
-    head = {"xmlns": "http://www.w3.org/2000/svg", "cls": f"chart chart-{kind}", "viewBox": f"0 0 {_num(w)} {_num(h)}"}
-    look = {"role": "img", "aria_label": label, "font_family": "system-ui, sans-serif", "font_size": "11", "fill": INK}
-    return _el("svg", _el("title", tip or label), *parts, **head, **size, **look)
-
-
-def _text(x: float, y: float, text: str, *, anchor: str = "start", cls: str = "", size: float = 11) -> SafeString:
-    return _el("text", text, x=x, y=y, text_anchor=anchor, font_size=size, cls=cls)
-
-
-def _line(x1: float, y1: float, x2: float, y2: float, *, stroke: str, cls: str = "", dash: str = "") -> SafeString:
-    return _el("line", x1=x1, y1=y1, x2=x2, y2=y2, stroke=stroke, stroke_dasharray=dash, cls=cls)
 
 
 # Heatmap ------------------------------------------------------------------------------------------
@@ -154,7 +93,7 @@ def _cell(x: float, y: float, kind: str, *, title: str = "", date: datetime.date
     fill, stroke, dash, _ = CELL_LOOK[kind]
     cls, data_date = (f"cell {kind}", date.isoformat()) if date else (f"key {kind}", "")
     look = {"fill": fill, "stroke": stroke, "stroke_dasharray": dash}
-    rect = _el("rect", _tip(title), x=x, y=y, width=CELL, height=CELL, rx=2, **look, cls=cls, data_date=data_date)
+    rect = el("rect", tooltip(title), x=x, y=y, width=CELL, height=CELL, rx=2, **look, cls=cls, data_date=data_date)
     near, far = 3.5, CELL - 3.5
     if kind == "none":
         strokes, colour = [(near, far, far, near)], "#999"
@@ -163,8 +102,8 @@ def _cell(x: float, y: float, kind: str, *, title: str = "", date: datetime.date
     else:
         return rect
     # The strokes lie over the rect; pointer-events="none" keeps the rect's tooltip under the mouse.
-    path = " ".join(f"M{_num(x + x1)} {_num(y + y1)}L{_num(x + x2)} {_num(y + y2)}" for x1, y1, x2, y2 in strokes)
-    return _join([rect, _el("path", d=path, stroke=colour, pointer_events="none")])
+    path = " ".join(f"M{num(x + x1)} {num(y + y1)}L{num(x + x2)} {num(y + y2)}" for x1, y1, x2, y2 in strokes)
+    return join([rect, el("path", d=path, stroke=colour, pointer_events="none")])
 
 
 def adherence_heatmap(days: Sequence[Day], *, today: datetime.date, weeks: int = 12) -> SafeString:
@@ -181,7 +120,9 @@ def adherence_heatmap(days: Sequence[Day], *, today: datetime.date, weeks: int =
         raise ValueError("weeks must be at least 1")
     by_date = {day.date: day for day in days}
     first = today - datetime.timedelta(days=today.weekday() + 7 * (weeks - 1))
-    parts = [_text(HEAT_LEFT - 4, HEAT_TOP + row * PITCH + 11, WEEKDAYS[row], anchor="end", size=9) for row in range(7)]
+    parts = [
+        svg_text(HEAT_LEFT - 4, HEAT_TOP + row * PITCH + 11, WEEKDAYS[row], anchor="end", size=9) for row in range(7)
+    ]
     expected = logged = 0
     year_shown = False
     for column in range(weeks):
@@ -197,7 +138,7 @@ def adherence_heatmap(days: Sequence[Day], *, today: datetime.date, weeks: int =
             with_year = not year_shown or starts.month == 1  # the first label and each January carry the year
             name = MONTHS[starts.month - 1] + (f" {starts.year}" if with_year else "")
             year_shown = True
-            parts.append(_text(HEAT_LEFT + column * PITCH, HEAT_TOP - 6, name, size=9, cls="month"))
+            parts.append(svg_text(HEAT_LEFT + column * PITCH, HEAT_TOP - 6, name, size=9, cls="month"))
         for row, date in enumerate(dates):
             day = by_date.get(date)
             if day is not None and date <= today:
@@ -208,11 +149,12 @@ def adherence_heatmap(days: Sequence[Day], *, today: datetime.date, weeks: int =
     legend_x = HEAT_LEFT + weeks * PITCH + 12
     for row, kind in enumerate(kind for kind in CELL_LOOK if kind != "future"):
         parts.append(_cell(legend_x, HEAT_TOP + row * PITCH, kind))
-        parts.append(_text(legend_x + CELL + 5, HEAT_TOP + row * PITCH + 11, CELL_LOOK[kind][3], size=9, cls="legend"))
+        legend_y = HEAT_TOP + row * PITCH + 11
+        parts.append(svg_text(legend_x + CELL + 5, legend_y, CELL_LOOK[kind][3], size=9, cls="legend"))
     share = f" ({round(100 * logged / expected)}%)" if expected else ""
     label = f"Adherence, {weeks} weeks to {today.isoformat()}: {logged} of {expected} doses logged{share}"
     width = legend_x + CELL + 5 + 18 * 5.2  # room for the longest legend text at font-size 9
-    return _svg("heatmap", width, HEAT_TOP + 7 * PITCH + 2, label, parts)
+    return document("heatmap", width, HEAT_TOP + 7 * PITCH + 2, label, parts)
 
 
 # Line chart ---------------------------------------------------------------------------------------
@@ -240,7 +182,7 @@ def _marker(x: float, y: float, colour: str, *, hollow: bool, tip: str = "") -> 
     """A point marker; hollow for dashed series, so markers too tell series apart without colour."""
     fill = "#fff" if hollow else colour
     cls = "point" if tip else "legend-marker"
-    return _el("circle", _tip(tip), cx=x, cy=y, r=3.5, fill=fill, stroke=colour, stroke_width=1.5, cls=cls)
+    return el("circle", tooltip(tip), cx=x, cy=y, r=3.5, fill=fill, stroke=colour, stroke_width=1.5, cls=cls)
 
 
 def line_chart(
@@ -284,29 +226,30 @@ def line_chart(
     def y_of(value: float) -> float:
         return bottom - PLOT_H * (min(max(value, y_min), y_max) - y_min) / (y_max - y_min)
 
-    parts = [_text(LEFT, 16, title, size=13, cls="chart-title")]
+    parts = [svg_text(LEFT, 16, title, size=13, cls="chart-title")]
     for index, band in enumerate(sorted(bands, key=lambda band: band.lower)):
         low, high = max(band.lower, y_min), min(band.upper, y_max)
         if high < low:
             continue
-        tip = f"{band.label}: {_num(band.lower)} to {_num(band.upper)}"
+        tip = f"{band.label}: {num(band.lower)} to {num(band.upper)}"
         # Alternating opacity so neighbouring bands stay apart in greyscale.
         opacity = 0.05 if index % 2 == 0 else 0.12
         top, height = y_of(high), y_of(low) - y_of(high)
         shade: dict[str, str | float] = {"fill": INK, "fill_opacity": opacity}
-        parts.append(_el("rect", _tip(tip), x=LEFT, y=top, width=plot_w, height=height, **shade, cls="band"))
-        parts.append(_text(LEFT + plot_w + 6, (y_of(low) + y_of(high)) / 2 + 4, band.label, size=10, cls="band-label"))
+        parts.append(el("rect", tooltip(tip), x=LEFT, y=top, width=plot_w, height=height, **shade, cls="band"))
+        label_y = (y_of(low) + y_of(high)) / 2 + 4
+        parts.append(svg_text(LEFT + plot_w + 6, label_y, band.label, size=10, cls="band-label"))
     edges = sorted({edge for band in bands for edge in (band.lower, band.upper) if y_min <= edge <= y_max})
     for edge in edges:
-        parts.append(_line(LEFT, y_of(edge), LEFT + plot_w, y_of(edge), stroke=MUTED, dash="1 2", cls="band-edge"))
+        parts.append(svg_line(LEFT, y_of(edge), LEFT + plot_w, y_of(edge), stroke=MUTED, dash="1 2", cls="band-edge"))
     for tick in (tick for tick in y_ticks if y_min <= tick <= y_max):
-        parts.append(_line(LEFT, y_of(tick), LEFT + plot_w, y_of(tick), stroke=GRID, cls="grid"))
-        parts.append(_text(LEFT - 6, y_of(tick) + 4, _num(tick), anchor="end", size=10, cls="y-label"))
+        parts.append(svg_line(LEFT, y_of(tick), LEFT + plot_w, y_of(tick), stroke=GRID, cls="grid"))
+        parts.append(svg_text(LEFT - 6, y_of(tick) + 4, num(tick), anchor="end", size=10, cls="y-label"))
     for moment, text in _date_ticks(start, end, zone):
-        parts.append(_line(x_of(moment), bottom, x_of(moment), bottom + 4, stroke=INK, cls="x-tick"))
-        parts.append(_text(x_of(moment), bottom + 16, text, anchor="middle", size=10, cls="x-label"))
-    parts.append(_line(LEFT, TOP, LEFT, bottom, stroke=INK, cls="axis"))
-    parts.append(_line(LEFT, bottom, LEFT + plot_w, bottom, stroke=INK, cls="axis"))
+        parts.append(svg_line(x_of(moment), bottom, x_of(moment), bottom + 4, stroke=INK, cls="x-tick"))
+        parts.append(svg_text(x_of(moment), bottom + 16, text, anchor="middle", size=10, cls="x-label"))
+    parts.append(svg_line(LEFT, TOP, LEFT, bottom, stroke=INK, cls="axis"))
+    parts.append(svg_line(LEFT, bottom, LEFT + plot_w, bottom, stroke=INK, cls="axis"))
 
     drawn = 0
     markers: list[SafeString] = []  # drawn after every line so no line hides a marker's tooltip
@@ -315,16 +258,16 @@ def line_chart(
         points = sorted((at, value) for at, value in one.points if start <= at <= end and math.isfinite(value))
         drawn += len(points)
         if len(points) > 1:
-            coords = " ".join(f"{_num(x_of(at))},{_num(y_of(value))}" for at, value in points)
+            coords = " ".join(f"{num(x_of(at))},{num(y_of(value))}" for at, value in points)
             stroke: dict[str, str | float] = {"stroke": colour, "stroke_width": 2, "stroke_dasharray": dash}
-            parts.append(_el("polyline", points=coords, fill="none", **stroke, cls="series"))
+            parts.append(el("polyline", points=coords, fill="none", **stroke, cls="series"))
         for at, value in points:
-            tip = f"{one.label}: {_num(value)} at {at.astimezone(zone).strftime('%Y-%m-%d %H:%M')}"
+            tip = f"{one.label}: {num(value)} at {at.astimezone(zone).strftime('%Y-%m-%d %H:%M')}"
             markers.append(_marker(x_of(at), y_of(value), colour, hollow=one.dashed, tip=tip))
     parts += markers
     if not drawn:
         message = "No entries in this period"
-        parts.append(_text(LEFT + plot_w / 2, TOP + PLOT_H / 2, message, anchor="middle", cls="no-data"))
+        parts.append(svg_text(LEFT + plot_w / 2, TOP + PLOT_H / 2, message, anchor="middle", cls="no-data"))
 
     # Legend below the axis labels, wrapping to a new row when the next item would pass the plot's right edge.
     x: float = LEFT
@@ -334,12 +277,12 @@ def line_chart(
         if x > LEFT and x + item_w > LEFT + plot_w:
             x, y = LEFT, y + 18
         colour, dash = PALETTE[index % len(PALETTE)], "6 4" if one.dashed else "none"
-        sample = _el("line", x1=x, y1=y - 4, x2=x + 28, y2=y - 4, stroke=colour, stroke_width=2, stroke_dasharray=dash)
+        sample = el("line", x1=x, y1=y - 4, x2=x + 28, y2=y - 4, stroke=colour, stroke_width=2, stroke_dasharray=dash)
         marker = _marker(x + 14, y - 4, colour, hollow=one.dashed)
-        parts.append(_el("g", sample, marker, _text(x + 34, y, one.label, cls="legend"), cls="legend-item"))
+        parts.append(el("g", sample, marker, svg_text(x + 34, y, one.label, cls="legend"), cls="legend-item"))
         x += item_w
     label = f"{title}, {start.astimezone(zone).date().isoformat()} to {end.astimezone(zone).date().isoformat()}"
-    return _svg("line", width, y + 10, label, parts)
+    return document("line", width, y + 10, label, parts)
 
 
 # Bar chart ----------------------------------------------------------------------------------------
@@ -354,25 +297,25 @@ def bar_chart(bars: Sequence[Bar], *, title: str, unit: str) -> SafeString:
     `<title>`); the value, `unit` and note follow the bar as `text.bar-value`, "30 g · note". Negative
     values draw as zero. No bars: a `text.no-data` "No entries".
     """
-    parts = [_text(0, 16, title, size=13, cls="chart-title")]
+    parts = [svg_text(0, 16, title, size=13, cls="chart-title")]
     if not bars:
-        parts.append(_text(0, BAR_TOP + 14, "No entries", cls="no-data"))
-        return _svg("bar", BAR_AREA, BAR_TOP + 24, f"{title}: no entries", parts)
+        parts.append(svg_text(0, BAR_TOP + 14, "No entries", cls="no-data"))
+        return document("bar", BAR_AREA, BAR_TOP + 24, f"{title}: no entries", parts)
     label_w = 8 + CHAR_WIDTH * min(max(len(bar.label) for bar in bars), LABEL_MAX)
     largest = max(max(bar.value for bar in bars), 0)
-    after = [" · ".join(filter(None, [f"{_num(bar.value)} {unit}".strip(), bar.note])) for bar in bars]
+    after = [" · ".join(filter(None, [f"{num(bar.value)} {unit}".strip(), bar.note])) for bar in bars]
     for row, (bar, text) in enumerate(zip(bars, after, strict=True)):
         y = BAR_TOP + row * ROW
         length = BAR_AREA * max(bar.value, 0) / largest if largest else 0
         cut = len(bar.label) > LABEL_MAX
         shown = bar.label[: LABEL_MAX - 1] + "…" if cut else bar.label
-        label_tip = _tip(bar.label if cut else "")
-        parts.append(_el("text", label_tip, shown, x=label_w - 8, y=y + 15, text_anchor="end", cls="bar-label"))
-        bar_tip = _tip(f"{bar.label}: {text}")
-        parts.append(_el("rect", bar_tip, x=label_w, y=y + 4, width=length, height=ROW - 8, fill="#41648a", cls="bar"))
-        parts.append(_text(label_w + length + 6, y + 15, text, cls="bar-value"))
+        label_tip = tooltip(bar.label if cut else "")
+        parts.append(el("text", label_tip, shown, x=label_w - 8, y=y + 15, text_anchor="end", cls="bar-label"))
+        bar_tip = tooltip(f"{bar.label}: {text}")
+        parts.append(el("rect", bar_tip, x=label_w, y=y + 4, width=length, height=ROW - 8, fill="#41648a", cls="bar"))
+        parts.append(svg_text(label_w + length + 6, y + 15, text, cls="bar-value"))
     width = label_w + BAR_AREA + 6 + CHAR_WIDTH * max(len(text) for text in after) + 4
-    return _svg("bar", width, BAR_TOP + len(bars) * ROW + 6, title, parts)
+    return document("bar", width, BAR_TOP + len(bars) * ROW + 6, title, parts)
 
 
 # Sparkline ----------------------------------------------------------------------------------------
@@ -398,26 +341,24 @@ def sparkline(values: Sequence[float | None], *, y_max: float, label: str) -> Sa
         x = SPARK_PAD + inner_w * index / (len(values) - 1) if len(values) > 1 else SPARK_W / 2
         return x, SPARK_H - SPARK_PAD - inner_h * min(max(value, 0), y_max) / y_max
 
-    parts = [_line(0, SPARK_H - SPARK_PAD, SPARK_W, SPARK_H - SPARK_PAD, stroke="#ddd", cls="spark-base")]
+    parts = [svg_line(0, SPARK_H - SPARK_PAD, SPARK_W, SPARK_H - SPARK_PAD, stroke="#ddd", cls="spark-base")]
     present = [(index, value) for index, value in enumerate(values) if value is not None]
     if not present:
         left, right, middle = SPARK_PAD, SPARK_W - SPARK_PAD, SPARK_H / 2
-        parts.append(_line(left, middle, right, middle, stroke="#999", dash="2 3", cls="spark-empty"))
+        parts.append(svg_line(left, middle, right, middle, stroke="#999", dash="2 3", cls="spark-empty"))
         tip = f"{label}: no entries"
     else:
-        tip = f"{label}: " + ", ".join(GAP if value is None else _num(value) for value in values)
+        tip = f"{label}: " + ", ".join(GAP if value is None else num(value) for value in values)
         for has_value, run in itertools.groupby(enumerate(values), key=lambda item: item[1] is not None):
             coords = [at(index, value) for index, value in run if value is not None]
             if not has_value:
                 continue
             if len(coords) == 1:
-                parts.append(_el("circle", cx=coords[0][0], cy=coords[0][1], r=1.5, fill=INK, cls="spark-point"))
+                parts.append(el("circle", cx=coords[0][0], cy=coords[0][1], r=1.5, fill=INK, cls="spark-point"))
             else:
-                points = " ".join(f"{_num(x)},{_num(y)}" for x, y in coords)
-                parts.append(
-                    _el("polyline", points=points, fill="none", stroke=INK, stroke_width=1.5, cls="spark-line")
-                )
+                points = " ".join(f"{num(x)},{num(y)}" for x, y in coords)
+                parts.append(el("polyline", points=points, fill="none", stroke=INK, stroke_width=1.5, cls="spark-line"))
         x, y = at(*present[-1])
-        parts.append(_el("circle", cx=x, cy=y, r=2.5, fill=INK, cls="spark-last"))
+        parts.append(el("circle", cx=x, cy=y, r=2.5, fill=INK, cls="spark-last"))
     # The <title> carries the values while aria-label stays the short label a table cell needs read out.
-    return _svg("spark", SPARK_W, SPARK_H, label, parts, tip=tip, fixed=True)
+    return document("spark", SPARK_W, SPARK_H, label, parts, tip=tip, fixed=True)
