@@ -11,6 +11,7 @@ import datetime
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -52,7 +53,7 @@ def stored_copy(patient: Patient, regimen: Regimen, body: dict[str, Any], **chan
         values = {**services.LOG_KINDS[Application].optional, **body, **changes}
         values["applied_at"] = datetime.datetime.fromisoformat(values["applied_at"])
         values["id"] = uuid.UUID(values["id"])
-        values["amount_ftu"] = services.Decimal(str(values["amount_ftu"]))
+        values["amount_ftu"] = Decimal(str(values["amount_ftu"]))
         Application.objects.create(
             patient=patient,
             regimen=regimen,

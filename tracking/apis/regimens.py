@@ -1,0 +1,139 @@
+"""Regimens under /api/v1/patients/{patient}/regimens/: list, prescribe, read, change, step down."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.apis import patient_for_request
+from accounts.models import Patient
+from tacro_topical.pagination import NewestFirstCursorPagination
+from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
+from tracking import selectors, services
+from tracking import serializers as shapes
+from tracking.models import Regimen
+
+
+class RegimenPagination(NewestFirstCursorPagination):
+    ordering = ("-start_date", "-created_at", "-id")  # type: ignore[assignment]
+
+
+def regimen_answer(regimen: Regimen, patient: Patient) -> dict[str, Any]:
+    annotated = selectors.regimens_for(patient).get(pk=regimen.pk)
+    return shapes.RegimenSerializer(selectors.attach_usage([annotated], patient)[0]).data
+
+
+class RegimenListApi(APIView):
+    pagination_class = RegimenPagination
+
+    @extend_schema(
+        operation_id="regimens_list",
+        responses={
+            200: shapes.RegimenSerializer(many=True),
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+            404: NOT_FOUND,
+        },
+        summary="The patient's regimens, newest first, stepped-down ones included",
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = patient_for_request(request, patient_id)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.regimens_for(patient), request, view=self)
+        regimens = selectors.attach_usage(list(page or []), patient)
+        return paginator.get_paginated_response(shapes.RegimenSerializer(regimens, many=True).data)
+
+    @extend_schema(
+        operation_id="regimens_create",
+        request=shapes.RegimenCreateSerializer,
+        responses={
+            201: shapes.RegimenSerializer,
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+        summary="Record a prescription the patient follows",
+    )
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = patient_for_request(request, patient_id, to_act=True)
+        serializer = shapes.RegimenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        regimen = services.regimen_prescribe(
+            patient=patient,
+            created_by=request.user,  # type: ignore[arg-type]
+            **serializer.validated_data,
+        )
+        return Response(regimen_answer(regimen, patient), status=status.HTTP_201_CREATED)
+
+
+def regimen_for_request(
+    request: Request, patient_id: uuid.UUID, regimen_id: uuid.UUID, *, to_act: bool = False
+) -> tuple[Patient, Regimen]:
+    patient = patient_for_request(request, patient_id, to_act=to_act)
+    regimen = Regimen.objects.filter(patient=patient, pk=regimen_id).select_related("patient").first()
+    if regimen is None:
+        raise Http404
+    return patient, regimen
+
+
+class RegimenDetailApi(APIView):
+    @extend_schema(
+        operation_id="regimens_retrieve",
+        responses={200: shapes.RegimenSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        summary="One regimen, with its FTU suggestion and tube estimate",
+    )
+    def get(self, request: Request, patient_id: uuid.UUID, regimen_id: uuid.UUID) -> Response:
+        patient, regimen = regimen_for_request(request, patient_id, regimen_id)
+        return Response(regimen_answer(regimen, patient))
+
+    @extend_schema(
+        operation_id="regimens_partial_update",
+        request=shapes.RegimenUpdateSerializer,
+        responses={
+            200: shapes.RegimenSerializer,
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+        summary="Change areas, times, weekdays, end date or tube (drug, strength and phase step down)",
+    )
+    def patch(self, request: Request, patient_id: uuid.UUID, regimen_id: uuid.UUID) -> Response:
+        patient, regimen = regimen_for_request(request, patient_id, regimen_id, to_act=True)
+        serializer = shapes.RegimenUpdateSerializer(data=request.data, partial=True, context={"regimen": regimen})
+        serializer.is_valid(raise_exception=True)
+        regimen = services.regimen_update(regimen=regimen, **serializer.validated_data)
+        return Response(regimen_answer(regimen, patient))
+
+
+class RegimenStepDownApi(APIView):
+    @extend_schema(
+        operation_id="regimens_step_down",
+        request=shapes.RegimenStepDownSerializer,
+        responses={
+            201: shapes.RegimenSerializer,
+            400: VALIDATION_ERROR,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+        summary="Step down (0.1% to 0.03%, or treatment to maintenance): end this regimen, start the next",
+    )
+    def post(self, request: Request, patient_id: uuid.UUID, regimen_id: uuid.UUID) -> Response:
+        patient, regimen = regimen_for_request(request, patient_id, regimen_id, to_act=True)
+        serializer = shapes.RegimenStepDownSerializer(data=request.data, context={"regimen": regimen})
+        serializer.is_valid(raise_exception=True)
+        following = services.regimen_step_down(
+            regimen=regimen,
+            created_by=request.user,  # type: ignore[arg-type]
+            **serializer.validated_data,
+        )
+        return Response(regimen_answer(following, patient), status=status.HTTP_201_CREATED)

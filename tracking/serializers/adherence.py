@@ -1,0 +1,66 @@
+"""Adherence shapes: the local dates asked for, and the report per date with the streak."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import Patient
+from tracking import rules
+
+# A month inside the calendar's ends: every zone's day around these dates, and the 28-day default
+# before them, stay representable (a date in year 1 or 9999 must be a 400, not a 500).
+ADHERENCE_EARLIEST = datetime.date(1, 2, 1)
+ADHERENCE_LATEST = datetime.date(9999, 11, 30)
+ADHERENCE_RANGE_MESSAGE = f"Give a date from {ADHERENCE_EARLIEST} to {ADHERENCE_LATEST}."
+
+
+class AdherenceQuerySerializer(serializers.Serializer):
+    # `from` is a Python keyword: the field is declared under it through the fields dict below.
+    to = serializers.DateField(required=False, help_text="Last local date, included; default today.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(required=False, help_text="First local date; default 27 days before to.")
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        patient: Patient = self.context["patient"]
+        outside = [
+            name
+            for name in ("from", "to")
+            if name in attrs and not ADHERENCE_EARLIEST <= attrs[name] <= ADHERENCE_LATEST
+        ]
+        if outside:
+            raise serializers.ValidationError(dict.fromkeys(outside, ADHERENCE_RANGE_MESSAGE))
+        last = attrs.get("to") or patient.local_today()
+        first = attrs.get("from") or last - datetime.timedelta(days=27)
+        if first > last:
+            raise serializers.ValidationError({"from": "from must not be after to."})
+        if (last - first).days + 1 > rules.MAX_ADHERENCE_DAYS:
+            raise serializers.ValidationError(
+                {"from": f"At most {rules.MAX_ADHERENCE_DAYS} days per request; ask for a shorter range."}
+            )
+        return {"first": first, "last": last}
+
+
+class AdherenceDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    expected = serializers.IntegerField()
+    logged = serializers.IntegerField()
+
+
+class AdherenceSerializer(serializers.Serializer):
+    to = serializers.DateField(source="last")
+    expected_doses = serializers.IntegerField()
+    logged_doses = serializers.IntegerField()
+    adherence_pct = serializers.FloatField(allow_null=True, help_text="Null when no dose was due.")
+    current_streak_days = serializers.IntegerField(help_text="Fully adherent days in a row, up to today.")
+    days = AdherenceDaySerializer(many=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields = {"from": serializers.DateField(source="first"), **fields}
+        return fields

@@ -1,0 +1,260 @@
+"""Log shapes, for the four types (applications, symptoms, POEM, skin checks): what a client sends,
+what a correction may change, what is answered, and the filters of a list."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tacro_topical.serializers import (
+    ExplainedChoiceField,
+    ModelSerializer,
+    MultiLineTextField,
+    RejectUnknownFields,
+    StrictUUIDField,
+)
+from tracking import rules
+from tracking.models import Application, PoemEntry, SkinCheck, Symptom
+from tracking.models.logs import PatientLog, PerformedBy
+from tracking.selectors import application_warnings
+from tracking.serializers.fields import (
+    AwareDateTimeField,
+    body_areas_field,
+    log_time_field,
+    nrs_field,
+    rfc3339,
+    score_field,
+)
+
+FTU_RANGE = f"An amount is more than 0 and at most {rules.MAX_FTU_PER_APPLICATION} FTU"
+
+
+@extend_schema_field(
+    {
+        # minimum and maximum come from the field's own bounds: 0.01 (more than 0, 2 decimals) to 40.
+        "type": "number",
+        "description": f"Fingertip units: more than 0, at most {rules.MAX_FTU_PER_APPLICATION}, 2 decimal places.",
+        "example": 1.5,
+    }
+)
+class FtuAmountField(serializers.DecimalField):
+    """Fingertip units as a JSON number, in and out (a numeric string is read too)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        message = f"{FTU_RANGE}."
+        digits = f"{FTU_RANGE}, with at most 2 decimal places."
+        kwargs.setdefault(
+            # 100 or 12.345 fail on digits before the range is checked: say the range all the same.
+            "error_messages",
+            {
+                "min_value": message,
+                "max_value": message,
+                "max_digits": digits,
+                "max_whole_digits": digits,
+                "max_decimal_places": digits,
+            },
+        )
+        super().__init__(
+            max_digits=4,
+            decimal_places=2,
+            min_value=Decimal("0.01"),
+            max_value=rules.MAX_FTU_PER_APPLICATION,
+            coerce_to_string=False,
+            **kwargs,
+        )
+
+
+LOG_ID_HELP = "A UUID the client chooses, so that a log synced twice is stored once."
+NOTE_HELP = "Free text, up to 2000 characters; line breaks and tabs allowed, no other control characters."
+
+
+class ApplicationInputSerializer(RejectUnknownFields, serializers.Serializer):
+    id = StrictUUIDField(help_text=LOG_ID_HELP)
+    applied_at = log_time_field()
+    regimen = StrictUUIDField(
+        required=False, allow_null=True, help_text="Left out: the patient's one regimen active on that date."
+    )
+    body_areas = body_areas_field(min_length=1)
+    amount_ftu = FtuAmountField(required=False, allow_null=True)
+    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+
+
+class SymptomInputSerializer(RejectUnknownFields, serializers.Serializer):
+    id = StrictUUIDField(help_text=LOG_ID_HELP)
+    recorded_at = log_time_field()
+    burning = nrs_field("Burning")
+    itch = nrs_field("Itch")
+    flare_severity = score_field(
+        rules.FLARE_SEVERITY_MIN,
+        rules.FLARE_SEVERITY_MAX,
+        rules.FLARE_SEVERITY_RANGE_MESSAGE,
+        required=False,
+        allow_null=True,
+        help_text="0 clear, 1 almost clear, 2 mild, 3 moderate, 4 severe.",
+    )
+    body_areas = body_areas_field(required=False)
+    application = StrictUUIDField(
+        required=False, allow_null=True, help_text="The application that caused this burning, if known."
+    )
+    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not self.partial and all(attrs.get(name) is None for name in ("burning", "itch", "flare_severity")):
+            raise serializers.ValidationError(
+                "Send at least one score: burning (0-10), itch (0-10) or flare_severity (0-4)."
+            )
+        return attrs
+
+
+POEM_ITEM_MESSAGE = (
+    f"Each POEM answer is {rules.POEM_ITEM_MIN}-{rules.POEM_ITEM_MAX}: 0 no days, 1 1-2 days, 2 3-4 days, "
+    "3 5-6 days, 4 every day (null for an unanswered question)."
+)
+
+
+def poem_answers_field(**kwargs: Any) -> serializers.ListField:
+    count = f"POEM has exactly {rules.POEM_ITEM_COUNT} answers, in question order."
+    return serializers.ListField(
+        child=score_field(rules.POEM_ITEM_MIN, rules.POEM_ITEM_MAX, POEM_ITEM_MESSAGE, allow_null=True),
+        min_length=rules.POEM_ITEM_COUNT,
+        max_length=rules.POEM_ITEM_COUNT,
+        error_messages={"min_length": count, "max_length": count},
+        help_text="The seven answers in question order, each 0-4 (null for an unanswered question).",
+        **kwargs,
+    )
+
+
+class PoemInputSerializer(RejectUnknownFields, serializers.Serializer):
+    id = StrictUUIDField(help_text=LOG_ID_HELP)
+    recorded_at = log_time_field()
+    answers = poem_answers_field()
+    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+
+
+class SkinCheckInputSerializer(RejectUnknownFields, serializers.Serializer):
+    id = StrictUUIDField(help_text=LOG_ID_HELP)
+    performed_at = log_time_field()
+    performed_by = ExplainedChoiceField(choices=PerformedBy.choices)
+    concerning = serializers.BooleanField(help_text="True raises an alert for the care team.")
+    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+
+
+class ApplicationCorrectionSerializer(ApplicationInputSerializer):
+    id = None  # type: ignore[assignment]
+
+
+class SymptomCorrectionSerializer(SymptomInputSerializer):
+    id = None  # type: ignore[assignment]
+
+
+class PoemCorrectionSerializer(PoemInputSerializer):
+    id = None  # type: ignore[assignment]
+
+
+class SkinCheckCorrectionSerializer(SkinCheckInputSerializer):
+    id = None  # type: ignore[assignment]
+
+
+class LogSerializer(ModelSerializer):
+    patient = serializers.UUIDField(source="patient_id", read_only=True)
+    local_date = serializers.SerializerMethodField(help_text="The date in the patient's calendar when it happened.")
+    correctable_until = serializers.SerializerMethodField(
+        help_text="Until when its creator may correct or delete it; after that, only the note changes."
+    )
+    created_at = AwareDateTimeField(read_only=True, help_text="When it was logged, in the patient's zone.")
+    updated_at = AwareDateTimeField(read_only=True, help_text="When it was last changed, in the patient's zone.")
+
+    LOG_FIELDS = ("id", "patient", "local_date", "note", "created_at", "updated_at", "correctable_until")
+
+    @extend_schema_field(serializers.DateField())
+    def get_local_date(self, entry: PatientLog) -> datetime.date:
+        return self.context["clock"].local_date(entry.event_time)
+
+    @extend_schema_field(serializers.DateTimeField())
+    def get_correctable_until(self, entry: PatientLog) -> str:
+        return rfc3339(self.context["clock"].local(entry.created_at + rules.LOG_CORRECTION_WINDOW))
+
+
+class ApplicationSerializer(LogSerializer):
+    applied_at = AwareDateTimeField(read_only=True)
+    regimen = serializers.UUIDField(source="regimen_id", read_only=True)
+    body_areas = body_areas_field(read_only=True)
+    amount_ftu = FtuAmountField(read_only=True, allow_null=True)
+    warnings = serializers.SerializerMethodField(
+        help_text="Why this application may need a second look (accepted all the same)."
+    )
+
+    class Meta:
+        model = Application
+        fields = (*LogSerializer.LOG_FIELDS, "applied_at", "regimen", "body_areas", "amount_ftu", "warnings")
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_warnings(self, application: Application) -> list[str]:
+        return application_warnings(application, self.context["clock"])
+
+
+class SymptomSerializer(LogSerializer):
+    recorded_at = AwareDateTimeField(read_only=True)
+    application = serializers.UUIDField(source="application_id", read_only=True, allow_null=True)
+    body_areas = body_areas_field(read_only=True)
+
+    class Meta:
+        model = Symptom
+        fields = (
+            *LogSerializer.LOG_FIELDS,
+            "recorded_at",
+            "burning",
+            "itch",
+            "flare_severity",
+            "body_areas",
+            "application",
+        )
+        read_only_fields = fields
+
+
+class PoemSerializer(LogSerializer):
+    recorded_at = AwareDateTimeField(read_only=True)
+    score = serializers.IntegerField(read_only=True, allow_null=True, help_text="0-28; null when not scorable.")
+    answers = poem_answers_field(read_only=True)
+    band = serializers.ChoiceField(
+        choices=rules.POEM_BAND_NAMES,
+        read_only=True,
+        allow_null=True,
+        help_text="clear_or_almost_clear 0-2, mild 3-7, moderate 8-16, severe 17-24, very_severe 25-28; "
+        "null when not scorable.",
+    )
+
+    class Meta:
+        model = PoemEntry
+        fields = (*LogSerializer.LOG_FIELDS, "recorded_at", "answers", "score", "band")
+        read_only_fields = fields
+
+    def to_representation(self, instance: PoemEntry) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["band"] = data["band"] or None
+        return data
+
+
+class SkinCheckSerializer(LogSerializer):
+    performed_at = AwareDateTimeField(read_only=True)
+
+    class Meta:
+        model = SkinCheck
+        fields = (*LogSerializer.LOG_FIELDS, "performed_at", "performed_by", "concerning")
+        read_only_fields = fields
+
+
+class LogFilterSerializer(serializers.Serializer):
+    since = AwareDateTimeField(required=False, help_text="Only logs at or after this time (with offset).")
+    until = AwareDateTimeField(required=False, help_text="Only logs at or before this time (with offset).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": "until must not be before since."})
+        return attrs
