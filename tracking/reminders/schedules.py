@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,19 @@ def zone_named(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+# The schedule row's columns a rule is read from, in the order `Recurrence.from_stored` takes them.
+STORED_RULE_FIELDS = (
+    "timezone",
+    "times",
+    "weekdays",
+    "start_date",
+    "end_date",
+    "every_days",
+    "quiet_hours_start",
+    "quiet_hours_end",
+)
+
+
 @dataclass(frozen=True)
 class Recurrence:
     """A schedule's local rule: wall times on the dates that run, in one zone, with optional quiet hours."""
@@ -49,6 +63,30 @@ class Recurrence:
     def __post_init__(self) -> None:
         # Sorted and distinct, so "the next slot after this one" is well defined.
         object.__setattr__(self, "times", tuple(sorted(set(self.times))))
+
+    @classmethod
+    def from_stored(
+        cls,
+        zone: str,
+        times: Iterable[str],
+        weekdays: Iterable[int],
+        start_date: datetime.date,
+        end_date: datetime.date | None,
+        every_days: int,
+        quiet_start: datetime.time | None,
+        quiet_end: datetime.time | None,
+    ) -> Recurrence:
+        """The rule of a stored schedule, from its STORED_RULE_FIELDS (wall times as "HH:MM")."""
+        return cls(
+            zone=zone,
+            times=tuple(parse_wall_time(value) for value in times),
+            weekdays=frozenset(weekdays),
+            start_date=start_date,
+            end_date=end_date,
+            every_days=every_days,
+            quiet_start=quiet_start,
+            quiet_end=quiet_end,
+        )
 
     def runs_on(self, date: datetime.date) -> bool:
         if date < self.start_date or (self.end_date is not None and date > self.end_date):

@@ -31,7 +31,14 @@ from tracking.models import (
 )
 from tracking.models.regimens import ALL_WEEKDAYS
 from tracking.models.reminders import ALL_CHANNELS
-from tracking.reminders.schedules import Firing, Recurrence, first_firing_after, later, parse_wall_time, zone_named
+from tracking.reminders.schedules import (
+    STORED_RULE_FIELDS,
+    Firing,
+    Recurrence,
+    first_firing_after,
+    later,
+    zone_named,
+)
 from tracking.reminders.selectors import SETTING_KIND, effective_settings
 
 # A refresh recomputes from a little before now: a slot the sweep has not reached yet is not
@@ -83,16 +90,7 @@ def reminder_setting_update(
 
 
 def schedule_rule(schedule: Schedule) -> Recurrence:
-    return Recurrence(
-        zone=schedule.timezone,
-        times=tuple(parse_wall_time(value) for value in schedule.times),
-        weekdays=frozenset(schedule.weekdays),
-        start_date=schedule.start_date,
-        end_date=schedule.end_date,
-        every_days=schedule.every_days,
-        quiet_start=schedule.quiet_hours_start,
-        quiet_end=schedule.quiet_hours_end,
-    )
+    return Recurrence.from_stored(*(getattr(schedule, name) for name in STORED_RULE_FIELDS))
 
 
 def place(schedule: Schedule, next_firing: Firing | None) -> None:

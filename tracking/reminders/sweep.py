@@ -21,7 +21,14 @@ from django.utils import timezone
 from tracking import rules
 from tracking.claiming import locked_for_claim
 from tracking.models import Occurrence, OccurrenceState, Schedule, ScheduleKind
-from tracking.reminders.schedules import Firing, Recurrence, firing, next_firing_after_slot, parse_wall_time
+from tracking.reminders.schedules import (
+    STORED_RULE_FIELDS,
+    Firing,
+    Recurrence,
+    firing,
+    next_firing_after_slot,
+    parse_wall_time,
+)
 
 
 @dataclass
@@ -33,22 +40,7 @@ class SweepResult:
 
 
 # What the sweep reads of a claimed schedule: values, not model instances (100,000 a minute).
-CLAIM_FIELDS = (
-    "id",
-    "patient_id",
-    "kind",
-    "timezone",
-    "times",
-    "weekdays",
-    "start_date",
-    "end_date",
-    "every_days",
-    "quiet_hours_start",
-    "quiet_hours_end",
-    "next_local_date",
-    "next_slot",
-    "next_fire_at",
-)
+CLAIM_FIELDS = ("id", "patient_id", "kind", *STORED_RULE_FIELDS, "next_local_date", "next_slot", "next_fire_at")
 # The occurrence columns the sweep writes, in the order of `_occurrence_values`.
 OCCURRENCE_COLUMNS = (
     "id",
@@ -117,17 +109,8 @@ def _occurrence_values(
 def _advance_row(row: Sequence[Any], now: datetime.datetime) -> Advanced:
     """Advance one claimed row (CLAIM_FIELDS). A schedule whose next slot lies past the calendar's
     end stops there: one such row must not fail the batch, or every other reminder would wait on it."""
-    (pk, patient_id, kind, zone, times, weekdays, start, end, every, quiet_start, quiet_end, date, slot, fire_at) = row
-    rule = Recurrence(
-        zone=zone,
-        times=tuple(parse_wall_time(value) for value in times),
-        weekdays=frozenset(weekdays),
-        start_date=start,
-        end_date=end,
-        every_days=every,
-        quiet_start=quiet_start,
-        quiet_end=quiet_end,
-    )
+    pk, patient_id, kind, *stored_rule, date, slot, fire_at = row
+    rule = Recurrence.from_stored(*stored_rule)
     try:
         fired, following = due_firings(rule, kind=kind, date=date, slot=slot, now=now)
     except OverflowError:
