@@ -7,6 +7,19 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+# The shared personas (tests/personas.py), as fixtures for every test: each is built only when asked for.
+from tests.personas import (  # noqa: F401
+    ad_patient,
+    caregiver,
+    child,
+    cle_patient,
+    clinic,
+    clinic_staff,
+    dermatologist,
+    stranger,
+    world,
+)
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:

@@ -1,0 +1,212 @@
+"""The people every test may share: one clinic, its patients, and a stranger (after healthchecks' BaseTestCase).
+
+- `clinic`: the care team. `clinic.dermatologist` reviews every patient below; `clinic.staff` (clinic staff)
+  sees every patient by role.
+- `ad_patient`: an adult with atopic dermatitis and a login of their own, in Asia/Qatar.
+- `cle_patient`: an adult with discoid cutaneous lupus and a login of their own, in Europe/London.
+- `caregiver` and `child`: a parent and the dependent child (no login) they act for, in Asia/Qatar.
+- `stranger`: a dermatologist outside the clinic, on no care team: signed in, staff, related to nobody.
+
+Each is a pytest fixture (registered in tests/conftest.py), created only when a test asks for it;
+`world` gathers them all. Build anything else with tests/factories.py. `prescribe` and `client_as` are the
+one way the suite prescribes a regimen and signs in to the API.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import CareTeamMembership, Condition, Patient, User
+from tests.factories import (
+    CaregiverFactory,
+    ClinicStaffFactory,
+    DependentFactory,
+    DermatologistFactory,
+    PatientFactory,
+)
+from tracking import services
+from tracking.models import Regimen
+from tracking.models.regimens import ALL_WEEKDAYS
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """A care team: the dermatologist who reviews the clinic's patients, and staff who see every patient."""
+
+    dermatologist: User
+    staff: User
+
+    def treat(self, patient: Patient) -> Patient:
+        """Put the clinic's dermatologist on the patient's care team."""
+        CareTeamMembership.objects.create(patient=patient, clinician=self.dermatologist)
+        return patient
+
+
+@dataclass(frozen=True)
+class World:
+    """Every persona at once, for tests that compare what each of them may see or do."""
+
+    clinic: Clinic
+    ad_patient: Patient
+    cle_patient: Patient
+    caregiver: User
+    child: Patient
+    stranger: User
+
+    @property
+    def dermatologist(self) -> User:
+        return self.clinic.dermatologist
+
+
+def make_clinic() -> Clinic:
+    return Clinic(
+        dermatologist=DermatologistFactory(email="dana@test.example", first_name="Dana", last_name="Derm"),
+        staff=ClinicStaffFactory(email="sami@test.example", first_name="Sami", last_name="Staff"),
+    )
+
+
+def make_ad_patient(clinic: Clinic, **overrides: object) -> Patient:
+    values: dict[str, object] = {
+        "user__email": "amira@test.example",
+        "user__first_name": "Amira",
+        "user__last_name": "Nassar",
+        "birth_date": datetime.date(1990, 5, 17),
+        "timezone": "Asia/Qatar",
+        "condition": Condition.ATOPIC_DERMATITIS,
+    }
+    values.update(overrides)
+    return clinic.treat(PatientFactory(**values))
+
+
+def make_cle_patient(clinic: Clinic, **overrides: object) -> Patient:
+    values: dict[str, object] = {
+        "user__email": "lina@test.example",
+        "user__first_name": "Lina",
+        "user__last_name": "Haddad",
+        "birth_date": datetime.date(1984, 9, 3),
+        "timezone": "Europe/London",
+        "condition": Condition.CLE_DISCOID,
+    }
+    values.update(overrides)
+    return clinic.treat(PatientFactory(**values))
+
+
+def make_caregiver() -> User:
+    return CaregiverFactory(email="omar@test.example", first_name="Omar", last_name="Saleh")
+
+
+def make_child(clinic: Clinic, caregiver: User, **overrides: object) -> Patient:
+    values: dict[str, object] = {
+        "first_name": "Yusuf",
+        "last_name": "Saleh",
+        "birth_date": datetime.date(2018, 3, 2),
+        "timezone": "Asia/Qatar",
+        "condition": Condition.ATOPIC_DERMATITIS,
+    }
+    values.update(overrides)
+    return clinic.treat(DependentFactory(caregiver=caregiver, **values))
+
+
+def make_stranger() -> User:
+    return DermatologistFactory(email="sara@test.example", first_name="Sara", last_name="Stranger")
+
+
+# --- fixtures: each creates its persona on first use in a test ------------------------------------------------
+
+
+@pytest.fixture
+def clinic(db: None) -> Clinic:
+    return make_clinic()
+
+
+@pytest.fixture
+def dermatologist(clinic: Clinic) -> User:
+    return clinic.dermatologist
+
+
+@pytest.fixture
+def clinic_staff(clinic: Clinic) -> User:
+    return clinic.staff
+
+
+@pytest.fixture
+def ad_patient(clinic: Clinic) -> Patient:
+    return make_ad_patient(clinic)
+
+
+@pytest.fixture
+def cle_patient(clinic: Clinic) -> Patient:
+    return make_cle_patient(clinic)
+
+
+@pytest.fixture
+def caregiver(db: None) -> User:
+    return make_caregiver()
+
+
+@pytest.fixture
+def child(clinic: Clinic, caregiver: User) -> Patient:
+    return make_child(clinic, caregiver)
+
+
+@pytest.fixture
+def stranger(db: None) -> User:
+    return make_stranger()
+
+
+@pytest.fixture
+def world(
+    clinic: Clinic, ad_patient: Patient, cle_patient: Patient, caregiver: User, child: Patient, stranger: User
+) -> World:
+    return World(
+        clinic=clinic,
+        ad_patient=ad_patient,
+        cle_patient=cle_patient,
+        caregiver=caregiver,
+        child=child,
+        stranger=stranger,
+    )
+
+
+# --- acting as a persona -------------------------------------------------------------------------------------
+
+
+def client_as(user: User) -> APIClient:
+    """An API client signed in as the user with a bearer token, as a phone would be."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+def admin_client_as(user: User) -> Client:
+    """A browser session signed in as the user, for the admin (no sign-in form: not what these tests test)."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def prescribe(patient: Patient, created_by: User | None = None, **overrides: object) -> Regimen:
+    """A twice-daily tacrolimus 0.1% regimen through the service, so its reminder schedules exist.
+
+    `created_by` defaults to the patient's own login: pass the caregiver for a child (and `strength="0.03"`,
+    the child's label strength).
+    """
+    values: dict[str, object] = {
+        "drug": "tacrolimus",
+        "strength": "0.1",
+        "phase": "treatment",
+        "body_areas": ["face", "neck"],
+        "times": ["08:00", "20:00"],
+        "weekdays": list(ALL_WEEKDAYS),
+        "start_date": datetime.date(2026, 11, 1),
+    }
+    values.update(overrides)
+    author = created_by or patient.user
+    assert author is not None, "a child's regimen needs created_by (their caregiver or dermatologist)"
+    return services.regimen_prescribe(patient=patient, created_by=author, **values)
