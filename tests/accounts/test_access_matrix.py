@@ -11,17 +11,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import Role
+from accounts.models import Patient, User
 from tests.access import ACT, ACTORS, READ, BodyFactory, Route, World, fresh_join_code
-from tests.factories import (
-    CaregiverFactory,
-    CareTeamMembershipFactory,
-    DependentFactory,
-    DermatologistFactory,
-    PatientFactory,
-)
+from tests.factories import CaregiverFactory, CareTeamMembershipFactory, DermatologistFactory
+from tests.personas import client_as
 from tests.tracking.conftest import make_regimen
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 
@@ -114,17 +108,15 @@ ROUTES = [
 
 
 @pytest.fixture
-def world(db: None) -> World:
-    caregiver = CaregiverFactory()
-    patient = PatientFactory(user__role=Role.PATIENT)
-    patient.caregivers.add(caregiver)  # a teenager with a login of their own and a parent
-    dermatologist = DermatologistFactory()
-    CareTeamMembershipFactory(patient=patient, clinician=dermatologist)
-
-    other_patient = PatientFactory()
-    other_dependent = DependentFactory()
+def world(ad_patient: Patient, cle_patient: Patient, caregiver: User, child: Patient, stranger: User) -> World:
+    """The shared personas (tests/personas.py) around the AD patient, with two additions the matrix needs."""
+    patient = ad_patient
+    parent = CaregiverFactory()
+    patient.caregivers.add(parent)  # a teenager with a login of their own and a parent
+    dermatologist = patient.care_team.get()
+    # A dermatologist with patients of their own, none of them this one: a care-team row must not leak.
     unassigned_dermatologist = DermatologistFactory()
-    CareTeamMembershipFactory(patient=other_patient, clinician=unassigned_dermatologist)
+    CareTeamMembershipFactory(patient=cle_patient, clinician=unassigned_dermatologist)
 
     regimen = make_regimen(patient, start_date=datetime.date(2026, 1, 1))
     now = timezone.now()
@@ -146,15 +138,15 @@ def world(db: None) -> World:
         dermatologist=dermatologist,
         users={
             "patient": patient.user,
-            "caregiver": caregiver,
-            "other_patient": other_patient.user,
-            "other_caregiver": other_dependent.caregivers.get(),
+            "caregiver": parent,
+            "other_patient": cle_patient.user,
+            "other_caregiver": caregiver,  # `child` is their dependent; this patient is not
             "assigned_dermatologist": dermatologist,
             "unassigned_dermatologist": unassigned_dermatologist,
             "anonymous": None,
         },
         extra={
-            "joining_dermatologist": DermatologistFactory(),
+            "joining_dermatologist": stranger,
             "code_expires_at": timezone.now() + datetime.timedelta(minutes=30),
         },
         ids={"regimen": str(regimen.pk), **{kind: str(entry.pk) for kind, entry in logged.items()}},
@@ -162,11 +154,8 @@ def world(db: None) -> World:
 
 
 def client_for(world: World, actor: str) -> APIClient:
-    client = APIClient()
     user = world.users[actor]
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
-    return client
+    return APIClient() if user is None else client_as(user)
 
 
 @pytest.mark.parametrize("actor", ACTORS)

@@ -19,7 +19,6 @@ from accounts.selectors import patient_visible_to, patients_actable_by, patients
 from tests.factories import (
     CaregiverFactory,
     CareTeamMembershipFactory,
-    ClinicStaffFactory,
     DependentFactory,
     DermatologistFactory,
     PatientFactory,
@@ -67,112 +66,109 @@ def dependent_body(**overrides: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def clinic() -> dict[str, object]:
-    """Two families and two dermatologists, each dermatologist with one family on their care team.
+def families(
+    ad_patient: Patient, caregiver: User, child: Patient, dermatologist: User, clinic_staff: User
+) -> dict[str, object]:
+    """The shared personas (tests/personas.py), and a second family and a second care team around them.
 
-    - `adult`: a patient with their own login, on `dermatologist`'s care team;
+    - `adult`: the AD patient, with their own login, on `dermatologist`'s care team;
     - `child` and `sibling`: dependents of `parent` (the child also of `co_parent`); the child is on
       `dermatologist`'s care team too;
     - `stranger`: another adult, on `other_dermatologist`'s care team only;
     - `stranger_child`: another family's dependent, on no care team.
     """
-    parent = CaregiverFactory()
     co_parent = CaregiverFactory()
-    adult = PatientFactory(first_name="Adele", last_name="Adult")
-    child = DependentFactory(caregiver=parent, first_name="Chloe")
     child.caregivers.add(co_parent)
-    sibling = DependentFactory(caregiver=parent, first_name="Simon")
+    sibling = DependentFactory(caregiver=caregiver, first_name="Simon")
     stranger = PatientFactory(first_name="Stan", last_name="Stranger")
     stranger_child = DependentFactory(first_name="Sally")
 
-    dermatologist = DermatologistFactory()
     other_dermatologist = DermatologistFactory()
-    CareTeamMembershipFactory(patient=adult, clinician=dermatologist)
-    CareTeamMembershipFactory(patient=child, clinician=dermatologist)
     # A colleague on the same team must not make the child appear twice.
     CareTeamMembershipFactory(patient=child, clinician=other_dermatologist)
     CareTeamMembershipFactory(patient=stranger, clinician=other_dermatologist)
     return {
-        "parent": parent,
+        "parent": caregiver,
         "co_parent": co_parent,
-        "adult": adult,
+        "adult": ad_patient,
         "child": child,
         "sibling": sibling,
         "stranger": stranger,
         "stranger_child": stranger_child,
         "dermatologist": dermatologist,
         "other_dermatologist": other_dermatologist,
-        "all": [adult, child, sibling, stranger, stranger_child],
+        "clinic_staff": clinic_staff,
+        "all": [ad_patient, child, sibling, stranger, stranger_child],
     }
 
 
 # --- selectors ------------------------------------------------------------------------------------------------
 
 
-def test_a_patient_sees_only_themselves(clinic) -> None:
-    adult = clinic["adult"]
+def test_a_patient_sees_only_themselves(families) -> None:
+    adult = families["adult"]
 
     visible = patients_visible_to(adult.user)
 
     assert list(visible) == [adult]
 
 
-def test_a_caregiver_sees_only_their_dependents(clinic) -> None:
-    assert ids(patients_visible_to(clinic["parent"])) == ids([clinic["child"], clinic["sibling"]])
-    assert ids(patients_visible_to(clinic["co_parent"])) == ids([clinic["child"]])
+def test_a_caregiver_sees_only_their_dependents(families) -> None:
+    assert ids(patients_visible_to(families["parent"])) == ids([families["child"], families["sibling"]])
+    assert ids(patients_visible_to(families["co_parent"])) == ids([families["child"]])
 
 
-def test_a_caregiver_sees_each_dependent_once_however_many_caregivers_it_has(clinic) -> None:
-    visible = list(patients_visible_to(clinic["co_parent"]))
+def test_a_caregiver_sees_each_dependent_once_however_many_caregivers_it_has(families) -> None:
+    visible = list(patients_visible_to(families["co_parent"]))
 
-    assert visible == [clinic["child"]]
-    assert patients_visible_to(clinic["parent"]).count() == 2
-
-
-def test_a_dermatologist_sees_only_the_patients_on_their_care_teams(clinic) -> None:
-    assert ids(patients_visible_to(clinic["dermatologist"])) == ids([clinic["adult"], clinic["child"]])
-    assert ids(patients_visible_to(clinic["other_dermatologist"])) == ids([clinic["child"], clinic["stranger"]])
+    assert visible == [families["child"]]
+    assert patients_visible_to(families["parent"]).count() == 2
 
 
-def test_a_dermatologist_sees_each_patient_once_even_when_several_links_reach_them(clinic) -> None:
-    dermatologist = clinic["dermatologist"]
-    child = clinic["child"]
+def test_a_dermatologist_sees_only_the_patients_on_their_care_teams(families) -> None:
+    assert ids(patients_visible_to(families["dermatologist"])) == ids([families["adult"], families["child"]])
+    assert ids(patients_visible_to(families["other_dermatologist"])) == ids([families["child"], families["stranger"]])
+
+
+def test_a_dermatologist_sees_each_patient_once_even_when_several_links_reach_them(families) -> None:
+    dermatologist = families["dermatologist"]
+    child = families["child"]
     # The child already has two caregivers and two dermatologists; link this dermatologist a second way too.
     child.caregivers.add(dermatologist)
 
     visible = list(patients_visible_to(dermatologist))
 
     assert len(visible) == 2
-    assert ids(visible) == ids([clinic["adult"], child])
+    assert ids(visible) == ids([families["adult"], child])
     assert patients_visible_to(dermatologist).count() == 2
 
 
-def test_a_patient_sees_only_themselves_even_with_a_stray_care_team_row(clinic) -> None:
-    adult = clinic["adult"]
-    CareTeamMembershipFactory(patient=clinic["stranger"], clinician=adult.user)
+def test_a_patient_sees_only_themselves_even_with_a_stray_care_team_row(families) -> None:
+    adult = families["adult"]
+    CareTeamMembershipFactory(patient=families["stranger"], clinician=adult.user)
 
     assert list(patients_visible_to(adult.user)) == [adult]
 
 
-def test_a_dermatologist_on_no_care_team_sees_nobody(clinic) -> None:
-    assert not patients_visible_to(DermatologistFactory()).exists()
+def test_a_dermatologist_on_no_care_team_sees_nobody(families, stranger: User) -> None:
+    assert not patients_visible_to(stranger).exists()
 
 
-def test_clinic_staff_see_every_patient(clinic) -> None:
-    assert ids(patients_visible_to(ClinicStaffFactory())) == ids(clinic["all"])
+def test_clinic_staff_see_every_patient(families) -> None:
+    assert ids(patients_visible_to(families["clinic_staff"])) == ids(families["all"])
 
 
-def test_a_superuser_sees_every_patient_whatever_their_role(clinic) -> None:
+def test_a_superuser_sees_every_patient_whatever_their_role(families) -> None:
     superuser = User.objects.create_superuser("root@test.example", "x" * 20)
     patient_role_superuser = UserFactory(is_superuser=True, role=Role.PATIENT)
 
-    assert ids(patients_visible_to(superuser)) == ids(clinic["all"])
-    assert ids(patients_visible_to(patient_role_superuser)) == ids(clinic["all"])
+    assert ids(patients_visible_to(superuser)) == ids(families["all"])
+    assert ids(patients_visible_to(patient_role_superuser)) == ids(families["all"])
 
 
 @pytest.mark.parametrize("who", ["adult", "parent", "dermatologist", "clinic_staff"])
-def test_an_inactive_user_sees_nobody(clinic, who: str) -> None:
-    user = ClinicStaffFactory() if who == "clinic_staff" else clinic[who]
+def test_an_inactive_user_sees_nobody(families, who: str) -> None:
+    user = families[who]
     user = user.user if isinstance(user, Patient) else user
     assert patients_visible_to(user).exists()  # active, they see someone
 
@@ -183,27 +179,27 @@ def test_an_inactive_user_sees_nobody(clinic, who: str) -> None:
     assert not patients_actable_by(user).exists()
 
 
-def test_an_inactive_superuser_sees_nobody(clinic) -> None:
+def test_an_inactive_superuser_sees_nobody(families) -> None:
     superuser = User.objects.create_superuser("root@test.example", "x" * 20, is_active=False)
 
     assert not patients_visible_to(superuser).exists()
 
 
-def test_an_anonymous_user_sees_nobody(clinic) -> None:
+def test_an_anonymous_user_sees_nobody(families) -> None:
     assert not patients_visible_to(AnonymousUser()).exists()
     assert not patients_actable_by(AnonymousUser()).exists()
 
 
-def test_a_dermatologist_acts_for_nobody_not_even_their_care_team(clinic) -> None:
-    dermatologist = clinic["dermatologist"]
+def test_a_dermatologist_acts_for_nobody_not_even_their_care_team(families) -> None:
+    dermatologist = families["dermatologist"]
     assert patients_visible_to(dermatologist).exists()
 
     assert not patients_actable_by(dermatologist).exists()
-    assert not may_act_for(dermatologist, clinic["adult"])
+    assert not may_act_for(dermatologist, families["adult"])
 
 
-def test_clinic_staff_act_for_nobody(clinic) -> None:
-    assert not patients_actable_by(ClinicStaffFactory()).exists()
+def test_clinic_staff_act_for_nobody(families) -> None:
+    assert not patients_actable_by(families["clinic_staff"]).exists()
 
 
 def may_act_for(user: User, patient: Patient) -> bool:
@@ -211,52 +207,52 @@ def may_act_for(user: User, patient: Patient) -> bool:
     return found is not None and found[1]
 
 
-def test_one_patient_is_found_and_judged_in_one_query_as_the_lists_are(clinic, django_assert_num_queries) -> None:
+def test_one_patient_is_found_and_judged_in_one_query_as_the_lists_are(families, django_assert_num_queries) -> None:
     """`patient_visible_to` (what every /patients/{patient}/ route uses) agrees with both lists, for everyone."""
     # Clinicians and superusers who also care for someone: they see more than they may act for.
     caring_superuser = User.objects.create_superuser("root-parent@test.example", "x" * 20)
-    caring_staff = ClinicStaffFactory()
-    clinic["stranger_child"].caregivers.add(caring_superuser)
-    clinic["stranger"].caregivers.add(caring_staff)
-    clinic["sibling"].caregivers.add(clinic["dermatologist"])
+    caring_staff = families["clinic_staff"]
+    families["stranger_child"].caregivers.add(caring_superuser)
+    families["stranger"].caregivers.add(caring_staff)
+    families["sibling"].caregivers.add(families["dermatologist"])
     inactive = CaregiverFactory(is_active=False)
-    clinic["sibling"].caregivers.add(inactive)
+    families["sibling"].caregivers.add(inactive)
     users = [
-        clinic["parent"],
-        clinic["co_parent"],
-        clinic["dermatologist"],
-        clinic["other_dermatologist"],
+        families["parent"],
+        families["co_parent"],
+        families["dermatologist"],
+        families["other_dermatologist"],
         caring_superuser,
         caring_staff,
         inactive,
-        *(patient.user for patient in clinic["all"] if patient.user_id),
+        *(patient.user for patient in families["all"] if patient.user_id),
     ]
     for user in users:
         visible, actable = ids(patients_visible_to(user)), ids(patients_actable_by(user))
-        for patient in clinic["all"]:
+        for patient in families["all"]:
             with django_assert_num_queries(0 if not user.is_active else 1):
                 found = patient_visible_to(user, patient.pk)
             assert (found is not None) == (str(patient.pk) in visible)
             if found is not None:
                 assert found[0] == patient
                 assert found[1] is (str(patient.pk) in actable)
-    assert patient_visible_to(caring_superuser, clinic["stranger_child"].pk) == (clinic["stranger_child"], True)
-    assert patient_visible_to(caring_superuser, clinic["adult"].pk) == (clinic["adult"], False)
-    assert patient_visible_to(clinic["dermatologist"], clinic["sibling"].pk) == (clinic["sibling"], True)
-    assert patient_visible_to(clinic["dermatologist"], clinic["adult"].pk) == (clinic["adult"], False)
+    assert patient_visible_to(caring_superuser, families["stranger_child"].pk) == (families["stranger_child"], True)
+    assert patient_visible_to(caring_superuser, families["adult"].pk) == (families["adult"], False)
+    assert patient_visible_to(families["dermatologist"], families["sibling"].pk) == (families["sibling"], True)
+    assert patient_visible_to(families["dermatologist"], families["adult"].pk) == (families["adult"], False)
 
 
-def test_an_anonymous_user_finds_nobody_without_a_query(clinic, django_assert_num_queries) -> None:
+def test_an_anonymous_user_finds_nobody_without_a_query(families, django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
-        assert patient_visible_to(AnonymousUser(), clinic["adult"].pk) is None
+        assert patient_visible_to(AnonymousUser(), families["adult"].pk) is None
 
 
-def test_patients_and_caregivers_act_for_exactly_whom_they_see(clinic) -> None:
-    for user in (clinic["adult"].user, clinic["parent"], clinic["co_parent"]):
+def test_patients_and_caregivers_act_for_exactly_whom_they_see(families) -> None:
+    for user in (families["adult"].user, families["parent"], families["co_parent"]):
         assert ids(patients_actable_by(user)) == ids(patients_visible_to(user))
-    assert may_act_for(clinic["parent"], clinic["sibling"])
-    assert not may_act_for(clinic["co_parent"], clinic["sibling"])
-    assert not may_act_for(clinic["adult"].user, clinic["stranger"])
+    assert may_act_for(families["parent"], families["sibling"])
+    assert not may_act_for(families["co_parent"], families["sibling"])
+    assert not may_act_for(families["adult"].user, families["stranger"])
 
 
 # --- GET /api/v1/patients/ ------------------------------------------------------------------------------------
@@ -274,9 +270,9 @@ def test_patients_and_caregivers_act_for_exactly_whom_they_see(clinic) -> None:
     ],
 )
 def test_the_patient_list_holds_exactly_the_callers_visible_patients(
-    api_client: APIClient, clinic, who: str, expected: list[str]
+    api_client: APIClient, families, who: str, expected: list[str]
 ) -> None:
-    user = ClinicStaffFactory() if who == "clinic_staff" else clinic[who]
+    user = families[who]
     user = user.user if isinstance(user, Patient) else user
     bearer(api_client, user)
 
@@ -287,17 +283,17 @@ def test_the_patient_list_holds_exactly_the_callers_visible_patients(
     assert set(body) == {"next", "previous", "results"}
     assert body["next"] is None
     assert body["previous"] is None
-    assert sorted(result_ids(response)) == sorted(str(clinic[name].pk) for name in expected)
+    assert sorted(result_ids(response)) == sorted(str(families[name].pk) for name in expected)
 
 
-def test_a_patient_list_item_carries_the_contract_fields(api_client: APIClient, clinic) -> None:
-    child = clinic["child"]
-    api_client.force_authenticate(clinic["co_parent"])
+def test_a_patient_list_item_carries_the_contract_fields(api_client: APIClient, families) -> None:
+    child = families["child"]
+    api_client.force_authenticate(families["co_parent"])
 
     (item,) = api_client.get(LIST_URL).json()["results"]
 
     assert item["id"] == str(child.pk)
-    assert item["first_name"] == "Chloe"
+    assert item["first_name"] == "Yusuf"
     assert item["birth_date"] == child.birth_date.isoformat()
     assert item["timezone"] == child.timezone
     assert item["condition"] == child.condition
@@ -306,30 +302,29 @@ def test_a_patient_list_item_carries_the_contract_fields(api_client: APIClient, 
     assert {"created_at", "updated_at", "last_name"} <= set(item)
 
 
-def test_the_patient_list_says_who_has_their_own_login(api_client: APIClient, clinic) -> None:
-    api_client.force_authenticate(clinic["dermatologist"])
+def test_the_patient_list_says_who_has_their_own_login(api_client: APIClient, families) -> None:
+    api_client.force_authenticate(families["dermatologist"])
 
     results = api_client.get(LIST_URL).json()["results"]
 
     logins = {item["id"]: item["has_own_login"] for item in results}
-    assert logins == {str(clinic["adult"].pk): True, str(clinic["child"].pk): False}
+    assert logins == {str(families["adult"].pk): True, str(families["child"].pk): False}
 
 
-def test_an_anonymous_caller_gets_401_for_the_patient_list(api_client: APIClient, clinic) -> None:
+def test_an_anonymous_caller_gets_401_for_the_patient_list(api_client: APIClient, families) -> None:
     response = api_client.get(LIST_URL)
 
     assert response.status_code == 401
     assert "detail" in response.json()
 
 
-def test_an_invalid_bearer_token_gets_401_for_the_patient_list(api_client: APIClient, clinic) -> None:
+def test_an_invalid_bearer_token_gets_401_for_the_patient_list(api_client: APIClient, families) -> None:
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
 
     assert api_client.get(LIST_URL).status_code == 401
 
 
-def test_the_patient_list_pages_through_every_patient_once(api_client: APIClient) -> None:
-    dermatologist = DermatologistFactory()
+def test_the_patient_list_pages_through_every_patient_once(api_client: APIClient, dermatologist: User) -> None:
     patients = [CareTeamMembershipFactory(clinician=dermatologist).patient for _ in range(5)]
     PatientFactory()  # not on the team
     api_client.force_authenticate(dermatologist)
@@ -356,10 +351,10 @@ def _list_query_count(api_client: APIClient, user: User) -> int:
     return len(queries)
 
 
-def test_the_patient_list_query_count_does_not_grow_with_the_number_of_patients(api_client: APIClient) -> None:
-    staff = ClinicStaffFactory()
-    dermatologist = DermatologistFactory()
-    caregiver = CaregiverFactory()
+def test_the_patient_list_query_count_does_not_grow_with_the_number_of_patients(
+    api_client: APIClient, clinic_staff: User, dermatologist: User, caregiver: User
+) -> None:
+    staff = clinic_staff
 
     def add_patients(count: int) -> None:
         # Dependents and patients with a login of their own, so a lazy load of either kind would show.
@@ -378,13 +373,11 @@ def test_the_patient_list_query_count_does_not_grow_with_the_number_of_patients(
 
 
 def test_the_patient_list_with_a_bearer_token_stays_within_a_query_ceiling(
-    api_client: APIClient, django_assert_max_num_queries
+    api_client: APIClient, django_assert_max_num_queries, caregiver: User, ad_patient: Patient
 ) -> None:
-    caregiver = CaregiverFactory()
     for _ in range(20):
         DependentFactory(caregiver=caregiver)
-    adult = PatientFactory()
-    adult.caregivers.add(caregiver)  # a grown-up child with a login, still helped by a parent
+    ad_patient.caregivers.add(caregiver)  # a grown-up child with a login, still helped by a parent
     bearer(api_client, caregiver)
 
     with django_assert_max_num_queries(4):
@@ -396,8 +389,7 @@ def test_the_patient_list_with_a_bearer_token_stays_within_a_query_ceiling(
 # --- POST /api/v1/patients/ -----------------------------------------------------------------------------------
 
 
-def test_a_caregiver_creates_a_dependent(api_client: APIClient) -> None:
-    caregiver = CaregiverFactory()
+def test_a_caregiver_creates_a_dependent(api_client: APIClient, caregiver: User) -> None:
     bearer(api_client, caregiver)
 
     response = api_client.post(LIST_URL, dependent_body(), format="json")
@@ -416,9 +408,10 @@ def test_a_caregiver_creates_a_dependent(api_client: APIClient) -> None:
     assert list(patient.caregivers.all()) == [caregiver]
 
 
-def test_a_created_dependent_shows_in_the_caregivers_list_and_me(api_client: APIClient) -> None:
-    caregiver = CaregiverFactory()
-    existing = DependentFactory(caregiver=caregiver)
+def test_a_created_dependent_shows_in_the_caregivers_list_and_me(
+    api_client: APIClient, caregiver: User, child: Patient
+) -> None:
+    existing = child
     api_client.force_authenticate(caregiver)
 
     new_id = api_client.post(LIST_URL, dependent_body(), format="json").json()["id"]
@@ -429,8 +422,8 @@ def test_a_created_dependent_shows_in_the_caregivers_list_and_me(api_client: API
     assert sorted(item["id"] for item in me.json()["patients"]) == sorted([str(existing.pk), new_id])
 
 
-def test_a_created_dependent_is_not_visible_to_another_caregiver(api_client: APIClient) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+def test_a_created_dependent_is_not_visible_to_another_caregiver(api_client: APIClient, caregiver: User) -> None:
+    api_client.force_authenticate(caregiver)
     new_id = api_client.post(LIST_URL, dependent_body(), format="json").json()["id"]
 
     other = APIClient()
@@ -440,8 +433,8 @@ def test_a_created_dependent_is_not_visible_to_another_caregiver(api_client: API
     assert other.get(f"{LIST_URL}{new_id}/").status_code == 404
 
 
-def test_a_dependent_without_last_name_is_created_with_a_blank_one(api_client: APIClient) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+def test_a_dependent_without_last_name_is_created_with_a_blank_one(api_client: APIClient, caregiver: User) -> None:
+    api_client.force_authenticate(caregiver)
 
     response = api_client.post(LIST_URL, dependent_body(last_name=None), format="json")
 
@@ -450,12 +443,10 @@ def test_a_dependent_without_last_name_is_created_with_a_blank_one(api_client: A
 
 
 @pytest.mark.parametrize("role", ["patient", "dermatologist", "clinic_staff"])
-def test_only_caregivers_create_dependents(api_client: APIClient, role: str) -> None:
-    user = {
-        "patient": lambda: PatientFactory().user,
-        "dermatologist": DermatologistFactory,
-        "clinic_staff": ClinicStaffFactory,
-    }[role]()
+def test_only_caregivers_create_dependents(api_client: APIClient, role: str, request: pytest.FixtureRequest) -> None:
+    persona = {"patient": "ad_patient", "dermatologist": "dermatologist", "clinic_staff": "clinic_staff"}[role]
+    user = request.getfixturevalue(persona)
+    user = user.user if isinstance(user, Patient) else user
     bearer(api_client, user)
     before = Patient.objects.count()
 
@@ -473,8 +464,8 @@ def test_an_anonymous_caller_cannot_create_a_dependent(api_client: APIClient) ->
     assert not Patient.objects.exists()
 
 
-def test_an_unknown_timezone_is_a_400_naming_timezone(api_client: APIClient) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+def test_an_unknown_timezone_is_a_400_naming_timezone(api_client: APIClient, caregiver: User) -> None:
+    api_client.force_authenticate(caregiver)
 
     response = api_client.post(LIST_URL, dependent_body(timezone="Mars/Olympus"), format="json")
 
@@ -485,8 +476,8 @@ def test_an_unknown_timezone_is_a_400_naming_timezone(api_client: APIClient) -> 
     assert not Patient.objects.exists()
 
 
-def test_an_unknown_condition_is_a_400_listing_the_allowed_values(api_client: APIClient) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+def test_an_unknown_condition_is_a_400_listing_the_allowed_values(api_client: APIClient, caregiver: User) -> None:
+    api_client.force_authenticate(caregiver)
 
     response = api_client.post(LIST_URL, dependent_body(condition="psoriasis"), format="json")
 
@@ -500,8 +491,8 @@ def test_an_unknown_condition_is_a_400_listing_the_allowed_values(api_client: AP
     assert not Patient.objects.exists()
 
 
-def test_a_birth_date_in_the_future_is_a_400_naming_birth_date(api_client: APIClient) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+def test_a_birth_date_in_the_future_is_a_400_naming_birth_date(api_client: APIClient, caregiver: User) -> None:
+    api_client.force_authenticate(caregiver)
     future = datetime.date.today() + datetime.timedelta(days=30)
 
     response = api_client.post(LIST_URL, dependent_body(birth_date=future.isoformat()), format="json")
@@ -522,9 +513,9 @@ def test_a_birth_date_in_the_future_is_a_400_naming_birth_date(api_client: APICl
     ids=["today-east-of-utc", "tomorrow-west-of-utc"],
 )
 def test_the_future_birth_date_check_follows_the_patients_calendar(
-    api_client: APIClient, now_utc: str, timezone_name: str, birth_date: str, status: int
+    api_client: APIClient, caregiver: User, now_utc: str, timezone_name: str, birth_date: str, status: int
 ) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+    api_client.force_authenticate(caregiver)
 
     with time_machine.travel(datetime.datetime.fromisoformat(now_utc), tick=False):
         response = api_client.post(
@@ -538,8 +529,8 @@ def test_the_future_birth_date_check_follows_the_patients_calendar(
         assert set(response.json()) == {"birth_date"}
 
 
-def test_a_malformed_birth_date_is_a_400_naming_birth_date(api_client: APIClient) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+def test_a_malformed_birth_date_is_a_400_naming_birth_date(api_client: APIClient, caregiver: User) -> None:
+    api_client.force_authenticate(caregiver)
 
     response = api_client.post(LIST_URL, dependent_body(birth_date="15/06/2019"), format="json")
 
@@ -547,8 +538,8 @@ def test_a_malformed_birth_date_is_a_400_naming_birth_date(api_client: APIClient
     assert set(response.json()) == {"birth_date"}
 
 
-def test_a_missing_first_name_is_a_400_naming_first_name(api_client: APIClient) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+def test_a_missing_first_name_is_a_400_naming_first_name(api_client: APIClient, caregiver: User) -> None:
+    api_client.force_authenticate(caregiver)
     body = dependent_body()
     del body["first_name"]
 
@@ -559,8 +550,8 @@ def test_a_missing_first_name_is_a_400_naming_first_name(api_client: APIClient) 
     assert not Patient.objects.exists()
 
 
-def test_an_empty_body_is_a_400_naming_every_required_field(api_client: APIClient) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+def test_an_empty_body_is_a_400_naming_every_required_field(api_client: APIClient, caregiver: User) -> None:
+    api_client.force_authenticate(caregiver)
 
     response = api_client.post(LIST_URL, {}, format="json")
 
@@ -571,8 +562,8 @@ def test_an_empty_body_is_a_400_naming_every_required_field(api_client: APIClien
 # --- GET, PATCH /api/v1/patients/{id}/ ------------------------------------------------------------------------
 
 
-def test_a_patient_reads_their_own_record(api_client: APIClient) -> None:
-    patient = PatientFactory()
+def test_a_patient_reads_their_own_record(api_client: APIClient, ad_patient: Patient) -> None:
+    patient = ad_patient
     bearer(api_client, patient.user)
 
     response = api_client.get(detail_url(patient))
@@ -582,8 +573,8 @@ def test_a_patient_reads_their_own_record(api_client: APIClient) -> None:
     assert response.json()["has_own_login"] is True
 
 
-def test_a_patient_changes_their_timezone(api_client: APIClient) -> None:
-    patient = PatientFactory(timezone="Europe/London")
+def test_a_patient_changes_their_timezone(api_client: APIClient, cle_patient: Patient) -> None:
+    patient = cle_patient  # the persona in Europe/London
     bearer(api_client, patient.user)
 
     response = api_client.patch(detail_url(patient), {"timezone": "America/New_York"}, format="json")
@@ -595,9 +586,7 @@ def test_a_patient_changes_their_timezone(api_client: APIClient) -> None:
     assert api_client.get(detail_url(patient)).json()["timezone"] == "America/New_York"
 
 
-def test_a_caregiver_renames_a_dependent(api_client: APIClient) -> None:
-    caregiver = CaregiverFactory()
-    child = DependentFactory(caregiver=caregiver, first_name="Tom")
+def test_a_caregiver_renames_a_dependent(api_client: APIClient, caregiver: User, child: Patient) -> None:
     untouched_birth_date = child.birth_date
     api_client.force_authenticate(caregiver)
 
@@ -610,8 +599,8 @@ def test_a_caregiver_renames_a_dependent(api_client: APIClient) -> None:
     assert child.birth_date == untouched_birth_date
 
 
-def test_a_patch_bumps_updated_at(api_client: APIClient) -> None:
-    patient = PatientFactory()
+def test_a_patch_bumps_updated_at(api_client: APIClient, ad_patient: Patient) -> None:
+    patient = ad_patient
     before = patient.updated_at
     api_client.force_authenticate(patient.user)
 
@@ -622,8 +611,8 @@ def test_a_patch_bumps_updated_at(api_client: APIClient) -> None:
     assert patient.updated_at > before
 
 
-def test_patching_an_invalid_timezone_is_a_400_naming_timezone(api_client: APIClient) -> None:
-    patient = PatientFactory(timezone="Europe/London")
+def test_patching_an_invalid_timezone_is_a_400_naming_timezone(api_client: APIClient, cle_patient: Patient) -> None:
+    patient = cle_patient  # the persona in Europe/London
     api_client.force_authenticate(patient.user)
 
     response = api_client.patch(detail_url(patient), {"timezone": "Mars/Olympus"}, format="json")
@@ -634,8 +623,10 @@ def test_patching_an_invalid_timezone_is_a_400_naming_timezone(api_client: APICl
     assert patient.timezone == "Europe/London"
 
 
-def test_patching_a_birth_date_into_the_future_is_a_400_naming_birth_date(api_client: APIClient) -> None:
-    patient = PatientFactory()
+def test_patching_a_birth_date_into_the_future_is_a_400_naming_birth_date(
+    api_client: APIClient, ad_patient: Patient
+) -> None:
+    patient = ad_patient
     api_client.force_authenticate(patient.user)
     future = datetime.date.today() + datetime.timedelta(days=30)
 
@@ -658,8 +649,10 @@ def test_patching_a_birth_date_into_the_future_is_a_400_naming_birth_date(api_cl
         ("favourite_colour", "blue"),
     ],
 )
-def test_patching_a_read_only_or_unknown_field_is_a_400_naming_it(api_client: APIClient, field: str, value) -> None:
-    patient = PatientFactory(first_name="Olga")
+def test_patching_a_read_only_or_unknown_field_is_a_400_naming_it(
+    api_client: APIClient, ad_patient: Patient, field: str, value
+) -> None:
+    patient = ad_patient
     api_client.force_authenticate(patient.user)
     original = Patient.objects.values().get(pk=patient.pk)
 
@@ -671,8 +664,8 @@ def test_patching_a_read_only_or_unknown_field_is_a_400_naming_it(api_client: AP
 
 
 @pytest.mark.parametrize("method", ["put", "delete"])
-def test_put_and_delete_on_a_patient_are_405(api_client: APIClient, method: str) -> None:
-    patient = PatientFactory()
+def test_put_and_delete_on_a_patient_are_405(api_client: APIClient, ad_patient: Patient, method: str) -> None:
+    patient = ad_patient
     api_client.force_authenticate(patient.user)
 
     response = getattr(api_client, method)(detail_url(patient), dependent_body(), format="json")
@@ -682,21 +675,22 @@ def test_put_and_delete_on_a_patient_are_405(api_client: APIClient, method: str)
     assert Patient.objects.filter(pk=patient.pk, first_name=patient.first_name).exists()
 
 
-def test_a_dermatologist_may_read_but_not_patch_a_care_team_patient(api_client: APIClient) -> None:
-    membership = CareTeamMembershipFactory()
-    api_client.force_authenticate(membership.clinician)
+def test_a_dermatologist_may_read_but_not_patch_a_care_team_patient(
+    api_client: APIClient, dermatologist: User, ad_patient: Patient
+) -> None:
+    api_client.force_authenticate(dermatologist)
 
-    assert api_client.get(detail_url(membership.patient)).status_code == 200
-    response = api_client.patch(detail_url(membership.patient), {"first_name": "X"}, format="json")
+    assert api_client.get(detail_url(ad_patient)).status_code == 200
+    response = api_client.patch(detail_url(ad_patient), {"first_name": "X"}, format="json")
 
     assert response.status_code == 403
-    membership.patient.refresh_from_db()
-    assert membership.patient.first_name != "X"
+    ad_patient.refresh_from_db()
+    assert ad_patient.first_name != "X"
 
 
-def test_another_caregiver_gets_404_for_a_dependent_not_theirs(api_client: APIClient) -> None:
-    child = DependentFactory()
-    api_client.force_authenticate(CaregiverFactory())
+def test_another_caregiver_gets_404_for_a_dependent_not_theirs(api_client: APIClient, caregiver: User) -> None:
+    child = DependentFactory()  # another family's
+    api_client.force_authenticate(caregiver)
 
     assert api_client.get(detail_url(child)).status_code == 404
     assert api_client.patch(detail_url(child), {"first_name": "X"}, format="json").status_code == 404
@@ -706,9 +700,9 @@ def test_another_caregiver_gets_404_for_a_dependent_not_theirs(api_client: APICl
 
 
 @pytest.mark.parametrize(("method", "target"), [("post", "list"), ("patch", "detail")])
-def test_malformed_json_is_a_400_with_a_detail(api_client: APIClient, method: str, target: str) -> None:
-    caregiver = CaregiverFactory()
-    child = DependentFactory(caregiver=caregiver)
+def test_malformed_json_is_a_400_with_a_detail(
+    api_client: APIClient, caregiver: User, child: Patient, method: str, target: str
+) -> None:
     api_client.force_authenticate(caregiver)
     url = LIST_URL if target == "list" else detail_url(child)
 
@@ -722,9 +716,9 @@ def test_malformed_json_is_a_400_with_a_detail(api_client: APIClient, method: st
 
 @pytest.mark.parametrize("body", [[], [{"first_name": "A"}], "a string", 42, None])
 @pytest.mark.parametrize(("method", "target"), [("post", "list"), ("patch", "detail")])
-def test_a_json_body_that_is_not_an_object_is_a_400(api_client: APIClient, method: str, target: str, body) -> None:
-    caregiver = CaregiverFactory()
-    child = DependentFactory(caregiver=caregiver, first_name="Kept")
+def test_a_json_body_that_is_not_an_object_is_a_400(
+    api_client: APIClient, caregiver: User, child: Patient, method: str, target: str, body
+) -> None:
     api_client.force_authenticate(caregiver)
     url = LIST_URL if target == "list" else detail_url(child)
 
@@ -734,11 +728,11 @@ def test_a_json_body_that_is_not_an_object_is_a_400(api_client: APIClient, metho
     assert response["Content-Type"].startswith("application/json")
     assert Patient.objects.count() == 1
     child.refresh_from_db()
-    assert child.first_name == "Kept"
+    assert child.first_name == "Yusuf"
 
 
-def test_a_form_encoded_body_is_refused_not_a_500(api_client: APIClient) -> None:
-    api_client.force_authenticate(CaregiverFactory())
+def test_a_form_encoded_body_is_refused_not_a_500(api_client: APIClient, caregiver: User) -> None:
+    api_client.force_authenticate(caregiver)
 
     response = api_client.post(LIST_URL, data="first_name=A", content_type="application/x-www-form-urlencoded")
 
@@ -760,9 +754,11 @@ def test_a_form_encoded_body_is_refused_not_a_500(api_client: APIClient) -> None
     ],
 )
 @pytest.mark.parametrize("authenticated", [True, False])
-def test_an_unknown_api_route_is_a_json_404(api_client: APIClient, path: str, authenticated: bool) -> None:
+def test_an_unknown_api_route_is_a_json_404(
+    api_client: APIClient, path: str, authenticated: bool, request: pytest.FixtureRequest
+) -> None:
     if authenticated:
-        api_client.force_authenticate(PatientFactory().user)
+        api_client.force_authenticate(request.getfixturevalue("ad_patient").user)
 
     response = api_client.get(path)
 
@@ -772,8 +768,8 @@ def test_an_unknown_api_route_is_a_json_404(api_client: APIClient, path: str, au
     assert isinstance(response.json()["detail"], str)
 
 
-def test_an_unknown_patient_id_is_a_json_404(api_client: APIClient) -> None:
-    api_client.force_authenticate(ClinicStaffFactory())
+def test_an_unknown_patient_id_is_a_json_404(api_client: APIClient, clinic_staff: User) -> None:
+    api_client.force_authenticate(clinic_staff)
 
     response = api_client.get("/api/v1/patients/00000000-0000-4000-8000-000000000000/")
 
