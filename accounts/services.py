@@ -160,6 +160,17 @@ def user_password_reset_request(*, email: str) -> None:
 
 
 @transaction.atomic
+def _refuse_with_password_problems(problems: dict[str, list[str]], *, new_password: str, user: User | None) -> None:
+    """Raise every problem at once, each under its field: the caller's, and the new password's (Django's
+    validators), so a person fixes the form in one go."""
+    try:
+        validate_password(new_password, user=user)
+    except ValidationError as error:
+        problems["new_password"] = error.messages
+    if problems:
+        raise ValidationError(problems)
+
+
 def user_password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     """Set a new password through an e-mailed link, and end every sign-in of the account.
 
@@ -171,12 +182,7 @@ def user_password_reset_confirm(*, uid: str, token: str, new_password: str) -> U
     problems: dict[str, list[str]] = {}
     if user is None or not links.password_reset_token_is_valid(user, token):
         problems["token"] = [LINK_REFUSED]
-    try:
-        validate_password(new_password, user=user)
-    except ValidationError as error:
-        problems["new_password"] = error.messages
-    if problems:
-        raise ValidationError(problems)
+    _refuse_with_password_problems(problems, new_password=new_password, user=user)
     user = cast(User, user)  # a valid token names a user
     user.set_password(new_password)
     changed = ["password"]
@@ -207,12 +213,7 @@ def user_password_change(
     # Outside the transaction: the failure django-axes records must outlive the 400 that follows.
     if authenticate(request, email=user.email, password=old_password) != user:
         problems["old_password"] = ["This is not your current password."]
-    try:
-        validate_password(new_password, user=user)
-    except ValidationError as error:
-        problems["new_password"] = error.messages
-    if problems:
-        raise ValidationError(problems)
+    _refuse_with_password_problems(problems, new_password=new_password, user=user)
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])

@@ -52,7 +52,7 @@ NO_SESSION = "This refresh token is from an older version of the app. Sign in ag
 # an address chooses the password, so "confirm your address" after that password would mean the address
 # was free, and "wrong password" that someone is already treated here. The words help both people.
 # simplejwt's TokenObtainSerializer sends error_messages["no_active_account"] for both; the sign-in
-# serializer (accounts.apis.EmailTokenObtainPairSerializer) takes its wording from here.
+# serializer (accounts.auth_apis.EmailTokenObtainPairSerializer) takes its wording from here.
 SIGN_IN_REFUSED = (
     "Wrong e-mail address or password, or the address is not confirmed yet: "
     "follow the link we e-mailed you when you registered."

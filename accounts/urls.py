@@ -1,16 +1,18 @@
 from django.urls import path
 
-from accounts import apis
+from accounts import apis, auth_apis
 
 urlpatterns = [
-    path("auth/register/", apis.RegisterApi.as_view(), name="auth-register"),
-    path("auth/verify-email/", apis.VerifyEmailApi.as_view(), name="auth-verify-email"),
-    path("auth/password/reset/", apis.PasswordResetApi.as_view(), name="auth-password-reset"),
-    path("auth/password/reset/confirm/", apis.PasswordResetConfirmApi.as_view(), name="auth-password-reset-confirm"),
-    path("auth/password/change/", apis.PasswordChangeApi.as_view(), name="auth-password-change"),
-    path("auth/token/", apis.TokenObtainApi.as_view(), name="auth-token"),
-    path("auth/token/refresh/", apis.TokenRefreshApi.as_view(), name="auth-token-refresh"),
-    path("auth/logout/", apis.LogoutApi.as_view(), name="auth-logout"),
+    path("auth/register/", auth_apis.RegisterApi.as_view(), name="auth-register"),
+    path("auth/verify-email/", auth_apis.VerifyEmailApi.as_view(), name="auth-verify-email"),
+    path("auth/password/reset/", auth_apis.PasswordResetApi.as_view(), name="auth-password-reset"),
+    path(
+        "auth/password/reset/confirm/", auth_apis.PasswordResetConfirmApi.as_view(), name="auth-password-reset-confirm"
+    ),
+    path("auth/password/change/", auth_apis.PasswordChangeApi.as_view(), name="auth-password-change"),
+    path("auth/token/", auth_apis.TokenObtainApi.as_view(), name="auth-token"),
+    path("auth/token/refresh/", auth_apis.TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("auth/logout/", auth_apis.LogoutApi.as_view(), name="auth-logout"),
     path("me/", apis.MeApi.as_view(), name="me"),
     path("patients/", apis.PatientListApi.as_view(), name="patient-list"),
     path("patients/<uuid:patient_id>/", apis.PatientDetailApi.as_view(), name="patient-detail"),
