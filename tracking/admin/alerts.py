@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin import PatientDataAdmin
+from tracking.alerts.selectors import alerts_by_status
 from tracking.alerts.services import alert_resolve
 from tracking.models import Alert
 
@@ -53,10 +54,8 @@ class AlertStatusFilter(admin.SimpleListFilter):
             }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Alert]) -> QuerySet[Alert]:
-        if self.value() == "open":
-            return queryset.filter(resolved_at__isnull=True)
-        if self.value() == "resolved":
-            return queryset.filter(resolved_at__isnull=False)
+        if self.value() in ("open", "resolved"):
+            return alerts_by_status(queryset, is_open=self.value() == "open")
         return queryset
 
 

@@ -231,3 +231,8 @@ def new_alerts_for(clinician: User, *, since: datetime.datetime, until: datetime
         .select_related("patient")
         .order_by("-severity", "opened_at")
     )
+
+
+def alerts_by_status(alerts: QuerySet[Alert], *, is_open: bool) -> QuerySet[Alert]:
+    """The open alerts among `alerts`, or the resolved ones."""
+    return alerts.filter(resolved_at__isnull=is_open)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime
 from collections.abc import Iterator
+from typing import Any
 
 from django.db.models import Q
 
@@ -29,6 +31,32 @@ EXPORT_COLUMNS = (
     "note",
 )
 EXPORT_MAX_DAYS = 366
+# The dates a clinician may ask for: a mistyped year gets a message naming the field.
+EXPORT_EARLIEST, EXPORT_LATEST = datetime.date(1900, 1, 1), datetime.date(2100, 12, 31)
+
+
+def export_range_problem(since: datetime.date | None, until: datetime.date | None) -> tuple[str | None, str] | None:
+    """What is wrong with an export's dates, as (the field, or None for both, and why); None when nothing is."""
+    for name, date in (("since", since), ("until", until)):
+        if date and not EXPORT_EARLIEST <= date <= EXPORT_LATEST:
+            return name, f"Choose a date from {EXPORT_EARLIEST} to {EXPORT_LATEST}."
+    if since and until:
+        if until < since:
+            return None, "The end date is before the start date."
+        if (until - since).days >= EXPORT_MAX_DAYS:
+            return None, f"Export at most {EXPORT_MAX_DAYS} days at a time."
+    return None
+
+
+def export_filename(patient: Patient, *, first: datetime.date, last: datetime.date) -> str:
+    return f"tacro-topical-{str(patient.pk)[:8]}-{first}-{last}.csv"
+
+
+def export_write(out: Any, patient: Patient, *, first: datetime.date, last: datetime.date) -> None:
+    """Write the export, header first, to a file-like `out`, each cell made safe for a spreadsheet."""
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows(csv_safe(row) for row in export_rows(patient, first=first, last=last))
 
 
 def export_rows(patient: Patient, *, first: datetime.date, last: datetime.date) -> Iterator[list[str]]:

@@ -13,13 +13,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q
+from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
 from tracking import adherence, rules
-from tracking.models import Alert, Application, Occurrence, PoemEntry, Regimen, SkinCheck, Symptom
+from tracking.models import (
+    Alert,
+    Application,
+    Occurrence,
+    PatientSummary,
+    PoemEntry,
+    Regimen,
+    SkinCheck,
+    Symptom,
+)
 from tracking.selectors import adherence_days, adherence_schedule, attach_usage, regimens_for, suggested_ftu_for
 
 SUMMARY_DAYS = 14
@@ -66,6 +76,53 @@ def burning_trend(burning_by_day: Sequence[int | None]) -> str:
     if change <= -1:
         return "falling"
     return "steady"
+
+
+# --- The patient list ---------------------------------------------------------------------------
+# The list reads each patient's `PatientSummary` (kept by tracking/review/services.py); these narrow
+# a queryset of patients the viewer may see (accounts.selectors.patients_visible_to) by it.
+
+
+def adherence_cuts() -> tuple[int, int]:
+    """The list's two adherence bands: below the care team's alert threshold (settings.ALERT_THRESHOLDS,
+    where a deployment may change it), and below the usual "adherent" cut-off (rules.ADHERENT_PCT)."""
+    return settings.ALERT_THRESHOLDS["low_adherence_pct"], rules.ADHERENT_PCT
+
+
+def adherence_level(pct: float) -> str:
+    """ "low" below the alert threshold, "mid" below the adherent cut-off, else ""."""
+    low, adherent = adherence_cuts()
+    return "low" if pct < low else "mid" if pct < adherent else ""
+
+
+def summary_of(patient: Patient) -> PatientSummary | None:
+    """The patient's list summary, as selected with them; None until the first refresh."""
+    try:
+        return patient.summary
+    except PatientSummary.DoesNotExist:
+        return None  # registered since the last refresh: the hourly sweep summarises them
+
+
+def with_adherence_below(patients: QuerySet[Patient], pct: int) -> QuerySet[Patient]:
+    return patients.filter(summary__adherence_pct__lt=pct)
+
+
+def with_no_dose_due(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    return patients.filter(summary__adherence_pct__isnull=True)
+
+
+def with_open_alerts(patients: QuerySet[Patient], *, any_open: bool) -> QuerySet[Patient]:
+    has_open = Q(summary__open_alerts__gt=0)
+    return patients.filter(has_open) if any_open else patients.exclude(has_open)
+
+
+def on_current_regimen(
+    patients: QuerySet[Patient], *, drug: str | None = None, strength: str | None = None, phase: str | None = None
+) -> QuerySet[Patient]:
+    """Patients whose current regimen (as of the last summary) has the given drug, strength and phase."""
+    current = {"drug": drug, "strength": strength, "phase": phase}
+    asked = {f"summary__current_regimen__{name}": value for name, value in current.items() if value is not None}
+    return patients.filter(**asked)
 
 
 # --- The review page -----------------------------------------------------------------------------
