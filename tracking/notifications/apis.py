@@ -6,7 +6,6 @@ caller alone, and anyone else's are a 404.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any, cast
 
@@ -24,6 +23,7 @@ from tacro_topical.serializers import RejectUnknownFields
 from tracking import rules
 from tracking.models import Device, Notification, Platform
 from tracking.notifications.services import device_register, device_remove, notification_ack, notification_snooze
+from tracking.notifications.transports.webpush import subscription_json
 from tracking.reminders.schedules import zone_named
 from tracking.serializers import rfc3339
 
@@ -74,9 +74,10 @@ class DeviceInputSerializer(RejectUnknownFields, serializers.Serializer):
     )
 
     def to_internal_value(self, data: Any) -> Any:
-        # A browser hands the subscription over as an object; store it as the JSON it is.
-        if isinstance(data, dict) and isinstance(data.get("token"), dict):
-            data = {**data, "token": json.dumps(data["token"], separators=(",", ":"), sort_keys=True)}
+        # A browser hands its subscription over as an object: a Web Push token may come so, as the
+        # text it is stored as (an FCM or APNs token is text only). The service checks it.
+        if isinstance(data, dict) and data.get("platform") == Platform.WEBPUSH and isinstance(data.get("token"), dict):
+            data = {**data, "token": subscription_json(data["token"])}
         return super().to_internal_value(data)
 
 

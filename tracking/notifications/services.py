@@ -10,7 +10,6 @@ recording sends again; push carries the occurrence id as collapse key so the dev
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import uuid
 from collections import defaultdict
@@ -43,7 +42,7 @@ from tracking.models.reminders import token_digest
 from tracking.notifications.selectors import estimated_empty_date
 from tracking.notifications.transports.base import DeactivationReason, DeliveryError, Message, Transport
 from tracking.notifications.transports.registry import transport_for
-from tracking.notifications.transports.webpush import webpush_registration_problem
+from tracking.notifications.transports.webpush import registrable_subscription
 from tracking.notifications.wording import wording
 from tracking.reminders.schedules import parse_wall_time, wall_time_instant, zone_named
 from tracking.reminders.selectors import effective_settings
@@ -489,17 +488,17 @@ def notification_snooze(
 def device_register(*, user: User, platform: str, token: str) -> tuple[Device, bool]:
     """Register where `user` gets push. The same token again re-activates it (and moves it to this user).
 
-    A Web Push endpoint must pass the outbound guard (`webpush_registration_problem`, in transports/webpush.py).
+    A Web Push token is stored as `registrable_subscription` (transports/webpush.py) has it: a readable
+    subscription whose endpoint passes the outbound guard, in one JSON form.
     At most PUSH_DEVICES_PER_USER devices stay active: one more deactivates the least recently registered.
     """
     if platform not in Platform.values:
         raise ValidationError({"platform": f"One of {', '.join(Platform.values)}."})
     if platform == Platform.WEBPUSH:
-        problem = webpush_registration_problem(token)
-        if problem:
-            raise ValidationError({"token": problem})
-        # One subscription, however the browser spaced or ordered its JSON, is one device.
-        token = json.dumps(json.loads(token), separators=(",", ":"), sort_keys=True)
+        try:
+            token = registrable_subscription(token)
+        except ValueError as problem:
+            raise ValidationError({"token": str(problem)}) from problem
     # The user's row is locked first, so two registrations at once cannot both keep one device too many.
     User.objects.select_for_update().filter(pk=user.pk).first()
     digest = token_digest(token)

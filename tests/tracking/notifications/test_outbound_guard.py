@@ -262,6 +262,18 @@ def test_registering_the_same_subscription_again_answers_200_with_the_same_devic
     assert Device.objects.count() == 1
 
 
+def test_only_a_web_push_token_may_come_as_an_object(patient):
+    subscription = make_subscription(BROWSER_PUSH_ENDPOINTS[0])
+
+    response = client_as(patient.user).post(
+        "/api/v1/devices/", {"platform": "fcm", "token": subscription.info()}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"token"}
+    assert not Device.objects.exists()
+
+
 def test_the_allowed_hosts_are_a_setting(patient, settings):
     settings.WEBPUSH_ALLOWED_HOSTS = ["push.example.org"]
     client = client_as(patient.user)

@@ -107,8 +107,14 @@ def _load_vapid_key(configured: str) -> Vapid:
         ) from error
 
 
-def webpush_registration_problem(token: str) -> str | None:
-    """Why a Web Push token cannot be registered, in words for a 400 on `token`; None when it can.
+def subscription_json(subscription: object) -> str:
+    """A subscription as stored: its JSON in one form (no spaces, keys sorted), so one subscription,
+    however the browser spaced or ordered it, is one device."""
+    return json.dumps(subscription, separators=(",", ":"), sort_keys=True)
+
+
+def registrable_subscription(token: str) -> str:
+    """A Web Push token as registered (`subscription_json`), or ValueError in words for a 400 on `token`.
 
     The endpoint must pass the outbound guard's URL check (no DNS lookup here: every send resolves
     the name and checks the addresses again).
@@ -116,16 +122,18 @@ def webpush_registration_problem(token: str) -> str | None:
     try:
         subscription = parse_subscription(token)
     except ValueError as error:
-        return f"A Web Push token is the browser's PushSubscription as JSON, and this one cannot be used: {error}."
+        raise ValueError(
+            f"A Web Push token is the browser's PushSubscription as JSON, and this one cannot be used: {error}."
+        ) from error
     try:
         outbound.check_url(subscription.endpoint, allowed_hosts=settings.WEBPUSH_ALLOWED_HOSTS)
     except outbound.DestinationRefusedError as refused:
         accepted = ", ".join(settings.WEBPUSH_ALLOWED_HOSTS)
-        return (
+        raise ValueError(
             f"The subscription's endpoint {refused}. Accepted: an https:// URL on port 443 of a browser"
             f" push service: {accepted}, or a subdomain of one."
-        )
-    return None
+        ) from refused
+    return subscription_json(json.loads(token))
 
 
 # RFC 8292 section 2: a push service refuses a VAPID token that expires more than 24 hours ahead.
