@@ -4,10 +4,11 @@ the caller may see the patient; everything here is scoped to that one patient.""
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.clock import PatientClock
@@ -35,6 +36,13 @@ def suggested_ftu_for(patient: Patient, areas: list[str], on: datetime.date) -> 
     return rules.suggested_ftu(areas, band) if band else None
 
 
+def zone_history_read(patient: Patient) -> Patient:
+    """The patient with their zone history read now, once, so every PatientClock built for this request shares
+    it (one query). Only for a request that never changes the patient's zone, which would leave it stale."""
+    prefetch_related_objects([patient], "timezone_changes")
+    return patient
+
+
 def logs_for(
     model: type[PatientLog],
     patient: Patient,
@@ -51,6 +59,11 @@ def logs_for(
     if model is Application:
         logs = logs.select_related("regimen")  # type: ignore[misc]  # narrowed at runtime, not by mypy
     return logs
+
+
+def log_of(model: type[PatientLog], patient: Patient, log_id: uuid.UUID) -> PatientLog | None:
+    """One of a patient's logs of one kind, or None if they have no such log (or it was deleted)."""
+    return logs_for(model, patient).filter(pk=log_id).first()
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,16 @@ def regimens_for(patient: Patient) -> QuerySet[Regimen]:
         unmeasured_count=Count("applications", filter=kept & Q(applications__amount_ftu__isnull=True)),
         following_id=F("next__id"),
     )
+
+
+def regimen_of(patient: Patient, regimen_id: uuid.UUID) -> Regimen | None:
+    """One of a patient's regimens, history included, or None if they have no such regimen."""
+    return Regimen.objects.filter(patient=patient, pk=regimen_id).select_related("patient").first()
+
+
+def regimen_with_usage(patient: Patient, regimen_id: uuid.UUID) -> Regimen:
+    """One of a patient's regimens as `regimens_for` annotates it, with its `.usage` set (one query)."""
+    return attach_usage([regimens_for(patient).get(pk=regimen_id)], patient)[0]
 
 
 def attach_usage(regimens: list[Regimen], patient: Patient) -> list[Regimen]:

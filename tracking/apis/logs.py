@@ -8,9 +8,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -75,19 +77,23 @@ def result_response(result: LogResult, output: type[serializers.Serializer], pat
     return Response(body, status=status.HTTP_409_CONFLICT)
 
 
-class LogListApi(LogApi):
-    pagination_class = NewestFirstCursorPagination
+class EventTimePagination(NewestFirstCursorPagination):
+    """Newest first by when it happened: the view's log type names that field (`EVENT_TIME`)."""
+
+    def get_ordering(self, request: Request, queryset: QuerySet, view: APIView | None) -> tuple[str, ...]:
+        model: type[PatientLog] = view.model  # type: ignore[union-attr]
+        return (f"-{model.EVENT_TIME}", "-id")
+
+
+class LogListApi(LogApi, GenericAPIView):
+    pagination_class = EventTimePagination
 
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = patient_with_clock(request, patient_id)
         filters = shapes.LogFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = self.pagination_class()
-        paginator.ordering = (f"-{self.model.EVENT_TIME}", "-id")
-        logs = selectors.logs_for(self.model, patient, **filters.validated_data)
-        page = paginator.paginate_queryset(logs, request, view=self)
-        data = self.output_serializer(page, many=True, context=context_for(patient)).data
-        return paginator.get_paginated_response(data)
+        page = self.paginate_queryset(selectors.logs_for(self.model, patient, **filters.validated_data))
+        return self.get_paginated_response(self.output_serializer(page, many=True, context=context_for(patient)).data)
 
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = patient_with_clock(request, patient_id, to_act=True)
@@ -108,7 +114,7 @@ class LogDetailApi(LogApi):
     ) -> tuple[Patient, PatientLog]:
         find = patient_with_clock if clock else patient_for_request
         patient = find(request, patient_id, to_act=to_act)
-        entry = selectors.logs_for(self.model, patient).filter(pk=log_id).first()
+        entry = selectors.log_of(self.model, patient, log_id)
         if entry is None:
             raise Http404
         return patient, entry

@@ -8,6 +8,7 @@ from typing import Any
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,11 +27,10 @@ class RegimenPagination(NewestFirstCursorPagination):
 
 
 def regimen_answer(regimen: Regimen, patient: Patient) -> dict[str, Any]:
-    annotated = selectors.regimens_for(patient).get(pk=regimen.pk)
-    return shapes.RegimenSerializer(selectors.attach_usage([annotated], patient)[0]).data
+    return shapes.RegimenSerializer(selectors.regimen_with_usage(patient, regimen.pk)).data
 
 
-class RegimenListApi(APIView):
+class RegimenListApi(GenericAPIView):
     pagination_class = RegimenPagination
 
     @extend_schema(
@@ -45,10 +45,9 @@ class RegimenListApi(APIView):
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = patient_for_request(request, patient_id)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.regimens_for(patient), request, view=self)
+        page = self.paginate_queryset(selectors.regimens_for(patient))
         regimens = selectors.attach_usage(list(page or []), patient)
-        return paginator.get_paginated_response(shapes.RegimenSerializer(regimens, many=True).data)
+        return self.get_paginated_response(shapes.RegimenSerializer(regimens, many=True).data)
 
     @extend_schema(
         operation_id="regimens_create",
@@ -78,7 +77,7 @@ def regimen_for_request(
     request: Request, patient_id: uuid.UUID, regimen_id: uuid.UUID, *, to_act: bool = False
 ) -> tuple[Patient, Regimen]:
     patient = patient_for_request(request, patient_id, to_act=to_act)
-    regimen = Regimen.objects.filter(patient=patient, pk=regimen_id).select_related("patient").first()
+    regimen = selectors.regimen_of(patient, regimen_id)
     if regimen is None:
         raise Http404
     return patient, regimen

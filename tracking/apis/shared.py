@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import prefetch_related_objects
 from rest_framework.request import Request
 
 from accounts.apis import patient_for_request
 from accounts.clock import PatientClock
 from accounts.models import Patient
+from tracking import selectors
 
 
 def context_for(patient: Patient) -> dict[str, Any]:
@@ -22,6 +22,4 @@ def context_for(patient: Patient) -> dict[str, Any]:
 def patient_with_clock(request: Request, patient_id: uuid.UUID, *, to_act: bool = False) -> Patient:
     """`patient_for_request`, with the zone history read now, once: the service's PatientClock and the
     answer's share it. Only for views that never change the patient's zone, which would leave it stale."""
-    patient = patient_for_request(request, patient_id, to_act=to_act)
-    prefetch_related_objects([patient], "timezone_changes")
-    return patient
+    return selectors.zone_history_read(patient_for_request(request, patient_id, to_act=to_act))
