@@ -46,7 +46,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "tracking.view_alert",
             "tracking.change_alert",
             *PATIENT_LOG_VIEWS,
-            # Clinic staff oversee who viewed what; the records are never edited (accounts/admin.py).
+            # Clinic staff oversee who viewed what; the records are never edited (accounts/admin/audit.py).
             "accounts.view_accessrecord",
         }
     ),

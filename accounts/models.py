@@ -27,6 +27,14 @@ class Role(models.TextChoices):
 
 CLINICIAN_ROLES = frozenset({Role.DERMATOLOGIST, Role.CLINIC_STAFF})
 SELF_REGISTERING_ROLES = (Role.PATIENT, Role.CAREGIVER)
+# The roles clinic staff give and manage: each grants no more than clinic staff hold themselves
+# (accounts/backends.py). Clinic staff accounts, superusers and anything beyond are a superuser's.
+STAFF_MANAGED_ROLES = (Role.PATIENT, Role.CAREGIVER, Role.DERMATOLOGIST)
+
+
+def staff_status_for(role: str) -> bool:
+    """Admin access for an account clinic staff set up: dermatologists review in the admin; nobody else."""
+    return role == Role.DERMATOLOGIST
 
 
 class Language(models.TextChoices):

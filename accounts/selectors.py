@@ -7,7 +7,15 @@ import uuid
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 
-from accounts.models import CLINICIAN_ROLES, CareTeamMembership, Patient, Role, User
+from accounts.models import (
+    CLINICIAN_ROLES,
+    STAFF_MANAGED_ROLES,
+    CareTeamJoinCode,
+    CareTeamMembership,
+    Patient,
+    Role,
+    User,
+)
 
 
 def _is_self_or_dependent(user: User) -> Q:
@@ -63,3 +71,39 @@ def patient_visible_to(user: User | AnonymousUser, patient_id: uuid.UUID | str) 
     # One row by its key: no ORDER BY to build (Meta.ordering, or first()'s).
     found = next(iter(patients_visible_to(user).filter(pk=patient_id).annotate(may_act=may_act).order_by()[:1]), None)
     return None if found is None else (found, found.may_act)
+
+
+def users_managed_by(user: User | AnonymousUser, users: QuerySet[User] | None = None) -> QuerySet[User]:
+    """The accounts `user` may see and change in the admin (of `users`, default all).
+
+    A superuser: every account. Anyone else (clinic staff): patients, caregivers and dermatologists
+    whose powers come from their role alone; never a superuser, other clinic staff, or an account a
+    superuser gave groups or permissions, which may hold more than the staff member does.
+    """
+    users = User.objects.all() if users is None else users
+    if user.is_superuser:
+        return users
+    return users.filter(is_superuser=False, role__in=STAFF_MANAGED_ROLES, groups=None, user_permissions=None)
+
+
+def join_codes_visible_to(user: User | AnonymousUser) -> QuerySet[CareTeamJoinCode]:
+    """Care-team join codes: clinic staff and superusers see every one, a dermatologist those they issued."""
+    codes = CareTeamJoinCode.objects.select_related("dermatologist", "used_for")
+    if user.is_superuser or getattr(user, "role", None) == Role.CLINIC_STAFF:
+        return codes
+    return codes.filter(dermatologist_id=user.pk) if user.is_authenticated else codes.none()
+
+
+def dermatologists_able_to_review() -> QuerySet[User]:
+    """Dermatologists who can sign in: a code issued to an inactive login would add nobody to a care team."""
+    return User.objects.filter(role=Role.DERMATOLOGIST, is_active=True)
+
+
+def caregivers_assignable_by(user: User | AnonymousUser, patient: Patient | None) -> QuerySet[User]:
+    """Who `user` may make this patient's caregiver in the admin: active caregiver accounts they manage.
+
+    The patient's current caregivers stay listed, so saving the page never drops one silently.
+    """
+    managed = users_managed_by(user).filter(role=Role.CAREGIVER, is_active=True)
+    current = Q(dependents=patient) if patient is not None and patient.pk else Q(pk__in=[])
+    return User.objects.filter(Q(pk__in=managed.values("pk")) | current).distinct()
