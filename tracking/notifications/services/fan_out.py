@@ -1,23 +1,19 @@
-"""Delivery from the occurrence outbox: who gets what, through which channel, and what came of it.
+"""Fan-out: pending occurrences become notifications and one delivery row per channel (and device).
 
 `occurrences_deliver` claims pending occurrences, decides per occurrence whether it is still worth
 sending (a dose already logged is skipped, and recorded as skipped), writes each recipient's
 notification and one delivery row per channel (and device), and leaves email and push rows pending
-for `delivery_send`. Delivery is at-least-once: a worker that dies after sending and before
-recording sends again; push carries the occurrence id as collapse key so the device shows it once.
+for `delivery_send` (sending.py). The inbox is delivered here.
 """
 
 from __future__ import annotations
 
 import datetime
-import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,30 +30,18 @@ from tracking.models import (
     Notification,
     Occurrence,
     OccurrenceState,
-    Platform,
     PoemEntry,
+    ReminderKind,
     ScheduleKind,
 )
-from tracking.models.reminders import token_digest
 from tracking.notifications.selectors import estimated_empty_date
-from tracking.notifications.transports.base import DeactivationReason, DeliveryError, Message, Transport
-from tracking.notifications.transports.registry import transport_for
-from tracking.notifications.transports.webpush import registrable_subscription
 from tracking.notifications.wording import wording
 from tracking.reminders.schedules import parse_wall_time, wall_time_instant, zone_named
-from tracking.reminders.selectors import effective_settings
-from tracking.reminders.services import FOLLOW_UP_KIND, follow_up_for, snooze_validate
-
-logger = logging.getLogger(__name__)
+from tracking.reminders.selectors import EffectiveSetting, effective_settings
+from tracking.reminders.services import FOLLOW_UP_KIND, follow_up_for
 
 # Occurrence kinds whose setting is the dose setting.
 DOSE_SETTING_KINDS = frozenset({ScheduleKind.DOSE, ScheduleKind.REFILL, FOLLOW_UP_KIND})
-# Longest a claimed send may take before `requeue_stale` hands it to another worker.
-SEND_LEASE = datetime.timedelta(minutes=5)
-MAX_BACKOFF = datetime.timedelta(hours=1)
-
-
-# --- Fan-out -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -154,6 +138,11 @@ class _Context:
             ).values_list("patient_id", flat=True)
         )
 
+    def setting_for(self, occurrence: Occurrence) -> EffectiveSetting:
+        """The patient's setting this occurrence follows (a refill prompt or follow-up: the dose setting)."""
+        kind = ReminderKind.DOSE if occurrence.kind in DOSE_SETTING_KINDS else occurrence.kind
+        return self.settings[occurrence.patient_id][kind]
+
     def dose_logged(self, occurrence: Occurrence) -> bool:
         """Whether an application counts toward this slot, by the adherence rule (nearest slot that day)."""
         schedule = occurrence.schedule
@@ -194,8 +183,7 @@ class _Context:
             return "A POEM was logged within the past week."
         if not self.recipients.get(occurrence.patient_id):
             return "Nobody to notify: the patient has no login and no caregiver."
-        setting_kind = "dose" if kind in DOSE_SETTING_KINDS else kind
-        if not self.settings[occurrence.patient_id][setting_kind].enabled:
+        if not self.setting_for(occurrence).enabled:
             return "This kind of reminder is switched off."
         return None
 
@@ -209,8 +197,7 @@ def _addressees(occurrence: Occurrence, context: _Context) -> list[int]:
 
 
 def _channels_for(occurrence: Occurrence, context: _Context) -> tuple[str, ...]:
-    kind = "dose" if occurrence.kind in DOSE_SETTING_KINDS else occurrence.kind
-    return context.settings[occurrence.patient_id][kind].channels
+    return context.setting_for(occurrence).channels
 
 
 def occurrences_deliver(ids: Sequence[uuid.UUID], *, now: datetime.datetime | None = None) -> FanOut:
@@ -293,245 +280,3 @@ def _deliveries_for(
                 Delivery(notification=notification, channel=device.platform, device=device, next_attempt_at=now)
             )
     return rows
-
-
-# --- Sending -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    status: str
-    retry_in: datetime.timedelta | None = None
-
-
-def backoff(attempts: int) -> datetime.timedelta:
-    """Exponential: the base, doubled per failed attempt, at most an hour."""
-    return min(MAX_BACKOFF, datetime.timedelta(seconds=settings.DELIVERY_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0)))
-
-
-def _lease(delivery_id: int, now: datetime.datetime) -> Delivery | None:
-    """Take a pending delivery for one attempt; None when another worker has it, it is done, or it is used up.
-
-    Every attempt, whoever hands the delivery out (a retry, `requeue_stale`, a redelivered task),
-    comes through here, so this is the one place that stops at DELIVERY_MAX_ATTEMPTS. A delivery
-    whose attempts are used up without an outcome (each attempt killed its worker, say) is recorded
-    failed here instead of being handed out again every few minutes, forever.
-    """
-    with transaction.atomic():
-        rows = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).select_related(
-            "notification__recipient", "device"
-        )
-        # Locked where the database can; either way the attempts compare-and-set below decides.
-        delivery = locked_for_claim(rows, of=("self",)).first()
-        if delivery is None or (delivery.next_attempt_at and delivery.next_attempt_at > now):
-            return None
-        claimed = Delivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts, status=DeliveryStatus.PENDING)
-        if delivery.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
-            if claimed.update(
-                status=DeliveryStatus.FAILED,
-                next_attempt_at=None,
-                detail=f"Gave up after {delivery.attempts} attempt(s) that ended without an outcome.",
-            ):
-                logger.warning("delivery %s failed on %s: attempts used up", delivery.pk, delivery.channel)
-            return None
-        if not claimed.update(attempts=delivery.attempts + 1, next_attempt_at=now + SEND_LEASE):
-            return None
-        delivery.attempts += 1
-        return delivery
-
-
-def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> SendOutcome | None:
-    """One attempt at one email or push delivery; the result is recorded on the row."""
-    now = now or timezone.now()
-    delivery = _lease(delivery_id, now)
-    if delivery is None:
-        return None
-    transport = transport_for(delivery.channel)
-    unavailable = transport.unavailable_reason()
-    if unavailable:
-        _record(delivery, DeliveryStatus.SKIPPED, unavailable)
-        return SendOutcome(DeliveryStatus.SKIPPED)
-    notification = delivery.notification
-    message = Message(
-        notification_id=notification.pk,
-        occurrence_id=notification.occurrence_id,
-        kind=notification.kind,
-        title=notification.title,
-        body=notification.body,
-        recipient_email=notification.recipient.email,
-    )
-    error = _send_once(transport, message, delivery.device)
-    if error is not None:
-        if error.device_gone and delivery.device is not None:
-            Device.objects.filter(pk=delivery.device.pk).update(
-                active=False, deactivated_reason=error.detail[:300], updated_at=now
-            )
-        if error.retryable and delivery.attempts < settings.DELIVERY_MAX_ATTEMPTS:
-            wait = backoff(delivery.attempts)
-            _record(delivery, DeliveryStatus.PENDING, error.detail, next_attempt_at=now + wait)
-            return SendOutcome(DeliveryStatus.PENDING, retry_in=wait)
-        _record(delivery, DeliveryStatus.FAILED, error.detail)
-        # Ids only: never the message or the address, which are patient data.
-        logger.warning("delivery %s failed on %s after %s attempt(s)", delivery.pk, delivery.channel, delivery.attempts)
-        return SendOutcome(DeliveryStatus.FAILED)
-    _record(delivery, DeliveryStatus.SENT, "", sent_at=timezone.now())
-    return SendOutcome(DeliveryStatus.SENT)
-
-
-def _send_once(transport: Transport, message: Message, device: Device | None) -> DeliveryError | None:
-    """Send once; the error when it did not go through, None when it did."""
-    try:
-        transport.send(message, device)
-    except DeliveryError as error:
-        return error
-    except ValueError as refused:
-        # The channel cannot carry this message at all: Django refuses an e-mail header holding a line
-        # break (a name stored with one before names were checked: "Noah\nBcc: ..."). The same message
-        # fails the same way on every attempt, so the failure is final, never a retry that crashes the
-        # worker again. The class only: Django's error quotes the header, and with it patient data.
-        return DeliveryError(
-            f"The message cannot be sent on this channel ({type(refused).__name__}): a header would carry "
-            "a control character, or the message cannot be encoded.",
-            retryable=False,
-        )
-    return None
-
-
-def _record(
-    delivery: Delivery,
-    status: str,
-    detail: str,
-    *,
-    next_attempt_at: datetime.datetime | None = None,
-    sent_at: datetime.datetime | None = None,
-) -> None:
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=status, detail=detail[:500], next_attempt_at=next_attempt_at, sent_at=sent_at
-    )
-
-
-# --- Stale work ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stale:
-    occurrence_ids: list[uuid.UUID]
-    delivery_ids: list[int]
-
-
-def stale_work(*, now: datetime.datetime | None = None, limit: int = 10_000) -> Stale:
-    """Pending occurrences and deliveries no worker has finished in time (a lost message, a dead worker)."""
-    now = now or timezone.now()
-    cutoff = now - datetime.timedelta(seconds=settings.REMINDER_REQUEUE_AFTER_SECONDS)
-    occurrence_ids = list(
-        Occurrence.objects.filter(state=OccurrenceState.PENDING, due_at__lte=now, enqueued_at__lt=cutoff).values_list(
-            "id", flat=True
-        )[:limit]
-    )
-    if occurrence_ids:
-        Occurrence.objects.filter(pk__in=occurrence_ids).update(enqueued_at=now)
-    # A delivery's next_attempt_at is its retry time or its lease's end: once passed, it is due again.
-    delivery_ids = list(
-        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lt=cutoff).values_list("id", flat=True)[
-            :limit
-        ]
-    )
-    return Stale(occurrence_ids=occurrence_ids, delivery_ids=delivery_ids)
-
-
-# --- Ack, snooze, devices ------------------------------------------------------------------------
-
-
-def notification_ack(*, notification: Notification, now: datetime.datetime | None = None) -> Notification:
-    """Mark a notification read and acted on. Acking twice keeps the first time."""
-    if notification.acked_at is None:
-        notification.acked_at = now or timezone.now()
-        notification.save(update_fields=["acked_at"])
-    return notification
-
-
-@transaction.atomic
-def notification_snooze(
-    *, notification: Notification, minutes: object, now: datetime.datetime | None = None
-) -> Notification:
-    """Remind this recipient again in `minutes` (5-240), as a new occurrence of the same slot."""
-    minutes = snooze_validate(minutes)
-    if notification.acked_at is not None:
-        raise ValidationError({"minutes": "This notification was already acknowledged; there is nothing to snooze."})
-    now = now or timezone.now()
-    original = Occurrence.objects.select_for_update().get(pk=notification.occurrence_id)
-    base_slot = original.slot.split(" ")[0]
-    count = (
-        Occurrence.objects.filter(schedule_id=original.schedule_id, local_date=original.local_date)
-        .filter(slot__startswith=f"{base_slot} snooze")
-        .count()
-    )
-    until = now + datetime.timedelta(minutes=minutes)
-    Occurrence.objects.create(
-        schedule_id=original.schedule_id,
-        patient_id=original.patient_id,
-        kind=original.kind,
-        local_date=original.local_date,
-        slot=f"{base_slot} snooze {count + 1}",
-        due_at=until,
-        slot_at=original.slot_at,
-        state=OccurrenceState.SCHEDULED,
-        recipient_id=notification.recipient_id,
-        follows_id=original.follows_id or original.pk,
-    )
-    notification.snoozed_until = until
-    notification.save(update_fields=["snoozed_until"])
-    return notification
-
-
-@transaction.atomic
-def device_register(*, user: User, platform: str, token: str) -> tuple[Device, bool]:
-    """Register where `user` gets push. The same token again re-activates it (and moves it to this user).
-
-    A Web Push token is stored as `registrable_subscription` (transports/webpush.py) has it: a readable
-    subscription whose endpoint passes the outbound guard, in one JSON form.
-    At most PUSH_DEVICES_PER_USER devices stay active: one more deactivates the least recently registered.
-    """
-    if platform not in Platform.values:
-        raise ValidationError({"platform": f"One of {', '.join(Platform.values)}."})
-    if platform == Platform.WEBPUSH:
-        try:
-            token = registrable_subscription(token)
-        except ValueError as problem:
-            raise ValidationError({"token": str(problem)}) from problem
-    # The user's row is locked first, so two registrations at once cannot both keep one device too many.
-    User.objects.select_for_update().filter(pk=user.pk).first()
-    digest = token_digest(token)
-    device = Device.objects.select_for_update().filter(platform=platform, token_sha256=digest).first()
-    created = device is None
-    if device is None:
-        device = Device(user=user, platform=platform, token=token, token_sha256=digest)
-        device.full_clean()
-        device.save()
-    else:
-        device.user, device.active, device.deactivated_reason = user, True, ""
-        device.save(update_fields=["user", "active", "deactivated_reason", "updated_at"])
-    _devices_beyond_the_limit_deactivate(user=user, keeping=device)
-    return device, created
-
-
-def _devices_beyond_the_limit_deactivate(*, user: User, keeping: Device) -> None:
-    """Deactivate the user's least recently registered active devices beyond PUSH_DEVICES_PER_USER.
-
-    The oldest goes rather than the new one being refused: a patient who reinstalls the app or
-    clears the browser gets a new token while the old one lingers, and must not be locked out of
-    reminders. A device registered again counts as recent (its updated_at moves).
-    """
-    others = Device.objects.filter(user=user, active=True).exclude(pk=keeping.pk)
-    kept = others.order_by("-updated_at", "-created_at").values_list("pk", flat=True)[
-        : max(settings.PUSH_DEVICES_PER_USER, 1) - 1
-    ]
-    others.exclude(pk__in=list(kept)).update(
-        active=False, deactivated_reason=DeactivationReason.REPLACED.value, updated_at=timezone.now()
-    )
-
-
-def device_remove(*, device: Device, user: User) -> None:
-    if device.user_id != user.pk:
-        raise PermissionDenied
-    device.delete()

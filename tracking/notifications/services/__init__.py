@@ -1,0 +1,28 @@
+"""Notification writes, by concern; every name callers use is importable from here.
+
+- fan_out.py: pending occurrences become notifications and per-channel deliveries (`occurrences_deliver`);
+- sending.py: one attempt at an email or push delivery, with its lease and backoff (`delivery_send`),
+  and the requeue of work no worker finished (`stale_work`);
+- inbox.py: a recipient's ack and snooze;
+- devices.py: push devices, registered and removed.
+"""
+
+from tracking.notifications.services.devices import device_register, device_remove
+from tracking.notifications.services.fan_out import FanOut, occurrences_deliver
+from tracking.notifications.services.inbox import notification_ack, notification_snooze
+from tracking.notifications.services.sending import SEND_LEASE, SendOutcome, Stale, backoff, delivery_send, stale_work
+
+__all__ = [
+    "SEND_LEASE",
+    "FanOut",
+    "SendOutcome",
+    "Stale",
+    "backoff",
+    "delivery_send",
+    "device_register",
+    "device_remove",
+    "notification_ack",
+    "notification_snooze",
+    "occurrences_deliver",
+    "stale_work",
+]
