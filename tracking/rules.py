@@ -69,12 +69,38 @@ def is_lower_strength(*, drug: Drug, old: str, new: str) -> bool:
     return old in strengths and new in strengths and strengths.index(new) < strengths.index(old)
 
 
+# --- Regimen schedules -------------------------------------------------------------------------
+# Source: US Protopic and Elidel labels: treatment is a thin layer twice daily, so it runs every day;
+# EU Protopic SmPC: proactive (maintenance) therapy is once a day twice weekly on chosen weekdays
+# (e.g. Monday and Thursday), as in CLINICAL.md. ISO weekday numbers: 1 = Monday, 7 = Sunday.
+ALL_WEEKDAYS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+# A product limit, not a label fact: a regimen lists 1 to 6 local times a day (the labels ask for twice).
+MAX_TIMES_PER_DAY = 6
+
+
+def regimen_weekdays(*, daily: bool, sent: Sequence[int] | None, kept: Sequence[int] | None = None) -> list[int]:
+    """The weekdays a regimen runs on, as stored (sorted).
+
+    The weekdays sent; when none are sent (`None`, or an empty list), those `kept` from the regimen it
+    steps down from (pass them only when the phase stays: a step down from treatment to maintenance
+    chooses its own days); else every day for a `daily` (treatment) regimen, and none for maintenance,
+    which must choose its days (Regimen.clean says so, naming the field).
+    """
+    chosen = sent if sent is not None else kept
+    if chosen:
+        return sorted(chosen)
+    return list(ALL_WEEKDAYS) if daily else []
+
+
 # --- POEM ----------------------------------------------------------------------------------
 # Source: POEM (Patient-Oriented Eczema Measure; Charman 2004), as summarised in CLINICAL.md:
 # 7 items scored 0-4, total 0-28; one unanswered item counts 0, two or more: not scored.
 POEM_ITEM_COUNT = 7
 POEM_ITEM_MIN, POEM_ITEM_MAX = 0, 4
 POEM_MAX_UNANSWERED = 1
+POEM_SCORE_MIN, POEM_SCORE_MAX = POEM_ITEM_COUNT * POEM_ITEM_MIN, POEM_ITEM_COUNT * POEM_ITEM_MAX
+# Each answer counts the days of the past week with the symptom: 0 no days ... 4 every day.
+POEM_ANSWER_LABELS: tuple[str, ...] = ("no days", "1-2 days", "3-4 days", "5-6 days", "every day")
 
 # Source: POEM bands (Charman 2013): 0-2 clear or almost clear, 3-7 mild, 8-16 moderate,
 # 17-24 severe, 25-28 very severe. Each entry: (band, lowest score, highest score).
@@ -104,7 +130,7 @@ def poem_band(score: int) -> str:
     for band, lowest, highest in POEM_BANDS:
         if lowest <= score <= highest:
             return band
-    raise ValueError(f"A POEM score is 0-28, got {score}.")
+    raise ValueError(f"A POEM score is {POEM_SCORE_MIN}-{POEM_SCORE_MAX}, got {score}.")
 
 
 def poem_band_rank(band: str) -> int:
@@ -118,7 +144,10 @@ def poem_band_rank(band: str) -> int:
 NRS_MIN, NRS_MAX = 0, 10
 FLARE_SEVERITY_LABELS: tuple[str, ...] = ("clear", "almost clear", "mild", "moderate", "severe")
 FLARE_SEVERITY_MIN, FLARE_SEVERITY_MAX = 0, len(FLARE_SEVERITY_LABELS) - 1
-FLARE_SEVERITY_RANGE_MESSAGE = "Flare severity is scored 0-4 (0 clear, 1 almost clear, 2 mild, 3 moderate, 4 severe)."
+FLARE_SEVERITY_SCALE = ", ".join(f"{score} {label}" for score, label in enumerate(FLARE_SEVERITY_LABELS))
+FLARE_SEVERITY_RANGE_MESSAGE = (
+    f"Flare severity is scored {FLARE_SEVERITY_MIN}-{FLARE_SEVERITY_MAX} ({FLARE_SEVERITY_SCALE})."
+)
 
 # --- Fingertip units ---------------------------------------------------------------------------
 # Source: published FTU tables (Long & Finlay 1991; Long, Mills & Finlay 1998), as in CLINICAL.md.
@@ -126,6 +155,11 @@ FLARE_SEVERITY_RANGE_MESSAGE = "Flare severity is scored 0-4 (0 clear, 1 almost 
 GRAMS_PER_FTU = Decimal("0.5")
 # Source: API.md, applications: amount_ftu is 0 < x <= 40.
 MAX_FTU_PER_APPLICATION = Decimal("40")
+# Amounts are kept to hundredths (the column's 2 decimal places, 40.00 at most: 4 digits), so the
+# least amount above 0 is 0.01.
+FTU_DECIMAL_PLACES = 2
+FTU_MAX_DIGITS = 4
+MIN_FTU_PER_APPLICATION = Decimal("0.01")
 # Source: Protopic and Elidel tube sizes (CLINICAL.md): 30 g, 60 g, 100 g.
 TUBE_SIZES_GRAMS: tuple[int, ...] = (30, 60, 100)
 
@@ -283,6 +317,7 @@ def suggested_ftu(areas: Iterable[str], band: AgeBand) -> Decimal:
 LOG_FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 # Source: issue #3: the creator may correct or delete a log for 24 hours; later, only add a note.
 LOG_CORRECTION_WINDOW = datetime.timedelta(hours=24)
+LOG_CORRECTION_HOURS = int(LOG_CORRECTION_WINDOW.total_seconds() // 3600)  # as messages name it
 
 # --- Plausible dates -------------------------------------------------------------------------
 # Product limits, not label facts (issue #14): the dates a client may send, so that a phone whose
@@ -376,6 +411,8 @@ LOW_ADHERENCE_WINDOW_DAYS = 14
 SYNC_MAX_ITEMS = 2000
 # One adherence request spans at most two years of local dates.
 MAX_ADHERENCE_DAYS = 731
+# Source: API.md, adherence: without from and to, the 28 local days ending today, today included.
+ADHERENCE_DEFAULT_DAYS = 28
 
 
 # --- Care-team alerts: the no-improvement windows --------------------------------------------------

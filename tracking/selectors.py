@@ -192,8 +192,8 @@ def adherence_for(
     """Adherence over local dates `first`..`last`, and the streak of fully adherent days up to today.
 
     Three queries: the zone history, the regimens, the doses over the span (one more when the range
-    lies apart from the last 28 days, and one per further 90 days, only while a streak reaches back
-    past the span).
+    lies apart from the last days a default request reads (rules.ADHERENCE_DEFAULT_DAYS), and one per
+    further 90 days, only while a streak reaches back past the span).
     """
     now = now or timezone.now()
     clock = PatientClock.for_patient(patient)
@@ -202,12 +202,13 @@ def adherence_for(
         adherence_schedule(regimen)
         for regimen in Regimen.objects.filter(patient=patient).only("id", "start_date", "end_date", "times", "weekdays")
     ]
-    recent_first = today - datetime.timedelta(days=27)
+    # The streak starts from the default range, so that a request for it (the usual one) reads once.
+    recent_first = today - datetime.timedelta(days=rules.ADHERENCE_DEFAULT_DAYS - 1)
     if first <= today + adherence.ONE_DAY and last >= recent_first - adherence.ONE_DAY:
-        # The range asked for meets the last 28 days: one read covers both.
+        # The range asked for meets the recent days: one read covers both.
         spans = [(min(first, recent_first), max(last, today))]
     else:
-        # A range far from today: read it and the last 28 days apart, never every day in between
+        # A range far from today: read it and the recent days apart, never every day in between
         # (from=9000-01-01 would otherwise schedule millions of days).
         spans = [(first, last), (recent_first, today)]
     by_date = {day.date: day for span in spans for day in adherence_days(patient, clock, schedules, *span, now)}

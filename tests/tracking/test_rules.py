@@ -47,6 +47,32 @@ def test_a_refused_strength_says_what_is_allowed() -> None:
 
 
 @pytest.mark.parametrize(
+    ("daily", "sent", "kept", "weekdays"),
+    [
+        (True, None, None, [1, 2, 3, 4, 5, 6, 7]),  # treatment is twice daily: every day
+        (True, [], None, [1, 2, 3, 4, 5, 6, 7]),
+        (False, None, None, []),  # maintenance chooses its days: none, for Regimen.clean to refuse
+        (False, [4, 1], None, [1, 4]),  # sorted, as stored
+        (False, None, [1, 4], [1, 4]),  # a step down within maintenance keeps its days
+        (False, [2, 5], [1, 4], [2, 5]),  # unless others are sent
+        (False, [], [1, 4], []),  # an empty list sent is no days, not "keep them"
+        (True, None, [1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7]),
+    ],
+)
+def test_a_regimens_weekdays_follow_its_phase(
+    daily: bool, sent: list[int] | None, kept: list[int] | None, weekdays: list[int]
+) -> None:
+    assert rules.regimen_weekdays(daily=daily, sent=sent, kept=kept) == weekdays
+
+
+def test_the_derived_scales_read_as_the_api_documents_them() -> None:
+    assert rules.FLARE_SEVERITY_SCALE == "0 clear, 1 almost clear, 2 mild, 3 moderate, 4 severe"
+    assert (rules.POEM_SCORE_MIN, rules.POEM_SCORE_MAX) == (0, 28)
+    assert rules.LOG_CORRECTION_HOURS == 24
+    assert rules.MIN_FTU_PER_APPLICATION == Decimal(1).scaleb(-rules.FTU_DECIMAL_PLACES)
+
+
+@pytest.mark.parametrize(
     ("score", "band"),
     [
         (0, "clear_or_almost_clear"),

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.apis import patient_for_request
 from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
-from tracking import selectors
+from tracking import rules, selectors
 from tracking import serializers as shapes
 
 
@@ -20,7 +20,11 @@ class AdherenceApi(APIView):
     @extend_schema(
         operation_id="adherence",
         parameters=[
-            OpenApiParameter("from", datetime.date, description="First local date (YYYY-MM-DD); default to - 27 days."),
+            OpenApiParameter(
+                "from",
+                datetime.date,
+                description=f"First local date (YYYY-MM-DD); default to - {rules.ADHERENCE_DEFAULT_DAYS - 1} days.",
+            ),
             OpenApiParameter("to", datetime.date, description="Last local date, included; default today."),
         ],
         responses={200: shapes.AdherenceSerializer, 400: VALIDATION_ERROR, 401: UNAUTHENTICATED, 404: NOT_FOUND},

@@ -21,7 +21,7 @@ from accounts.apis import patient_for_request
 from accounts.models import Patient
 from tacro_topical.pagination import NewestFirstCursorPagination
 from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, ErrorSerializer
-from tracking import selectors, services
+from tracking import rules, selectors, services
 from tracking import serializers as shapes
 from tracking.apis.shared import context_for, patient_with_clock
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
@@ -44,6 +44,8 @@ def conflict_response(output_serializer: type[serializers.Serializer]) -> OpenAp
         "as kept, when it is this patient's.",
     )
 
+
+HOURS = rules.LOG_CORRECTION_HOURS  # a log's creator may correct or delete it for this long
 
 LOG_FILTERS = [
     OpenApiParameter("since", datetime.datetime, description="ISO 8601 with offset: logs at or after it."),
@@ -202,11 +204,12 @@ def log_routes(
             400: VALIDATION_ERROR,
             401: UNAUTHENTICATED,
             403: OpenApiResponse(
-                ErrorSerializer, description="Not the creator, a clinician, or past 24 hours (then only the note)."
+                ErrorSerializer,
+                description=f"Not the creator, a clinician, or past {HOURS} hours (then only the note).",
             ),
             404: NOT_FOUND,
         },
-        summary="Correct a log within 24 hours of logging it; after that, only its note",
+        summary=f"Correct a log within {HOURS} hours of logging it; after that, only its note",
     )
     detail_methods["delete"] = documented(
         LogDetailApi.delete,
@@ -214,10 +217,10 @@ def log_routes(
         responses={
             204: OpenApiResponse(description="Deleted."),
             401: UNAUTHENTICATED,
-            403: OpenApiResponse(ErrorSerializer, description="Not the creator, a clinician, or past 24 hours."),
+            403: OpenApiResponse(ErrorSerializer, description=f"Not the creator, a clinician, or past {HOURS} hours."),
             404: NOT_FOUND,
         },
-        summary="Delete a log within 24 hours of logging it (its id cannot be reused)",
+        summary=f"Delete a log within {HOURS} hours of logging it (its id cannot be reused)",
     )
     list_api = cast(type[LogListApi], type(f"{model.__name__}ListApi", (LogListApi,), attrs | list_methods))
     detail_api = cast(type[LogDetailApi], type(f"{model.__name__}DetailApi", (LogDetailApi,), attrs | detail_methods))

@@ -19,7 +19,7 @@ class Phase(models.TextChoices):
     MAINTENANCE = "maintenance", "maintenance (proactive, on chosen weekdays)"
 
 
-ALL_WEEKDAYS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)
+ALL_WEEKDAYS = rules.ALL_WEEKDAYS  # the label's every day (treatment); read from here by reminders, demo and tests
 STRENGTH_CHOICES = [(strength, f"{strength}%") for strength in rules.ALL_STRENGTHS]
 TUBE_CHOICES = [(grams, f"{grams} g") for grams in rules.TUBE_SIZES_GRAMS]
 
@@ -94,13 +94,6 @@ class Regimen(models.Model):
         errors |= self._schedule_problems()
         if errors:
             raise ValidationError(errors)
-
-    @staticmethod
-    def schedule_weekdays(phase: str, weekdays: list[int] | None) -> list[int]:
-        """The weekdays as stored: sorted; every day for treatment when none are given (API.md)."""
-        if weekdays:
-            return sorted(weekdays)
-        return list(ALL_WEEKDAYS) if phase == Phase.TREATMENT else []
 
     def _schedule_problems(self) -> dict[str, str]:
         errors: dict[str, str] = {}

@@ -14,6 +14,8 @@ from tracking import rules
 # before them, stay representable (a date in year 1 or 9999 must be a 400, not a 500).
 ADHERENCE_EARLIEST = datetime.date(1, 2, 1)
 ADHERENCE_LATEST = datetime.date(9999, 11, 30)
+# Without `from`: the default span of rules.ADHERENCE_DEFAULT_DAYS local days, `to` included.
+DEFAULT_DAYS_BEFORE = datetime.timedelta(days=rules.ADHERENCE_DEFAULT_DAYS - 1)
 ADHERENCE_RANGE_MESSAGE = f"Give a date from {ADHERENCE_EARLIEST} to {ADHERENCE_LATEST}."
 
 
@@ -23,7 +25,9 @@ class AdherenceQuerySerializer(serializers.Serializer):
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
-        fields["from"] = serializers.DateField(required=False, help_text="First local date; default 27 days before to.")
+        fields["from"] = serializers.DateField(
+            required=False, help_text=f"First local date; default {DEFAULT_DAYS_BEFORE.days} days before to."
+        )
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +40,7 @@ class AdherenceQuerySerializer(serializers.Serializer):
         if outside:
             raise serializers.ValidationError(dict.fromkeys(outside, ADHERENCE_RANGE_MESSAGE))
         last = attrs.get("to") or patient.local_today()
-        first = attrs.get("from") or last - datetime.timedelta(days=27)
+        first = attrs.get("from") or last - DEFAULT_DAYS_BEFORE
         if first > last:
             raise serializers.ValidationError({"from": "from must not be after to."})
         if (last - first).days + 1 > rules.MAX_ADHERENCE_DAYS:

@@ -130,7 +130,9 @@ def score_field(minimum: int, maximum: int, message: str, **kwargs: Any) -> seri
     return serializers.IntegerField(min_value=minimum, max_value=maximum, error_messages=errors, **kwargs)
 
 
-NRS_HELP = f"Numeric rating scale {rules.NRS_MIN}-{rules.NRS_MAX}: 0 none, 10 worst imaginable."
+NRS_HELP = (
+    f"Numeric rating scale {rules.NRS_MIN}-{rules.NRS_MAX}: {rules.NRS_MIN} none, {rules.NRS_MAX} worst imaginable."
+)
 
 
 def nrs_field(name: str) -> serializers.IntegerField:

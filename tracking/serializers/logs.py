@@ -4,7 +4,6 @@ what a correction may change, what is answered, and the filters of a list."""
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -31,13 +30,15 @@ from tracking.serializers.fields import (
 )
 
 FTU_RANGE = f"An amount is more than 0 and at most {rules.MAX_FTU_PER_APPLICATION} FTU"
+FTU_PLACES = f"{rules.FTU_DECIMAL_PLACES} decimal places"
+NRS_RANGE = f"{rules.NRS_MIN}-{rules.NRS_MAX}"
 
 
 @extend_schema_field(
     {
-        # minimum and maximum come from the field's own bounds: 0.01 (more than 0, 2 decimals) to 40.
+        # minimum and maximum come from the field's own bounds (rules.MIN_ and MAX_FTU_PER_APPLICATION).
         "type": "number",
-        "description": f"Fingertip units: more than 0, at most {rules.MAX_FTU_PER_APPLICATION}, 2 decimal places.",
+        "description": f"Fingertip units: more than 0, at most {rules.MAX_FTU_PER_APPLICATION}, {FTU_PLACES}.",
         "example": 1.5,
     }
 )
@@ -46,7 +47,7 @@ class FtuAmountField(serializers.DecimalField):
 
     def __init__(self, **kwargs: Any) -> None:
         message = f"{FTU_RANGE}."
-        digits = f"{FTU_RANGE}, with at most 2 decimal places."
+        digits = f"{FTU_RANGE}, with at most {FTU_PLACES}."
         kwargs.setdefault(
             # 100 or 12.345 fail on digits before the range is checked: say the range all the same.
             "error_messages",
@@ -59,9 +60,9 @@ class FtuAmountField(serializers.DecimalField):
             },
         )
         super().__init__(
-            max_digits=4,
-            decimal_places=2,
-            min_value=Decimal("0.01"),
+            max_digits=rules.FTU_MAX_DIGITS,
+            decimal_places=rules.FTU_DECIMAL_PLACES,
+            min_value=rules.MIN_FTU_PER_APPLICATION,
             max_value=rules.MAX_FTU_PER_APPLICATION,
             coerce_to_string=False,
             **kwargs,
@@ -69,7 +70,12 @@ class FtuAmountField(serializers.DecimalField):
 
 
 LOG_ID_HELP = "A UUID the client chooses, so that a log synced twice is stored once."
-NOTE_HELP = "Free text, up to 2000 characters; line breaks and tabs allowed, no other control characters."
+NOTE_MAX_LENGTH = Application._meta.get_field("note").max_length  # the column's, as every log type has it
+NOTE_HELP = f"Free text, up to {NOTE_MAX_LENGTH} characters; line breaks and tabs allowed, no other control characters."
+
+
+def note_field() -> MultiLineTextField:
+    return MultiLineTextField(max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True, help_text=NOTE_HELP)
 
 
 class ApplicationInputSerializer(RejectUnknownFields, serializers.Serializer):
@@ -80,7 +86,7 @@ class ApplicationInputSerializer(RejectUnknownFields, serializers.Serializer):
     )
     body_areas = body_areas_field(min_length=1)
     amount_ftu = FtuAmountField(required=False, allow_null=True)
-    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+    note = note_field()
 
 
 class SymptomInputSerializer(RejectUnknownFields, serializers.Serializer):
@@ -94,27 +100,29 @@ class SymptomInputSerializer(RejectUnknownFields, serializers.Serializer):
         rules.FLARE_SEVERITY_RANGE_MESSAGE,
         required=False,
         allow_null=True,
-        help_text="0 clear, 1 almost clear, 2 mild, 3 moderate, 4 severe.",
+        help_text=f"{rules.FLARE_SEVERITY_SCALE}.",
     )
     body_areas = body_areas_field(required=False)
     application = StrictUUIDField(
         required=False, allow_null=True, help_text="The application that caused this burning, if known."
     )
-    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+    note = note_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         if not self.partial and all(attrs.get(name) is None for name in ("burning", "itch", "flare_severity")):
             raise serializers.ValidationError(
-                "Send at least one score: burning (0-10), itch (0-10) or flare_severity (0-4)."
+                f"Send at least one score: burning ({NRS_RANGE}), itch ({NRS_RANGE}) or flare_severity "
+                f"({rules.FLARE_SEVERITY_MIN}-{rules.FLARE_SEVERITY_MAX})."
             )
         return attrs
 
 
-POEM_ITEM_MESSAGE = (
-    f"Each POEM answer is {rules.POEM_ITEM_MIN}-{rules.POEM_ITEM_MAX}: 0 no days, 1 1-2 days, 2 3-4 days, "
-    "3 5-6 days, 4 every day (null for an unanswered question)."
+POEM_ITEM_RANGE = f"{rules.POEM_ITEM_MIN}-{rules.POEM_ITEM_MAX}"
+POEM_ANSWERS = ", ".join(
+    f"{answer} {label}" for answer, label in enumerate(rules.POEM_ANSWER_LABELS, start=rules.POEM_ITEM_MIN)
 )
+POEM_ITEM_MESSAGE = f"Each POEM answer is {POEM_ITEM_RANGE}: {POEM_ANSWERS} (null for an unanswered question)."
 
 
 def poem_answers_field(**kwargs: Any) -> serializers.ListField:
@@ -124,7 +132,7 @@ def poem_answers_field(**kwargs: Any) -> serializers.ListField:
         min_length=rules.POEM_ITEM_COUNT,
         max_length=rules.POEM_ITEM_COUNT,
         error_messages={"min_length": count, "max_length": count},
-        help_text="The seven answers in question order, each 0-4 (null for an unanswered question).",
+        help_text=f"The seven answers in question order, each {POEM_ITEM_RANGE} (null for an unanswered question).",
         **kwargs,
     )
 
@@ -133,7 +141,7 @@ class PoemInputSerializer(RejectUnknownFields, serializers.Serializer):
     id = StrictUUIDField(help_text=LOG_ID_HELP)
     recorded_at = log_time_field()
     answers = poem_answers_field()
-    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+    note = note_field()
 
 
 class SkinCheckInputSerializer(RejectUnknownFields, serializers.Serializer):
@@ -141,7 +149,7 @@ class SkinCheckInputSerializer(RejectUnknownFields, serializers.Serializer):
     performed_at = log_time_field()
     performed_by = ExplainedChoiceField(choices=PerformedBy.choices)
     concerning = serializers.BooleanField(help_text="True raises an alert for the care team.")
-    note = MultiLineTextField(max_length=2000, required=False, allow_blank=True, help_text=NOTE_HELP)
+    note = note_field()
 
 
 class ApplicationCorrectionSerializer(ApplicationInputSerializer):
@@ -220,14 +228,18 @@ class SymptomSerializer(LogSerializer):
 
 class PoemSerializer(LogSerializer):
     recorded_at = AwareDateTimeField(read_only=True)
-    score = serializers.IntegerField(read_only=True, allow_null=True, help_text="0-28; null when not scorable.")
+    score = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=f"{rules.POEM_SCORE_MIN}-{rules.POEM_SCORE_MAX}; null when not scorable.",
+    )
     answers = poem_answers_field(read_only=True)
     band = serializers.ChoiceField(
         choices=rules.POEM_BAND_NAMES,
         read_only=True,
         allow_null=True,
-        help_text="clear_or_almost_clear 0-2, mild 3-7, moderate 8-16, severe 17-24, very_severe 25-28; "
-        "null when not scorable.",
+        help_text=", ".join(f"{band} {lowest}-{highest}" for band, lowest, highest in rules.POEM_BANDS)
+        + "; null when not scorable.",
     )
 
     class Meta:

@@ -19,15 +19,20 @@ from tracking.serializers.fields import body_areas_field, score_field, times_fie
 def weekdays_field(**kwargs: Any) -> serializers.ListField:
     message = "ISO weekday numbers run from 1 (Monday) to 7 (Sunday)."
     return serializers.ListField(
-        child=score_field(1, 7, message),
-        max_length=7,
+        child=score_field(min(rules.ALL_WEEKDAYS), max(rules.ALL_WEEKDAYS), message),
+        max_length=len(rules.ALL_WEEKDAYS),
         help_text="ISO weekdays (1 = Monday) for maintenance; every day for treatment.",
         **kwargs,
     )
 
 
+def regimen_times_field(**kwargs: Any) -> serializers.ListField:
+    return times_field(min_length=1, max_length=rules.MAX_TIMES_PER_DAY, **kwargs)
+
+
 def regimen_start_field(**kwargs: Any) -> BoundedDateField:
-    kwargs.setdefault("help_text", "First day, in the patient's calendar; from 2000 to a year ahead.")
+    earliest = rules.EARLIEST_RECORD_DATE.year
+    kwargs.setdefault("help_text", f"First day, in the patient's calendar; from {earliest} to a year ahead.")
     return BoundedDateField(earliest=rules.EARLIEST_RECORD_DATE, latest_ahead=rules.REGIMEN_START_MAX_AHEAD, **kwargs)
 
 
@@ -36,14 +41,19 @@ def regimen_end_field(**kwargs: Any) -> BoundedDateField:
     return BoundedDateField(earliest=rules.EARLIEST_RECORD_DATE, latest_ahead=rules.REGIMEN_END_MAX_AHEAD, **kwargs)
 
 
+# 'tacrolimus "0.03" or "0.1"; pimecrolimus "1"'
+STRENGTHS_HELP = "; ".join(
+    f"{drug.value} " + " or ".join(f'"{strength}"' for strength in strengths)
+    for drug, strengths in rules.STRENGTHS_BY_DRUG.items()
+)
+
+
 class RegimenCreateSerializer(RejectUnknownFields, serializers.Serializer):
     drug = ExplainedChoiceField(choices=[drug.value for drug in rules.Drug])
-    strength = ExplainedChoiceField(
-        choices=STRENGTH_CHOICES, help_text='Percent: tacrolimus "0.03" or "0.1"; pimecrolimus "1".'
-    )
+    strength = ExplainedChoiceField(choices=STRENGTH_CHOICES, help_text=f"Percent: {STRENGTHS_HELP}.")
     phase = ExplainedChoiceField(choices=Phase.choices, required=False, default=Phase.TREATMENT)
     body_areas = body_areas_field(min_length=1)
-    times = times_field(min_length=1, max_length=6)
+    times = regimen_times_field()
     weekdays = weekdays_field(required=False)
     start_date = regimen_start_field()
     end_date = regimen_end_field(required=False, allow_null=True, default=None)
@@ -52,7 +62,7 @@ class RegimenCreateSerializer(RejectUnknownFields, serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         attrs["times"] = sorted(attrs["times"])
-        attrs["weekdays"] = Regimen.schedule_weekdays(attrs["phase"], attrs.get("weekdays"))
+        attrs["weekdays"] = rules.regimen_weekdays(daily=attrs["phase"] == Phase.TREATMENT, sent=attrs.get("weekdays"))
         return attrs
 
 
@@ -64,7 +74,7 @@ STEP_DOWN_HINT = (
 
 class RegimenUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     body_areas = body_areas_field(min_length=1, required=False)
-    times = times_field(min_length=1, max_length=6, required=False)
+    times = regimen_times_field(required=False)
     weekdays = weekdays_field(required=False)
     end_date = regimen_end_field(required=False, allow_null=True)
     tube_grams = ExplainedChoiceField(choices=TUBE_CHOICES, required=False, allow_null=True)
@@ -77,7 +87,7 @@ class RegimenUpdateSerializer(RejectUnknownFields, serializers.Serializer):
         if "times" in attrs:
             attrs["times"] = sorted(attrs["times"])
         if "weekdays" in attrs:
-            attrs["weekdays"] = Regimen.schedule_weekdays(regimen.phase, attrs["weekdays"])
+            attrs["weekdays"] = rules.regimen_weekdays(daily=regimen.phase == Phase.TREATMENT, sent=attrs["weekdays"])
         return attrs
 
 
@@ -85,7 +95,7 @@ class RegimenStepDownSerializer(RejectUnknownFields, serializers.Serializer):
     strength = ExplainedChoiceField(choices=STRENGTH_CHOICES, required=False)
     phase = ExplainedChoiceField(choices=Phase.choices, required=False)
     body_areas = body_areas_field(min_length=1, required=False)
-    times = times_field(min_length=1, max_length=6, required=False)
+    times = regimen_times_field(required=False)
     weekdays = weekdays_field(required=False)
     start_date = regimen_start_field(
         required=False, help_text="First day of the new regimen; today in the patient's zone when left out."
@@ -98,8 +108,11 @@ class RegimenStepDownSerializer(RejectUnknownFields, serializers.Serializer):
         if "times" in attrs:
             attrs["times"] = sorted(attrs["times"])
         phase = attrs.get("phase", regimen.phase)
-        weekdays = attrs.get("weekdays", regimen.weekdays if phase == regimen.phase else None)
-        attrs["weekdays"] = Regimen.schedule_weekdays(phase, weekdays)
+        attrs["weekdays"] = rules.regimen_weekdays(
+            daily=phase == Phase.TREATMENT,
+            sent=attrs.get("weekdays"),
+            kept=regimen.weekdays if phase == regimen.phase else None,
+        )
         return attrs
 
 

@@ -53,8 +53,8 @@ class LogResult:
 
 REUSED_ID = "This id is already used by another log. Generate a new UUID for a new log."
 CHANGED_REPLAY = (
-    "A log with this id was stored with different content. To change it, PATCH it (within 24 hours "
-    "of logging); to log something new, use a new id."
+    "A log with this id was stored with different content. To change it, PATCH it (within "
+    f"{rules.LOG_CORRECTION_HOURS} hours of logging); to log something new, use a new id."
 )
 DELETED_REPLAY = "The log with this id was deleted; it is not stored again. Use a new id to log it anew."
 
@@ -304,10 +304,9 @@ def _check_may_correct(entry: PatientLog, user: User, changed: set[str]) -> None
         raise PermissionDenied("Only the person who logged this entry may correct or delete it.")
     window_closed = timezone.now() > entry.created_at + rules.LOG_CORRECTION_WINDOW
     if window_closed and changed - {"note"}:
-        hours = int(rules.LOG_CORRECTION_WINDOW.total_seconds() // 3600)
         raise PermissionDenied(
-            f"A log can be corrected for {hours} hours after it was logged. After that, only its note "
-            "can change: add a note saying what was different."
+            f"A log can be corrected for {rules.LOG_CORRECTION_HOURS} hours after it was logged. After that, "
+            "only its note can change: add a note saying what was different."
         )
 
 
