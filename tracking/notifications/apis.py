@@ -12,6 +12,7 @@ from typing import Any, cast
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +23,7 @@ from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tacro_topical.serializers import RejectUnknownFields
 from tracking import rules
 from tracking.models import Device, Notification, Platform
+from tracking.notifications import selectors
 from tracking.notifications.services import device_register, device_remove, notification_ack, notification_snooze
 from tracking.notifications.transports.webpush import subscription_json
 from tracking.reminders.schedules import zone_named
@@ -90,15 +92,13 @@ def caller(request: Request) -> User:
 
 
 def own_notification(request: Request, notification_id: uuid.UUID) -> Notification:
-    notification = (
-        Notification.objects.filter(pk=notification_id, recipient=caller(request)).select_related("patient").first()
-    )
+    notification = selectors.notification_of(caller(request), notification_id)
     if notification is None:
         raise Http404
     return notification
 
 
-class NotificationListApi(APIView):
+class NotificationListApi(GenericAPIView):
     pagination_class = NewestFirstCursorPagination
 
     @extend_schema(
@@ -107,10 +107,8 @@ class NotificationListApi(APIView):
         summary="The caller's inbox, newest first",
     )
     def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        inbox = Notification.objects.filter(recipient=caller(request), in_inbox=True).select_related("patient")
-        page = paginator.paginate_queryset(inbox, request, view=self)
-        return paginator.get_paginated_response(NotificationSerializer(page, many=True).data)
+        page = self.paginate_queryset(selectors.inbox_of(caller(request)))
+        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
 
 
 class NotificationAckApi(APIView):
@@ -143,7 +141,7 @@ class NotificationSnoozeApi(APIView):
 # --- Devices -------------------------------------------------------------------------------------
 
 
-class DeviceListApi(APIView):
+class DeviceListApi(GenericAPIView):
     pagination_class = NewestFirstCursorPagination
 
     @extend_schema(
@@ -152,9 +150,8 @@ class DeviceListApi(APIView):
         summary="The caller's push devices, deactivated ones included with the reason",
     )
     def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(Device.objects.filter(user=caller(request)), request, view=self)
-        return paginator.get_paginated_response(DeviceSerializer(page, many=True).data)
+        page = self.paginate_queryset(selectors.devices_of(caller(request)))
+        return self.get_paginated_response(DeviceSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="devices_register",
@@ -183,7 +180,7 @@ class DeviceDetailApi(APIView):
         summary="Stop sending push to this device",
     )
     def delete(self, request: Request, device_id: uuid.UUID) -> Response:
-        device = Device.objects.filter(pk=device_id, user=caller(request)).first()
+        device = selectors.device_of(caller(request), device_id)
         if device is None:
             raise Http404
         device_remove(device=device, user=caller(request))
