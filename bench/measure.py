@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import cProfile
 import gc
-import io
-import pstats
 import statistics
 import time
 from collections.abc import Callable
@@ -20,6 +18,8 @@ from typing import Generic, TypeVar
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
+from bench.shared import ms, profile_text
 
 TRANSACTION_STATEMENTS = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 Payload = TypeVar("Payload")
@@ -123,15 +123,7 @@ def profile(benchmark: Benchmark[Payload, Result], *, warmup: int, limit: int = 
     result = benchmark.action(payload)
     profiler.disable()
     benchmark.check(result)
-    out = io.StringIO()
-    for order in ("tottime", "cumulative"):
-        out.write(f"--- {benchmark.name}: top {limit} by {order} ---\n")
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(limit)
-    return out.getvalue()
-
-
-def milliseconds(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
+    return profile_text(profiler, title=benchmark.name, limit=limit)
 
 
 def table(figures: list[Figure]) -> str:
@@ -144,8 +136,8 @@ def table(figures: list[Figure]) -> str:
         if figure.goal.max_queries is not None:
             goal += f", ≤ {figure.goal.max_queries} queries"
         lines.append(
-            f"| {figure.name} | {len(figure.seconds)} | {milliseconds(figure.median)} "
-            f"| {milliseconds(min(figure.seconds))} | {milliseconds(max(figure.seconds))} "
+            f"| {figure.name} | {len(figure.seconds)} | {ms(figure.median)} "
+            f"| {ms(min(figure.seconds))} | {ms(max(figure.seconds))} "
             f"| {figure.queries_text()} | {goal} | {figure.ratio()} | {'yes' if figure.meets else 'no'} |"
         )
     return "\n".join(lines)

@@ -14,6 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import shared
+
 BENCHMARK_KEYS = ("sync", "mixed", "adherence", "selector")
 
 
@@ -33,9 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    here = Path(__file__).resolve().parent
-    # Run as a file, Python puts bench/ first on the path; the project root belongs there instead.
-    sys.path[:] = [str(here.parent), *(entry for entry in sys.path if Path(entry or ".").resolve() != here)]
+    shared.project_root_first(Path(__file__).resolve().parent)
     # Imported here: the first sets up Django, which the others need before they load models.
     from bench import environment
 
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     print(measure.table(figures))
     for figure in figures:
         print(
-            f"\n{figure.name}: median {measure.milliseconds(figure.median)}, {figure.queries_text()} queries: "
+            f"\n{figure.name}: median {shared.ms(figure.median)}, {figure.queries_text()} queries: "
             f"{'meets' if figure.meets else 'MISSES'} the goal ({figure.ratio()})."
         )
         if args.show_queries:

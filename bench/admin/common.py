@@ -6,7 +6,6 @@ Nothing here imports a model at import time, so it can run before `django.setup(
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,14 +22,11 @@ META_TABLE = "bench_admin_meta"
 DEFAULT_STATIC_ROOT = Path(tempfile.gettempdir()) / "tacro-bench-admin-static"
 
 
-def fix_path() -> None:
-    """Run as a file, Python puts bench/admin first on the path; the project root belongs there instead."""
-    sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != HERE)]
-
-
 def configure(*, recreate: bool = False) -> str:
     """Production settings on the bench database (created if missing, migrated); the database's name."""
-    fix_path()
+    from bench import shared
+
+    shared.project_root_first(HERE)
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ.setdefault("STATIC_ROOT", str(DEFAULT_STATIC_ROOT))
     from bench import environment

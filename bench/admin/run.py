@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import os
 import re
 import statistics
 import sys
@@ -41,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+from bench import shared
 from bench.admin import common  # the project root must be on the path first
+from bench.shared import ms, say
 
 GOAL_SECONDS = 0.300
 ROW_LINK = re.compile(r'href="/admin/accounts/patient/[0-9a-f-]{36}/review/"')
@@ -73,10 +74,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.runs < 5:
         parser.error("--runs: the median of at least 5 runs (the figures in BENCHMARKS.md use 15)")
     return args
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 # --- One page ------------------------------------------------------------------------------------
@@ -199,8 +196,6 @@ def measure(page: Page, client: Any, *, runs: int, warmup: int) -> Figure:
 
 def profile(page: Page, client: Any, *, warmup: int, limit: int = 40) -> str:
     import cProfile
-    import io
-    import pstats
 
     with page_size(page.list_per_page):
         for _ in range(warmup):
@@ -210,11 +205,7 @@ def profile(page: Page, client: Any, *, warmup: int, limit: int = 40) -> str:
         response, body = fetch(client, page.url)
         profiler.disable()
         page.check(response, body)
-    out = io.StringIO()
-    for order in ("tottime", "cumulative"):
-        out.write(f"--- {page.name}: top {limit} by {order} ---\n")
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(limit)
-    return out.getvalue()
+    return shared.profile_text(profiler, title=page.name, limit=limit)
 
 
 # --- Checks --------------------------------------------------------------------------------------
@@ -410,10 +401,6 @@ def pages(data: Fixtures) -> list[Page]:
 # --- Report --------------------------------------------------------------------------------------
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
 def table(figures: list[Figure]) -> str:
     lines = [
         "| Page | Holds | Runs | Median | p90 | Min | Max | Queries | SQL time | Ratio to 300 ms | Meets goal |",
@@ -427,20 +414,6 @@ def table(figures: list[Figure]) -> str:
             f"| {'yes' if figure.meets else '**no**'} |"
         )
     return "\n".join(lines)
-
-
-def cpu_busy(interval: float = 1.0) -> float:
-    """The share of the machine's CPU time that was not idle over the next `interval` seconds."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        idle = fields[3] + fields[4]  # idle + iowait
-        return sum(fields), idle
-
-    total, idle = sample()
-    time.sleep(interval)
-    total2, idle2 = sample()
-    return 100.0 * (1 - (idle2 - idle) / max(1, total2 - total))
 
 
 def data_set(data: Fixtures) -> str:
@@ -486,12 +459,11 @@ def main(argv: list[str] | None = None) -> int:
         print(profile(page, data.clients[page.user], warmup=args.warmup))
         return 0
 
-    say(f"CPU busy in the second before the runs: {cpu_busy():.0f}%")
+    say(f"CPU busy in the second before the runs: {shared.cpu_busy(interval=1.0):.0f}%")
     figures = []
     for page in chosen:
         figure = measure(page, data.clients[page.user], runs=args.runs, warmup=args.warmup)
-        load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-        say(f"  {page.key}: median {ms(figure.median)}, {figure.query_count} queries (load {load})")
+        say(f"  {page.key}: median {ms(figure.median)}, {figure.query_count} queries (load {shared.load_average()})")
         figures.append(figure)
 
     print()

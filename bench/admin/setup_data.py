@@ -52,9 +52,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
-from bench import environment
+from bench import environment, shared
 from bench.admin import common  # the project root must be on the path first
 from bench.reminders.setup_data import ZONES  # the same 30 zones as issue #4's data set
+from bench.shared import say, seeded_uuid
 
 # Bumped whenever the data set changes, so an old one is rebuilt rather than measured.
 SETUP_VERSION = "2"
@@ -83,7 +84,6 @@ AREA_CHOICES = (
     ("neck", "chest"),
     ("foot_left", "foot_right"),
 )
-LUPUS = ("cle_acute", "cle_subacute", "cle_discoid", "cle_other")
 # (drug, strength), drawn with these weights: 0.1% tacrolimus is for 16 and over (tracking.rules).
 ADULT_PRODUCTS = (("tacrolimus", "0.1"), ("tacrolimus", "0.1"), ("tacrolimus", "0.03"), ("pimecrolimus", "1"))
 CHILD_PRODUCTS = (("tacrolimus", "0.03"), ("tacrolimus", "0.03"), ("pimecrolimus", "1"))
@@ -117,14 +117,6 @@ ALERT_TEXT = {
     "concerning_skin_check": (3, "A skin check was marked concerning."),
 }
 RESOLVED_KINDS = ("persistent_burning", "worsening_flare", "low_adherence")  # no episode key: may repeat
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def new_id(rng: random.Random) -> uuid.UUID:
-    return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
 def fingerprint(log_id: uuid.UUID) -> str:
@@ -217,26 +209,19 @@ class People:
     search_term: str
 
 
-def login(
-    user_id: int, email: str, first: str, last: str, role: str, created: datetime.datetime, *, staff: bool = False
-) -> tuple[object, ...]:
-    """A user row (no usable password: the bench signs in with force_login)."""
-    return (user_id, f"!bench-{user_id}", email, first, last, created, False, role, staff, True)
-
-
 def build_people(anchor: datetime.datetime, rng: random.Random) -> People:
     created = anchor - datetime.timedelta(days=DAYS + 20)
     users = [
-        login(1, common.DERMATOLOGIST_EMAIL, "Dana", "Derm", "dermatologist", created, staff=True),
-        login(2, common.OTHER_DERMATOLOGIST_EMAIL, "Sam", "Skinner", "dermatologist", created, staff=True),
-        login(3, common.STAFF_EMAIL, "Clare", "Clinic", "clinic_staff", created, staff=True),
+        shared.user_row(1, common.DERMATOLOGIST_EMAIL, "Dana", "Derm", "dermatologist", created, staff=True),
+        shared.user_row(2, common.OTHER_DERMATOLOGIST_EMAIL, "Sam", "Skinner", "dermatologist", created, staff=True),
+        shared.user_row(3, common.STAFF_EMAIL, "Clare", "Clinic", "clinic_staff", created, staff=True),
     ]
     patients: list[PatientPlan] = []
     for index in range(PATIENTS):
         zone = ZONES[index % len(ZONES)]
         today = anchor.astimezone(zone_named(zone)).date()
         child = rng.random() < 0.25
-        condition = "atopic_dermatitis" if rng.random() < 2 / 3 else rng.choice(LUPUS)
+        condition = "atopic_dermatitis" if rng.random() < 2 / 3 else rng.choice(shared.LUPUS)
         age = rng.randint(2, 15) if child else rng.randint(16, 85)
         birth_date = today - datetime.timedelta(days=age * 365 + rng.randrange(365))
         first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -244,14 +229,14 @@ def build_people(anchor: datetime.datetime, rng: random.Random) -> People:
         if not child and rng.random() < 0.7:
             user_id = len(users) + 1
             email = f"patient{index:05d}@{common.EMAIL_DOMAIN}"
-            users.append(login(user_id, email, first_name, last_name, "patient", created))
+            users.append(shared.user_row(user_id, email, first_name, last_name, "patient", created))
         elif child and rng.random() < 0.8:
             caregiver_id = len(users) + 1
             email = f"caregiver{index:05d}@{common.EMAIL_DOMAIN}"
-            users.append(login(caregiver_id, email, rng.choice(FIRST_NAMES), last_name, "caregiver", created))
+            users.append(shared.user_row(caregiver_id, email, rng.choice(FIRST_NAMES), last_name, "caregiver", created))
         patient = PatientPlan(
             index=index,
-            id=new_id(rng),
+            id=seeded_uuid(rng),
             first_name=first_name,
             last_name=last_name,
             birth_date=birth_date,
@@ -319,7 +304,7 @@ def build_regimens(
     def regimen(
         phase: str, begins: datetime.date, ends: datetime.date | None, weekdays: tuple[int, ...]
     ) -> RegimenPlan:
-        return RegimenPlan(new_id(rng), phase, begins, ends, weekdays, areas, drug, strength, tube)
+        return RegimenPlan(seeded_uuid(rng), phase, begins, ends, weekdays, areas, drug, strength, tube)
 
     draw = rng.random()
     if step_down is None:
@@ -437,7 +422,7 @@ def application_rows(people: People, rng: random.Random, scale: float) -> Iterat
                     applied_at = patient.at(date, wall) + datetime.timedelta(minutes=rng.randint(-45, 150))
                     if applied_at > anchor:
                         continue
-                    log_id = new_id(rng)
+                    log_id = seeded_uuid(rng)
                     patient.applications.append((applied_at, log_id))
                     areas = list(regimen.areas) if rng.random() < 0.9 else [rng.choice(regimen.areas)]
                     amount = f"{rng.choice((0.5, 1, 1, 1.5, 2, 2.5, 3, 4)):.2f}" if rng.random() < 0.55 else None
@@ -493,7 +478,7 @@ def symptom_rows(people: People, rng: random.Random, counts: dict[int, int]) -> 
                 before = bisect.bisect_right(times, recorded_at) - 1
                 if before >= 0 and recorded_at - times[before] < datetime.timedelta(hours=6):
                     linked = patient.applications[before][1]
-            log_id = new_id(rng)
+            log_id = seeded_uuid(rng)
             yield (
                 *log_common(rng, patient, recorded_at, log_id),
                 recorded_at,
@@ -560,7 +545,7 @@ def poem_rows(picked: list[tuple[PatientPlan, datetime.datetime]], people: Peopl
         elif draw < 0.06:
             answers[0] = answers[3] = None
         score = rules.poem_score(answers)
-        log_id = new_id(rng)
+        log_id = seeded_uuid(rng)
         yield (
             *log_common(rng, patient, recorded_at, log_id),
             recorded_at,
@@ -574,7 +559,7 @@ def poem_rows(picked: list[tuple[PatientPlan, datetime.datetime]], people: Peopl
 
 def skin_check_rows(picked: list[tuple[PatientPlan, datetime.datetime]], rng: random.Random) -> Iterator:
     for patient, performed_at in picked:
-        log_id = new_id(rng)
+        log_id = seeded_uuid(rng)
         concerning = rng.random() < 0.03
         if concerning:
             patient.concerning_checks.append(log_id)
@@ -609,7 +594,20 @@ def alert_rows(people: People, rng: random.Random) -> Iterator[tuple[object, ...
                 key = f"skin_check:{rng.choice(patient.concerning_checks)}"
             opened = anchor - datetime.timedelta(days=rng.uniform(0, 20))
             evidence = json.dumps({"bench": True})
-            yield (new_id(rng), kind, severity, key, summary, evidence, opened, None, "", patient.id, regimen.id, None)
+            yield (
+                seeded_uuid(rng),
+                kind,
+                severity,
+                key,
+                summary,
+                evidence,
+                opened,
+                None,
+                "",
+                patient.id,
+                regimen.id,
+                None,
+            )
         if 0.1 <= draw < 0.25 or patient.role == "typical":
             kind = rng.choice(RESOLVED_KINDS)
             severity, summary = ALERT_TEXT[kind]
@@ -619,7 +617,7 @@ def alert_rows(people: People, rng: random.Random) -> Iterator[tuple[object, ...
             evidence = json.dumps({"bench": True})
             regimen = patient.regimens[0]
             yield (
-                new_id(rng),
+                seeded_uuid(rng),
                 kind,
                 severity,
                 "",
@@ -637,14 +635,8 @@ def alert_rows(people: People, rng: random.Random) -> Iterator[tuple[object, ...
 # --- Loading -------------------------------------------------------------------------------------
 
 COPY_TARGETS = {
-    "users": (
-        "accounts_user",
-        "id, password, email, first_name, last_name, date_joined, is_superuser, role, is_staff, is_active",
-    ),
-    "patients": (
-        "accounts_patient",
-        "id, first_name, last_name, birth_date, timezone, condition, created_at, updated_at, user_id",
-    ),
+    "users": shared.USER_COLUMNS,
+    "patients": shared.PATIENT_COLUMNS,
     "caregivers": ("accounts_patient_caregivers", "patient_id, user_id"),
     "memberships": ("accounts_careteammembership", "joined_at, clinician_id, patient_id"),
     "timezone changes": ("accounts_patienttimezonechange", "timezone, until, patient_id"),
@@ -683,36 +675,20 @@ LOG_TABLES = ("tracking_application", "tracking_symptom", "tracking_poementry", 
 
 
 def copy_rows(connection: psycopg.Connection, name: str, rows: Iterable[tuple[object, ...]]) -> tuple[int, float]:
-    """COPY the rows into the table (one transaction); how many, and the seconds (building them included)."""
-    table, columns = COPY_TARGETS[name]
-    start = time.perf_counter()
-    count = 0
-    with (
-        connection.transaction(),
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-            if count % 250_000 == 0:
-                say(f"    {name}: {count:,} rows, {time.perf_counter() - start:.0f} s")
-    seconds = time.perf_counter() - start
+    """COPY the rows into the table, in a transaction of their own, saying how far it got; count and seconds."""
+    with connection.transaction():
+        count, seconds = shared.copy_rows(
+            connection,
+            COPY_TARGETS[name],
+            rows,
+            progress=lambda done, elapsed: say(f"    {name}: {done:,} rows, {elapsed:.0f} s"),
+        )
     say(f"  {name}: {count:,} rows in {seconds:.1f} s")
     return count, seconds
 
 
-def foreign_users(connection: psycopg.Connection) -> int:
-    row = connection.execute(
-        "SELECT count(*) FROM accounts_user WHERE email NOT LIKE %s", (f"%@{common.EMAIL_DOMAIN}",)
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def read_meta(connection: psycopg.Connection) -> dict[str, str]:
-    if connection.execute("SELECT to_regclass(%s)", (common.META_TABLE,)).fetchone() == (None,):
-        return {}
-    return dict(connection.execute(f"SELECT key, value FROM {common.META_TABLE}").fetchall())  # noqa: S608
+    return shared.read_meta(connection, common.META_TABLE)
 
 
 def stale_reason(connection: psycopg.Connection, now: datetime.datetime) -> str:
@@ -810,7 +786,7 @@ def init_worker() -> None:
     """A summary process: Django set up on its own connection (the environment comes from the parent)."""
     import django
 
-    common.fix_path()
+    shared.project_root_first(common.HERE)
     django.setup()
 
 
@@ -893,12 +869,7 @@ def ensure(*, force: bool = False) -> bool:
             meta = read_meta(connection)
             say(f"  data set anchored at {meta['anchor']} is there: nothing to load")
             return False
-        others = foreign_users(connection)
-        if others:
-            raise SystemExit(
-                f"This database holds {others} users that are not the bench's: set DATABASE_URL to a database "
-                "of its own (default tacro_bench_admin)."
-            )
+        shared.refuse_foreign_users(connection, common.EMAIL_DOMAIN, "tacro_bench_admin")
         say(f"  loading ({reason}); anchor {now.isoformat()}")
         start = time.perf_counter()
         meta = load(connection, now)
@@ -910,12 +881,7 @@ def ensure(*, force: bool = False) -> bool:
     with psycopg.connect(environment.conninfo(), autocommit=True) as connection:
         meta["analyze_end_s"] = f"{analyze(connection):.1f}"
         meta["setup_s"] = f"{time.perf_counter() - start:.1f}"
-        connection.execute(f"CREATE TABLE {common.META_TABLE} (key text PRIMARY KEY, value text NOT NULL)")
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {common.META_TABLE} VALUES (%s, %s)",  # noqa: S608
-                sorted(meta.items()),
-            )
+        shared.write_meta(connection, common.META_TABLE, meta)
     say(f"  set up in {meta['setup_s']} s (VACUUM ANALYZE at the end {meta['analyze_end_s']} s)")
     return True
 

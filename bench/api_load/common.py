@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import datetime
 import os
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -61,23 +59,12 @@ def application_body(
     return item
 
 
-def fix_path() -> None:
-    """Run as a file, Python puts bench/api_load first on the path; the project root belongs there instead."""
-    sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != HERE)]
-
-
-def redis_database(url: str) -> int:
-    path = urlsplit(url).path.strip("/")
-    return int(path) if path else 0
-
-
 def check_redis_urls() -> None:
+    from bench import shared
+
     cache, broker = os.environ["CACHE_URL"], os.environ["CELERY_BROKER_URL"]
     for name, url in (("CACHE_URL", cache), ("CELERY_BROKER_URL", broker)):
-        if not url.startswith("redis://"):
-            raise SystemExit(f"{name} must be a redis:// URL for this benchmark, not {url!r}.")
-        if redis_database(url) in FORBIDDEN_REDIS_DATABASES:
-            raise SystemExit(f"Refusing Redis database {redis_database(url)} for {name}: use one of the bench's own.")
+        shared.check_redis_url(url, name=name, forbidden=FORBIDDEN_REDIS_DATABASES)
     if cache == broker:
         raise SystemExit("CACHE_URL and CELERY_BROKER_URL must be different Redis databases (run.py empties both).")
 
@@ -91,7 +78,9 @@ def configure_environment() -> None:
 
     Anything already set in the environment wins, except the settings module, which is always the bench's.
     """
-    fix_path()
+    from bench import shared
+
+    shared.project_root_first(HERE)
     os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS_MODULE
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ.setdefault("CACHE_URL", DEFAULT_CACHE_URL)

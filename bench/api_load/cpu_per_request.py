@@ -19,7 +19,6 @@ import cProfile
 import datetime
 import io
 import json
-import pstats
 import statistics
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+from bench import shared
 from bench.api_load import common  # the project root must be on the path first
 
 Request = tuple[str, dict[str, Any], bytes]  # path, patient, body
@@ -151,9 +151,7 @@ def main() -> None:
         profiler.enable()
         run_round(application, requests)
         profiler.disable()
-        stats = pstats.Stats(profiler)
-        stats.sort_stats("cumulative").print_stats(args.profile)
-        stats.sort_stats("tottime").print_stats(args.profile)
+        print(shared.profile_text(profiler, limit=args.profile, orders=("cumulative", "tottime")))
 
 
 if __name__ == "__main__":

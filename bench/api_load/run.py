@@ -55,8 +55,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+from bench import shared
 from bench.api_load import common  # the project root must be on the path first
 from bench.environment import code_state
+from bench.shared import child_environment, cpu_ticks, ms, say
 
 HERE = common.HERE
 ROOT = common.ROOT
@@ -119,46 +121,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms" if math.isfinite(seconds) else "unanswered"
-
-
 # --- The machine: CPU use, quiet moments ---------------------------------------------------------
-
-
-def cpu_ticks() -> tuple[int, int, int]:
-    """(busy, total, irq + softirq) clock ticks of all cores since boot, from /proc/stat."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    total = sum(fields[:8])  # guest time is already counted in user
-    return total - idle, total, fields[5] + fields[6]
-
-
-def cpu_busy(interval: float = 2.0) -> float:
-    """The share (%) of the machine's CPU time that was not idle over the next `interval` seconds."""
-    busy, total, _irq = cpu_ticks()
-    time.sleep(interval)
-    busy2, total2, _irq = cpu_ticks()
-    return 100.0 * (busy2 - busy) / max(1, total2 - total)
 
 
 def wait_for_quiet(threshold: float, longest: float) -> tuple[float, float]:
     """Wait (at most `longest` s) until the CPU is under `threshold` % busy; (busy %, seconds waited)."""
     start = time.monotonic()
-    busy = cpu_busy()
+    busy = shared.cpu_busy()
     while busy >= threshold and time.monotonic() - start < longest:
         say(f"    CPU {busy:.0f}% busy (someone else's work?): waiting for under {threshold:.0f}%")
         time.sleep(10)
-        busy = cpu_busy()
+        busy = shared.cpu_busy()
     return busy, time.monotonic() - start
-
-
-def load_text() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _process_table() -> dict[int, tuple[str, int, int]]:
@@ -289,13 +263,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def child_environment() -> dict[str, str]:
-    """What gunicorn gets: this process's settings (the bench's module, production, its database and Redis)."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONSTARTUP"}
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
 def worker_pids(master: int) -> list[int]:
     return sorted(pid for pid, (_comm, ppid, _ticks) in _process_table().items() if ppid == master)
 
@@ -303,8 +270,6 @@ def worker_pids(master: int) -> list[int]:
 @contextmanager
 def gunicorn(workers: int, logs: Path) -> Iterator[tuple[str, int, Path]]:
     """gunicorn serving the project on the bench settings; (base URL, master pid, access log)."""
-    from bench.reminders import processes
-
     port = free_port()
     access_log = logs / "access.log"
     command = [
@@ -324,7 +289,8 @@ def gunicorn(workers: int, logs: Path) -> Iterator[tuple[str, int, Path]]:
         "--error-logfile",
         "-",
     ]
-    child = processes.start("gunicorn", command, env=child_environment(), cwd=ROOT, log_path=logs / "gunicorn.log")
+    # gunicorn gets this process's settings: the bench's module, production, its database and Redis.
+    child = shared.start("gunicorn", command, env=child_environment(), cwd=ROOT, log_path=logs / "gunicorn.log")
     base = f"http://127.0.0.1:{port}"
     try:
         child.wait_for("Listening at", 60)
@@ -520,7 +486,7 @@ def measure(
 ) -> Run:
     reset()
     busy, waited = wait_for_quiet(args.quiet_cpu, args.quiet_wait)
-    load_before = load_text()
+    load_before = shared.load_average()
     sampler: CpuSampler | None = None
 
     def started(pid: int) -> None:
@@ -690,15 +656,15 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("DRF: throttles (cache get and set in Redis)", "rest_framework/views.py:check_throttles"),
     ("accounts.apis.patient_for_request (patient, may-act queries)", "accounts/apis.py:patient_for_request"),
     ("Input serializer: is_valid", "rest_framework/serializers.py:is_valid"),
-    ("tracking.services.logs_record", "tracking/services/logs.py:logs_record"),
-    ("  fingerprint", "tracking/services/logs.py:fingerprint"),
+    ("tracking.services.logs_record", "tracking/services.py:logs_record"),
+    ("  fingerprint", "tracking/services.py:fingerprint"),
     ("  in_bulk: stored ids, then the confirming read", "django/db/models/query.py:in_bulk"),
-    ("  _build_application: regimens, zone history", "tracking/services/logs.py:_build_application"),
+    ("  _build_application: regimens, zone history", "tracking/services.py:_build_application"),
     ("  Model.full_clean", "django/db/models/base.py:full_clean"),
     ("  bulk_create: INSERT", "django/db/models/query.py:bulk_create"),
     ("  atomic's exit: COMMIT, then on_commit", "django/db/transaction.py:__exit__"),
     ("Celery: patient_logs_changed.delay (publish to Redis)", "celery/app/task.py:apply_async"),
-    ("tracking.apis.result_response: output serializer", "tracking/apis/logs.py:result_response"),
+    ("tracking.apis.result_response: output serializer", "tracking/apis.py:result_response"),
     ("  PatientClock.for_patient (zone history query)", "accounts/clock.py:for_patient"),
     ("JSON rendering", "rest_framework/response.py:rendered_content"),
     ("Every SQL statement: Django's execute, psycopg, the wait", "django/db/backends/utils.py:_execute"),
@@ -726,7 +692,7 @@ def profile(args: argparse.Namespace, logs: Path) -> str:
         finish_locust(process, samples_path, timeout=args.warmup + 90)
         reset()
         busy, _waited = wait_for_quiet(args.quiet_cpu, args.quiet_wait)
-        load = load_text()
+        load = shared.load_average()
         _env, _users, process, samples_path = run_locust(
             case, args, base, logs, settle=args.settle, duration=args.profile_seconds + 5, users=args.profile_clients
         )

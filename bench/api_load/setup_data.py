@@ -29,12 +29,15 @@ import os
 import random
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+from bench import environment, shared
 from bench.api_load import common  # the project root must be on the path first
+from bench.shared import say
 
 # Bumped whenever the data set changes, so an old one is rebuilt rather than measured.
 SETUP_VERSION = "1"
@@ -49,47 +52,17 @@ AREA_SETS = (
     ["eyelids"],
     ["chest"],
 )
-LUPUS = ("cle_acute", "cle_subacute", "cle_discoid", "cle_other")
 PRODUCTS = (("tacrolimus", "0.1"), ("tacrolimus", "0.03"), ("pimecrolimus", "1"))
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def email(number: int) -> str:
     return f"patient{number:04d}@{common.EMAIL_DOMAIN}"
 
 
-def refuse_foreign_data() -> None:
-    """Setup empties the user and patient tables: never where anyone else's users live."""
-    from accounts.models import User
-
-    others = User.objects.exclude(email__endswith=f"@{common.EMAIL_DOMAIN}").count()
-    if others:
-        raise SystemExit(
-            f"This database holds {others} users that are not the bench's: set DATABASE_URL to a database of "
-            "its own (default tacro_bench_api)."
-        )
-
-
-def read_meta() -> dict[str, str]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [META_TABLE])
-        row = cursor.fetchone()
-        if row is None or row[0] is None:
-            return {}
-        cursor.execute(f"SELECT key, value FROM {META_TABLE}")  # noqa: S608 - our own constant
-        return dict(cursor.fetchall())
-
-
-def is_ready() -> bool:
+def is_ready(meta: dict[str, str]) -> bool:
     from accounts.models import Patient
     from tracking.models import Regimen
 
-    meta = read_meta()
     return (
         meta.get("version") == SETUP_VERSION
         and Patient.objects.filter(user__email__endswith=f"@{common.EMAIL_DOMAIN}").count() == PATIENTS
@@ -99,10 +72,9 @@ def is_ready() -> bool:
 
 def load() -> float:
     """Empty the bench's tables and create the patients, their logins and regimens; the seconds it took."""
-    from django.contrib.auth.hashers import make_password
     from django.db import connection, transaction
 
-    from accounts.models import Condition, Patient, Role, User
+    from accounts.models import Condition
     from bench.reminders.setup_data import ZONES  # the same 30 zones as issue #4's data set
     from tracking.models import Phase, Regimen
     from tracking.models.regimens import ALL_WEEKDAYS
@@ -115,34 +87,26 @@ def load() -> float:
         # CASCADE: every table that refers to users or patients (regimens, logs, tokens, ...) goes too.
         cursor.execute("TRUNCATE accounts_user, accounts_patient RESTART IDENTITY CASCADE")
     with transaction.atomic():
-        users = User.objects.bulk_create(
-            User(
-                email=email(number),
-                password=make_password(None),  # unusable, as create_user(password=None) stores
-                first_name="Bench",
-                last_name=f"Patient {number}",
-                role=Role.PATIENT,
-            )
-            for number in range(1, PATIENTS + 1)
-        )
-        patients = Patient.objects.bulk_create(
-            Patient(
-                id=uuid.UUID(int=rng.getrandbits(128), version=4),
-                user=user,
-                first_name="Bench",
-                last_name=f"Patient {number}",
-                birth_date=today.replace(year=today.year - rng.randrange(20, 75), day=1),
-                timezone=ZONES[number % len(ZONES)],
-                condition=Condition.ATOPIC_DERMATITIS if number % 3 else LUPUS[number % len(LUPUS)],
-            )
-            for number, user in enumerate(users, start=1)
+        users, patients = shared.create_patient_logins(
+            [
+                shared.PatientSeed(
+                    id=shared.seeded_uuid(rng),
+                    email=email(number),
+                    first_name="Bench",
+                    last_name=f"Patient {number}",
+                    birth_date=today.replace(year=today.year - rng.randrange(20, 75), day=1),
+                    timezone=ZONES[number % len(ZONES)],
+                    condition=Condition.ATOPIC_DERMATITIS if number % 3 else shared.LUPUS[number % len(shared.LUPUS)],
+                )
+                for number in range(1, PATIENTS + 1)
+            ]
         )
         regimens = []
         for number, (user, patient) in enumerate(zip(users, patients, strict=True), start=1):
             drug, strength = rng.choice(PRODUCTS)
             regimens.append(
                 Regimen(
-                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                    id=shared.seeded_uuid(rng),
                     patient=patient,
                     drug=drug,
                     strength=strength,
@@ -156,12 +120,10 @@ def load() -> float:
                 )
             )
         Regimen.objects.bulk_create(regimens)
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE TABLE {META_TABLE} (key text PRIMARY KEY, value text NOT NULL)")
-            cursor.execute(
-                f"INSERT INTO {META_TABLE} VALUES ('version', %s), ('loaded_at', %s)",  # noqa: S608
-                [SETUP_VERSION, datetime.datetime.now(tz=datetime.UTC).isoformat()],
-            )
+    # After the rows are committed: a load cut short leaves no meta table, so the next setup loads again.
+    loaded_at = datetime.datetime.now(tz=datetime.UTC).isoformat()
+    with psycopg.connect(environment.conninfo(), autocommit=True) as meta_connection:
+        shared.write_meta(meta_connection, META_TABLE, {"version": SETUP_VERSION, "loaded_at": loaded_at})
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE)")
     return time.perf_counter() - start
@@ -221,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recreate", action="store_true", help="drop and create the database first")
     args = parser.parse_args(argv)
     database = common.configure(recreate=args.recreate)
-    refuse_foreign_data()
-    if args.force or not is_ready():
+    with psycopg.connect(environment.conninfo(), autocommit=True) as connection:
+        shared.refuse_foreign_users(connection, common.EMAIL_DOMAIN, "tacro_bench_api")
+        meta = shared.read_meta(connection, META_TABLE)
+    if args.force or not is_ready(meta):
         say(f"{database}: {PATIENTS:,} patients, logins and regimens created in {load():.1f} s")
     else:
         say(f"{database}: {PATIENTS:,} patients already set up")

@@ -34,8 +34,10 @@ ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import shared  # noqa: E402
 from bench.environment import code_state  # noqa: E402
 from bench.faults import infra  # noqa: E402
+from bench.shared import child_environment, say  # noqa: E402
 
 SMTP_PORT = 2526
 WEB_PORT = 8790
@@ -54,10 +56,6 @@ ZONES = (
 )
 CELERY = str(Path(sys.executable).with_name("celery"))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def stamp() -> str:
@@ -107,13 +105,6 @@ def configure() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def child_environment(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONSTARTUP"}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(extra)
-    return env
-
-
 def machine_markdown() -> str:
     from bench import environment
 
@@ -159,40 +150,22 @@ def create_patients(
     minute, as `schedules_refresh` would store it; the dose setting sends through `channels`.
     Without, the dose reminder is switched off and no schedule is written (patients who only log).
     """
-    from django.contrib.auth.hashers import make_password
-
-    from accounts.models import Patient, User
     from tracking.models import Regimen, ReminderSetting, Schedule
     from tracking.reminders.schedules import Recurrence, first_firing_after
 
     now = datetime.datetime.now(datetime.UTC)
-    unusable = make_password(None)
-    users = User.objects.bulk_create(
+    users, patients = shared.create_patient_logins(
         [
-            User(
+            shared.PatientSeed(
                 email=f"{prefix}{number}@{EMAIL_DOMAIN}",
-                password=unusable,
                 first_name="Fault",
                 last_name=f"{prefix} {number}",
-                role="patient",
-            )
-            for number in range(count)
-        ],
-        batch_size=2000,
-    )
-    patients = Patient.objects.bulk_create(
-        [
-            Patient(
-                user=user,
-                first_name="Fault",
-                last_name=user.last_name,
                 birth_date=datetime.date(1980, 1, 1),
                 timezone=ZONES[number % len(ZONES)],
                 condition="atopic_dermatitis",
             )
-            for number, user in enumerate(users)
-        ],
-        batch_size=2000,
+            for number in range(count)
+        ]
     )
     regimens: list[Regimen] = []
     schedules: list[Schedule] = []
@@ -367,10 +340,8 @@ def mail_sink() -> Iterator[MailSink]:
 
 
 def start_process(name: str, command: Sequence[str], logs: Path, env: dict[str, str] | None = None) -> Any:
-    from bench.reminders import processes
-
     safe = name.replace(" ", "-").replace("/", "-")
-    return processes.start(name, command, env=child_environment(**(env or {})), cwd=ROOT, log_path=logs / f"{safe}.log")
+    return shared.start(name, command, env=child_environment(**(env or {})), cwd=ROOT, log_path=logs / f"{safe}.log")
 
 
 def start_worker(name: str, logs: Path, *, concurrency: int = 2, env: dict[str, str] | None = None) -> Any:

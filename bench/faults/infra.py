@@ -21,6 +21,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+from bench.shared import say
+
 REDIS_PORT = 6390
 REDIS_PIDFILE = Path("/tmp/tacro-faults-redis-6390.pid")  # noqa: S108 - a fixed, known name for our instance
 PG_CLUSTER = "faults"
@@ -30,10 +33,6 @@ DATABASE_URL = f"postgres://postgres@127.0.0.1:{PG_PORT}/{DATABASE_NAME}"
 BROKER_URL = f"redis://127.0.0.1:{REDIS_PORT}/1"
 SHARED_PORTS = frozenset({5432, 6379})  # never ours to stop
 HBA_LINE = "host    all             all             127.0.0.1/32            trust"
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def run(*command: str, check: bool = True) -> subprocess.CompletedProcess[str]:

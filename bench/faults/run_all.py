@@ -31,6 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.shared import say  # noqa: E402 - the project root must be on the path first
 
 FAULTS: dict[str, tuple[str, list[str], list[str]]] = {
     # key: (script, default arguments, --quick arguments)
@@ -40,10 +41,6 @@ FAULTS: dict[str, tuple[str, list[str], list[str]]] = {
     "f1": ("f1_worker_kill.py", ["--runs", "1"], ["--runs", "1", "--reminders", "2000"]),
     "f5": ("f5_two_beats.py", ["--minutes", "10"], ["--minutes", "3", "--per-minute", "200"]),
 }
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def run_fault(key: str, quick: bool, folder: Path, keep_logs: bool) -> tuple[dict[str, Any] | None, float]:

@@ -37,7 +37,6 @@ import datetime
 import gc
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -52,8 +51,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+from bench import shared  # the project root must be on the path first
+from bench.shared import child_environment, say
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+ROOT = shared.ROOT
 BEAT_VENV = HERE / ".venv-beat"
 BEAT_REQUIREMENTS = HERE / "requirements-beat.txt"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/14"
@@ -160,69 +163,39 @@ def table(figures: Sequence[Figure]) -> str:
     return "\n".join(lines + [figure.row() for figure in figures])
 
 
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
 # --- Environment ---------------------------------------------------------------------------------
 
 
 def configure() -> tuple[str, str]:
     """Bench database and Redis database (never 0 or 15); production settings; Django set up."""
-    sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != HERE)]
-    from bench.reminders import processes, setup_data
+    shared.project_root_first(HERE)
+    from bench.reminders import setup_data
 
     os.environ.setdefault("DATABASE_URL", setup_data.DEFAULT_DATABASE_URL)
     os.environ.setdefault("CELERY_BROKER_URL", DEFAULT_BROKER_URL)
-    processes.check_redis_url(os.environ["CELERY_BROKER_URL"])
+    shared.check_redis_url(os.environ["CELERY_BROKER_URL"])
     from bench import environment
 
     database = environment.prepare()
     return database, os.environ["CELERY_BROKER_URL"]
 
 
-def child_environment(**extra: str) -> dict[str, str]:
-    """What the worker and beat processes get: this process's settings (production, bench DB, Redis 14)."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONSTARTUP"}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(extra)
-    return env
-
-
 def versions(broker_url: str) -> str:
+    """The commit and date, the machine (bench/environment.py), and the Celery, psycopg and Redis versions."""
     import celery
-    import django
     import psycopg
     import redis
-    from django.db import connection
 
-    client = redis.Redis.from_url(broker_url)
-    server = client.info("server")
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        row = cursor.fetchone()
-    memory = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        "unknown",
-    )
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    from bench.environment import code_state  # the project root is on the path by now
+    from bench import environment
 
+    server = redis.Redis.from_url(broker_url).info("server")
     return "\n".join(
         [
-            f"- Code: {code_state()}",
+            f"- Code: {environment.code_state()}",
             f"- Date: {datetime.date.today().isoformat()}",
-            f"- CPU: {cpu}, {os.cpu_count()} cores (os.cpu_count)",
-            f"- RAM: {int(memory) / 1024**2:.1f} GiB",
-            f"- Python {platform.python_version()}, Django {django.get_version()}, Celery {celery.__version__}, "
-            f"psycopg {psycopg.__version__}, redis-py {redis.__version__}",
-            f"- PostgreSQL {row[0] if row else 'unknown'}; Redis {server.get('redis_version')}; both on this machine",
-            f"- Linux {platform.release()}; load average at the end {load} (1, 5, 15 min)",
+            environment.machine().markdown(),
+            f"- Celery {celery.__version__}, psycopg {psycopg.__version__}, redis-py {redis.__version__}; "
+            f"Redis {server.get('redis_version')}, on this machine",
         ]
     )
 
@@ -435,16 +408,6 @@ def measure_parallel(runs: int) -> list[Figure]:
     return [Figure(f"Sweep, {SWEEPERS} sweepers at once: {variant}", seconds, goal=SWEEP_GOAL)]
 
 
-def profile_stats(profiler: Any, limit: int = 30) -> str:
-    import io
-    import pstats
-
-    out = io.StringIO()
-    for order in ("cumulative", "tottime"):
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(limit)
-    return out.getvalue()
-
-
 def profile_sweep() -> str:
     """cProfile of one `tracking.reminders.sweep.sweep` (about twice as slow as without the profiler)."""
     import cProfile
@@ -458,7 +421,7 @@ def profile_sweep() -> str:
     result = reminder_sweep.sweep(now=setup_data.DUE_AT)
     profiler.disable()
     check_sweep(result)
-    return profile_stats(profiler)
+    return shared.profile_text(profiler, orders=("cumulative", "tottime"))
 
 
 def profile_delivery(occurrences: int = 20_000, batch: int = 200) -> str:
@@ -508,7 +471,7 @@ def profile_delivery(occurrences: int = 20_000, batch: int = 200) -> str:
     for first in range(occurrences, 2 * occurrences, batch):
         notifications.occurrences_deliver(ids[first : first + batch])
     profiler.disable()
-    return "\n".join(lines) + "\n\n" + profile_stats(profiler)
+    return "\n".join(lines) + "\n\n" + shared.profile_text(profiler, orders=("cumulative", "tottime"))
 
 
 # --- Delivery ------------------------------------------------------------------------------------
@@ -586,8 +549,6 @@ def queue_idle(broker_url: str, timeout: float = 60.0) -> None:
 
 @contextmanager
 def worker(concurrency: int, logs: Path) -> Iterator[Any]:
-    from bench.reminders import processes
-
     command = [
         str(Path(sys.executable).with_name("celery")),
         "-A",
@@ -604,7 +565,7 @@ def worker(concurrency: int, logs: Path) -> Iterator[Any]:
         "--hostname",
         f"bench-reminders-{concurrency}@%h",
     ]
-    child = processes.start(
+    child = shared.start(
         f"worker (concurrency {concurrency})",
         command,
         env=child_environment(),
@@ -701,20 +662,18 @@ class QueueWatcher(threading.Thread):
 def beat_start(name: str, command: Sequence[str], env: dict[str, str], broker_url: str, log_path: Path) -> BeatStart:
     import redis
 
-    from bench.reminders import processes
-
     redis.Redis.from_url(broker_url).delete(QUEUE)
     watcher = QueueWatcher(broker_url)
     watcher.start()
     time.sleep(0.2)  # the BLPOP is waiting before the beat starts
-    child = processes.start(name, command, env=env, cwd=ROOT, log_path=log_path)
+    child = shared.start(name, command, env=env, cwd=ROOT, log_path=log_path)
     try:
         watcher.join(BEAT_TIMEOUT + 5)
         if watcher.arrived is None or not watcher.task:
             raise SystemExit(f"{name}: no task reached the queue in {BEAT_TIMEOUT:.0f} s; see {log_path}")
-        at_first = processes.memory_kib(child.pid)
+        at_first = shared.memory_kib(child.pid)
         time.sleep(2.0)
-        later = processes.memory_kib(child.pid)
+        later = shared.memory_kib(child.pid)
         starting = next((stamp for stamp, line in child.lines if "beat: Starting" in line), None)
     finally:
         child.stop()

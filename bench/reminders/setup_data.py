@@ -43,6 +43,9 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+from bench import shared  # the project root must be on the path first
+
 # Bumped whenever the data set changes, so an old one is rebuilt rather than measured.
 SETUP_VERSION = "1"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tacro_bench_reminders"
@@ -88,8 +91,8 @@ SEED = 4  # issue #4
 ALL_CHANNELS_JSON = json.dumps(["push", "email", "inbox"])
 QUIET_HOURS = (datetime.time(22, 0), datetime.time(7, 0))
 PROMPT_TIME = datetime.time(18, 0)
-LUPUS = ("cle_acute", "cle_subacute", "cle_discoid", "cle_other")
 AREA_SETS = (["face", "neck"], ["arm_left", "arm_right"], ["hand_left", "hand_right"], ["leg_left", "leg_right"])
+META_TABLE = "bench_reminders_meta"
 # Tables a timed run writes to; `reset` empties them (CASCADE: nothing else of ours refers to them).
 RUN_TABLES = ("tracking_delivery", "tracking_notification", "tracking_occurrence")
 
@@ -194,22 +197,10 @@ def build_rows() -> Rows:
         tube = profile % 3 != 1
         quiet = QUIET_HOURS if not due and profile % 10 == 5 else None
         poem_off = not due and profile % 20 == 7
-        patient_id = uuid.UUID(int=rng.getrandbits(128), version=4)
-        regimen_id = uuid.UUID(int=rng.getrandbits(128), version=4)
-        rows.users.append(
-            (
-                user_id,
-                f"!bench-{user_id}",  # an unusable password, as create_user(password=None) stores
-                f"patient{user_id:06d}@{EMAIL_DOMAIN}",
-                "Bench",
-                f"Patient {user_id}",
-                created,
-                False,
-                "patient",
-                False,
-                True,
-            )
-        )
+        patient_id = shared.seeded_uuid(rng)
+        regimen_id = shared.seeded_uuid(rng)
+        email = f"patient{user_id:06d}@{EMAIL_DOMAIN}"
+        rows.users.append(shared.user_row(user_id, email, "Bench", f"Patient {user_id}", "patient", created))
         rows.patients.append(
             (
                 patient_id,
@@ -217,7 +208,7 @@ def build_rows() -> Rows:
                 f"Patient {user_id}",
                 datetime.date(1950 + rng.randrange(55), 1 + rng.randrange(12), 1 + rng.randrange(28)),
                 zone,
-                "atopic_dermatitis" if eczema else LUPUS[profile % len(LUPUS)],
+                "atopic_dermatitis" if eczema else shared.LUPUS[profile % len(shared.LUPUS)],
                 created,
                 created,
                 user_id,
@@ -310,14 +301,8 @@ def build_rows() -> Rows:
 
 # The columns of each table the data set fills, in the order of the tuples build_rows makes.
 COPY_TARGETS = {
-    "users": (
-        "accounts_user",
-        "id, password, email, first_name, last_name, date_joined, is_superuser, role, is_staff, is_active",
-    ),
-    "patients": (
-        "accounts_patient",
-        "id, first_name, last_name, birth_date, timezone, condition, created_at, updated_at, user_id",
-    ),
+    "users": shared.USER_COLUMNS,
+    "patients": shared.PATIENT_COLUMNS,
     "regimens": (
         "tracking_regimen",
         "id, drug, strength, body_areas, times, weekdays, start_date, tube_grams, phase, created_at, updated_at, "
@@ -335,37 +320,9 @@ COPY_TARGETS = {
 }
 
 
-def _copy(connection: psycopg.Connection, name: str, rows: list[tuple[object, ...]]) -> float:
-    table, columns = COPY_TARGETS[name]
-    start = time.perf_counter()
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    return time.perf_counter() - start
-
-
-def foreign_users(connection: psycopg.Connection) -> int:
-    row = connection.execute(
-        "SELECT count(*) FROM accounts_user WHERE email NOT LIKE %s", (f"%@{EMAIL_DOMAIN}",)
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def refuse_foreign_data(connection: psycopg.Connection) -> None:
-    """Setup empties the user and patient tables: never where anyone else's users live."""
-    others = foreign_users(connection)
-    if others:
-        raise SystemExit(
-            f"This database holds {others} users that are not the bench's: set DATABASE_URL to a database of "
-            "its own (default tacro_bench_reminders)."
-        )
-
-
 def is_ready(connection: psycopg.Connection) -> bool:
     """Whether the data set of this SETUP_VERSION and DUE_AT is fully loaded."""
-    if connection.execute("SELECT to_regclass('bench_reminders_meta')").fetchone() == (None,):
-        return False
-    meta: dict[str, str] = dict(connection.execute("SELECT key, value FROM bench_reminders_meta").fetchall())
+    meta = shared.read_meta(connection, META_TABLE)
     if meta.get("version") != SETUP_VERSION or meta.get("due_at") != DUE_AT.isoformat():
         return False
     row = connection.execute("SELECT count(*) FROM tracking_schedule").fetchone()
@@ -375,12 +332,12 @@ def is_ready(connection: psycopg.Connection) -> bool:
 def load(connection: psycopg.Connection, rows: Rows) -> dict[str, float]:
     """Empty the bench's tables and COPY the data set in; seconds per step."""
     timings: dict[str, float] = {}
-    connection.execute("DROP TABLE IF EXISTS bench_reminders_meta, bench_reminders_due")
+    connection.execute(f"DROP TABLE IF EXISTS {META_TABLE}, bench_reminders_due")
     # CASCADE: every table that refers to users or patients (regimens, schedules, logs, ...) goes too.
     connection.execute("TRUNCATE accounts_user, accounts_patient RESTART IDENTITY CASCADE")
     with connection.transaction():
         for name in COPY_TARGETS:
-            timings[f"COPY {name}"] = _copy(connection, name, getattr(rows, name))
+            _count, timings[f"COPY {name}"] = shared.copy_rows(connection, COPY_TARGETS[name], getattr(rows, name))
         for table in ("accounts_user", "tracking_remindersetting", "tracking_schedule"):
             connection.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: S608
@@ -391,11 +348,7 @@ def load(connection: psycopg.Connection, rows: Rows) -> dict[str, float]:
             (rows.due_schedule_ids,),
         )
         connection.execute("ALTER TABLE bench_reminders_due ADD PRIMARY KEY (id)")
-        connection.execute("CREATE TABLE bench_reminders_meta (key text PRIMARY KEY, value text NOT NULL)")
-        connection.execute(
-            "INSERT INTO bench_reminders_meta VALUES ('version', %s), ('due_at', %s)",
-            (SETUP_VERSION, DUE_AT.isoformat()),
-        )
+        shared.write_meta(connection, META_TABLE, {"version": SETUP_VERSION, "due_at": DUE_AT.isoformat()})
     start = time.perf_counter()
     connection.execute("VACUUM (ANALYZE)")
     connection.execute("CHECKPOINT")
@@ -408,7 +361,7 @@ def ensure(*, force: bool = False, verbose: bool = True) -> bool:
     with connect() as connection:
         if not force and is_ready(connection):
             return False
-        refuse_foreign_data(connection)
+        shared.refuse_foreign_users(connection, EMAIL_DOMAIN, "tacro_bench_reminders")
         start = time.perf_counter()
         rows = build_rows()
         built = time.perf_counter() - start
@@ -459,10 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reset", action="store_true", help="only undo a run (the data set must be there)")
     parser.add_argument("--recreate", action="store_true", help="drop and create the database first")
     args = parser.parse_args(argv)
-    here = Path(__file__).resolve().parent
-    # Run as a file, Python puts bench/reminders first on the path; the project root belongs there.
-    root = here.parent.parent
-    sys.path[:] = [str(root), *(entry for entry in sys.path if Path(entry or ".").resolve() != here)]
+    shared.project_root_first(Path(__file__).resolve().parent)
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     from bench import environment
 
