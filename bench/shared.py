@@ -217,7 +217,7 @@ def profile_text(
 # The columns of the bench's COPY of users and patients, in the order of `user_row` and the patient rows.
 USER_COLUMNS = (
     "accounts_user",
-    "id, password, email, first_name, last_name, date_joined, is_superuser, role, is_staff, is_active",
+    "id, password, email, first_name, last_name, date_joined, is_superuser, role, is_staff, is_active, language",
 )
 PATIENT_COLUMNS = (
     "accounts_patient",
@@ -234,7 +234,7 @@ def user_row(
     user_id: int, email: str, first: str, last: str, role: str, created: object, *, staff: bool = False
 ) -> tuple[object, ...]:
     """A USER_COLUMNS row with no usable password, as create_user(password=None) stores (benches sign in otherwise)."""
-    return (user_id, f"!bench-{user_id}", email, first, last, created, False, role, staff, True)
+    return (user_id, f"!bench-{user_id}", email, first, last, created, False, role, staff, True, "en")
 
 
 def copy_rows(
