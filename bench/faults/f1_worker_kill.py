@@ -111,7 +111,8 @@ def one_run(reminders: int, logs: Path, sink: common.MailSink) -> dict[str, Any]
     import redis
 
     from bench.faults import infra
-    from tracking.tasks import requeue_stale, sweep_reminders
+    from tracking.notifications.tasks import requeue_stale
+    from tracking.reminders.tasks import sweep_reminders
 
     common.reset_data()
     sink.reset()

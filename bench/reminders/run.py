@@ -16,8 +16,8 @@ setup_data.DUE_AT), then, with production settings:
   tracking.reminders.sweep.sweep; SKIP LOCKED splits the due schedules.
 - delivery: real Celery workers (`celery -A tacro_topical worker --pool prefork --concurrency N`),
   started and idle before the run; the timer runs from the sweep's start (the sweep hands each
-  batch to `tracking.tasks.enqueue_occurrences`, as the beat task does) until 100,000 Notification
-  rows exist (counted every 0.5 s from another connection). Checked: 100,000 distinct occurrences,
+  batch to `tracking.notifications.tasks.enqueue_occurrences`, as the beat task does) until 100,000
+  Notification rows exist (counted every 0.5 s from another connection). Checked: 100,000 distinct occurrences,
   100,000 inbox deliveries sent, no other channel, every dose occurrence delivered, one follow-up
   scheduled per dose. With 2 and 4 worker processes, and with larger delivery tasks (--delivery).
 - beat: django-celery-beat 2.9.0's DatabaseScheduler with 10,000 per-patient PeriodicTasks (in
@@ -344,7 +344,7 @@ def sweeper(variant: str, go: float, *, enqueue: bool) -> int:
     from django.db import connection
 
     from bench.reminders import setup_data
-    from tracking.tasks import enqueue_occurrences
+    from tracking.notifications.tasks import enqueue_occurrences
 
     connection.ensure_connection()
     time.sleep(max(0.0, go - time.time()))
@@ -586,7 +586,7 @@ def measure_delivery(
     from django.test import override_settings
 
     from bench.reminders import setup_data
-    from tracking.tasks import enqueue_occurrences
+    from tracking.notifications.tasks import enqueue_occurrences
 
     delivered: list[float] = []
     swept: list[float] = []
