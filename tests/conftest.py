@@ -16,6 +16,7 @@ from tests.personas import (  # noqa: F401
     clinic,
     clinic_staff,
     dermatologist,
+    persona_clinic,
     stranger,
     world,
 )

@@ -121,28 +121,35 @@ def make_stranger() -> User:
 
 
 @pytest.fixture
-def clinic(db: None) -> Clinic:
+def persona_clinic(db: None) -> Clinic:
+    """The clinic the other personas hang on: a module may name a fixture of its own `clinic` without
+    cutting them loose from it."""
     return make_clinic()
 
 
 @pytest.fixture
-def dermatologist(clinic: Clinic) -> User:
-    return clinic.dermatologist
+def clinic(persona_clinic: Clinic) -> Clinic:
+    return persona_clinic
 
 
 @pytest.fixture
-def clinic_staff(clinic: Clinic) -> User:
-    return clinic.staff
+def dermatologist(persona_clinic: Clinic) -> User:
+    return persona_clinic.dermatologist
 
 
 @pytest.fixture
-def ad_patient(clinic: Clinic) -> Patient:
-    return make_ad_patient(clinic)
+def clinic_staff(persona_clinic: Clinic) -> User:
+    return persona_clinic.staff
 
 
 @pytest.fixture
-def cle_patient(clinic: Clinic) -> Patient:
-    return make_cle_patient(clinic)
+def ad_patient(persona_clinic: Clinic) -> Patient:
+    return make_ad_patient(persona_clinic)
+
+
+@pytest.fixture
+def cle_patient(persona_clinic: Clinic) -> Patient:
+    return make_cle_patient(persona_clinic)
 
 
 @pytest.fixture
@@ -151,8 +158,8 @@ def caregiver(db: None) -> User:
 
 
 @pytest.fixture
-def child(clinic: Clinic, caregiver: User) -> Patient:
-    return make_child(clinic, caregiver)
+def child(persona_clinic: Clinic, caregiver: User) -> Patient:
+    return make_child(persona_clinic, caregiver)
 
 
 @pytest.fixture
@@ -162,10 +169,10 @@ def stranger(db: None) -> User:
 
 @pytest.fixture
 def world(
-    clinic: Clinic, ad_patient: Patient, cle_patient: Patient, caregiver: User, child: Patient, stranger: User
+    persona_clinic: Clinic, ad_patient: Patient, cle_patient: Patient, caregiver: User, child: Patient, stranger: User
 ) -> World:
     return World(
-        clinic=clinic,
+        clinic=persona_clinic,
         ad_patient=ad_patient,
         cle_patient=cle_patient,
         caregiver=caregiver,
