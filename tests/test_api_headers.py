@@ -20,8 +20,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Patient, User
 from tacro_topical.middleware import NoStoreMiddleware
-from tests.factories import CareTeamMembershipFactory, ClinicStaffFactory, DermatologistFactory, PatientFactory
-from tests.tracking.conftest import client_as, make_regimen
+from tests.personas import admin_client_as, client_as
+from tests.tracking.conftest import make_regimen
 
 pytestmark = pytest.mark.django_db
 
@@ -33,23 +33,10 @@ def frozen_now() -> Iterator[None]:
 
 
 @pytest.fixture
-def patient() -> Patient:
-    patient = PatientFactory(timezone="Asia/Qatar", first_name="Amira")
-    make_regimen(patient)
-    return patient
-
-
-@pytest.fixture
-def dermatologist(patient: Patient) -> User:
-    clinician = DermatologistFactory()
-    CareTeamMembershipFactory(patient=patient, clinician=clinician)
-    return clinician
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+def patient(ad_patient: Patient) -> Patient:
+    """The AD patient (Amira, in Qatar, on the clinic dermatologist's care team), with a regimen."""
+    make_regimen(ad_patient)
+    return ad_patient
 
 
 def assert_never_stored(response: HttpResponseBase) -> None:
@@ -79,10 +66,13 @@ ROUTES: dict[str, tuple[Request, int]] = {
     ),
     "an unknown API route": (lambda p, d: APIClient().get("/api/v1/no-such-route/"), 404),
     "the schema": (lambda p, d: APIClient().get("/api/schema/"), 200),
-    "the admin's patient list, searched": (lambda p, d: signed_in(d).get("/admin/accounts/patient/?q=Amira"), 200),
-    "the admin's review page": (lambda p, d: signed_in(d).get(f"/admin/accounts/patient/{p.pk}/review/"), 200),
+    "the admin's patient list, searched": (
+        lambda p, d: admin_client_as(d).get("/admin/accounts/patient/?q=Amira"),
+        200,
+    ),
+    "the admin's review page": (lambda p, d: admin_client_as(d).get(f"/admin/accounts/patient/{p.pk}/review/"), 200),
     "the admin's CSV export": (
-        lambda p, d: signed_in(d).get(
+        lambda p, d: admin_client_as(d).get(
             f"/admin/accounts/patient/{p.pk}/review/export.csv?since=2026-11-01&until=2026-11-21"
         ),
         200,
@@ -171,12 +161,12 @@ def test_without_public_docs_a_patient_is_refused(settings: Any, patient: Patien
 @pytest.mark.parametrize("path", DOCS)
 @pytest.mark.parametrize("who", ["dermatologist", "clinic staff"])
 def test_without_public_docs_a_signed_in_clinician_or_clinic_staff_reads_them(
-    settings: Any, dermatologist: User, path: str, who: str
+    settings: Any, dermatologist: User, clinic_staff: User, path: str, who: str
 ) -> None:
     settings.API_DOCS_PUBLIC = False
-    user = dermatologist if who == "dermatologist" else ClinicStaffFactory()
+    user = dermatologist if who == "dermatologist" else clinic_staff
 
-    response = signed_in(user).get(path)
+    response = admin_client_as(user).get(path)
 
     assert response.status_code == 200
     assert_never_stored(response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.forms import BaseForm
+from django.forms import BaseForm, MultiWidget
 from django.test import Client
 
 
@@ -26,6 +26,10 @@ def _form_fields(form: BaseForm, data: dict[str, Any]) -> None:
         if isinstance(value, bool):
             if value:
                 data[key] = "on"
+        elif isinstance(field.widget, MultiWidget):
+            # A split field (the admin's date and time boxes) posts one value per box: key_0, key_1, ...
+            for index, part in enumerate(field.widget.decompress(value)):
+                data[f"{key}_{index}"] = _as_post(part)
         else:
             data[key] = _as_post(value)
 

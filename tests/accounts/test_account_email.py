@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
 
 from accounts.models import Role, User
 from tests.factories import ClinicStaffFactory, UserFactory
+from tests.personas import admin_client_as
 
 pytestmark = pytest.mark.django_db
 
@@ -37,12 +37,6 @@ def test_an_address_a_person_types_still_passes() -> None:
     User(email="o'brien.ali@example.org", role=Role.PATIENT).full_clean(exclude=["password"])
 
 
-def admin_as(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.parametrize("who", ["clinic staff", "superuser"])
 @pytest.mark.parametrize("address", ADDRESSES_WITH_CONTROLS)
 def test_the_admins_add_forms_refuse_an_address_with_a_control_character(who: str, address: str) -> None:
@@ -55,7 +49,7 @@ def test_the_admins_add_forms_refuse_an_address_with_a_control_character(who: st
     if who == "superuser":
         body |= {"password1": "plum-orbit-lantern-42", "password2": "plum-orbit-lantern-42", "usable_password": "true"}
 
-    response = admin_as(adder).post(ADD_USER, body)
+    response = admin_client_as(adder).post(ADD_USER, body)
 
     assert response.status_code == 200
     assert "email" in response.context["adminform"].form.errors

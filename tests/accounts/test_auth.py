@@ -15,11 +15,8 @@ from accounts.models import Patient, User
 from tacro_topical import settings as project_settings
 from tests.factories import (
     TEST_PASSWORD,
-    CaregiverFactory,
     CareTeamMembershipFactory,
     DependentFactory,
-    DermatologistFactory,
-    PatientFactory,
     UserFactory,
 )
 
@@ -345,21 +342,18 @@ def me_as(client: APIClient, user: User) -> Any:
     return client.get(ME_URL)
 
 
-def test_me_shows_a_patient_their_role_and_their_own_record(api_client: APIClient) -> None:
-    patient = PatientFactory()
-
-    response = me_as(api_client, patient.user)
+def test_me_shows_a_patient_their_role_and_their_own_record(api_client: APIClient, ad_patient: Patient) -> None:
+    response = me_as(api_client, ad_patient.user)
 
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["role"] == "patient"
-    assert body["email"] == patient.user.email
-    assert [item["id"] for item in body["patients"]] == [str(patient.pk)]
+    assert body["email"] == ad_patient.user.email
+    assert [item["id"] for item in body["patients"]] == [str(ad_patient.pk)]
     assert "password" not in all_keys(body)
 
 
-def test_me_shows_a_caregiver_their_dependent(api_client: APIClient) -> None:
-    caregiver = CaregiverFactory()
+def test_me_shows_a_caregiver_their_dependent(api_client: APIClient, caregiver: User) -> None:
     dependent = DependentFactory(caregiver=caregiver)
     DependentFactory()  # someone else's child
 
@@ -371,8 +365,9 @@ def test_me_shows_a_caregiver_their_dependent(api_client: APIClient) -> None:
     assert [item["id"] for item in body["patients"]] == [str(dependent.pk)]
 
 
-def test_me_shows_a_dermatologist_no_patients_even_when_on_a_care_team(api_client: APIClient) -> None:
-    dermatologist = DermatologistFactory()
+def test_me_shows_a_dermatologist_no_patients_even_when_on_a_care_team(
+    api_client: APIClient, dermatologist: User
+) -> None:
     CareTeamMembershipFactory(clinician=dermatologist)
 
     response = me_as(api_client, dermatologist)
@@ -439,17 +434,16 @@ def test_four_failed_sign_ins_do_not_lock_the_account(api_client: APIClient) -> 
 
 
 @override_settings(AXES_FAILURE_LIMIT=3)
-def test_a_successful_admin_login_resets_the_failure_count() -> None:
-    user = DermatologistFactory()
+def test_a_successful_admin_login_resets_the_failure_count(dermatologist: User) -> None:
     client = Client()
     for _ in range(2):
-        assert client.post(ADMIN_LOGIN_URL, {"username": user.email, "password": "wrong"}).status_code == 200
-    assert client.post(ADMIN_LOGIN_URL, {"username": user.email, "password": TEST_PASSWORD}).status_code == 302
+        assert client.post(ADMIN_LOGIN_URL, {"username": dermatologist.email, "password": "wrong"}).status_code == 200
+    assert client.post(ADMIN_LOGIN_URL, {"username": dermatologist.email, "password": TEST_PASSWORD}).status_code == 302
     client.logout()
     for _ in range(2):
-        assert client.post(ADMIN_LOGIN_URL, {"username": user.email, "password": "wrong"}).status_code == 200
+        assert client.post(ADMIN_LOGIN_URL, {"username": dermatologist.email, "password": "wrong"}).status_code == 200
 
-    response = client.post(ADMIN_LOGIN_URL, {"username": user.email, "password": TEST_PASSWORD})
+    response = client.post(ADMIN_LOGIN_URL, {"username": dermatologist.email, "password": TEST_PASSWORD})
 
     assert response.status_code == 302
 
@@ -502,17 +496,16 @@ def test_the_lockout_counts_failures_whatever_the_email_letter_case(api_client: 
 
 
 @override_settings(AXES_FAILURE_LIMIT=3)
-def test_the_admin_login_form_locks_the_account_after_repeated_failures() -> None:
-    user = DermatologistFactory()
+def test_the_admin_login_form_locks_the_account_after_repeated_failures(dermatologist: User) -> None:
     client = Client()
     statuses = [
-        client.post(ADMIN_LOGIN_URL, {"username": user.email, "password": "wrong-password"}).status_code
+        client.post(ADMIN_LOGIN_URL, {"username": dermatologist.email, "password": "wrong-password"}).status_code
         for _ in range(4)
     ]
     assert statuses[0] == 200  # the form again, with an error
     assert 429 in statuses
 
-    response = client.post(ADMIN_LOGIN_URL, {"username": user.email, "password": TEST_PASSWORD})
+    response = client.post(ADMIN_LOGIN_URL, {"username": dermatologist.email, "password": TEST_PASSWORD})
 
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
@@ -520,25 +513,23 @@ def test_the_admin_login_form_locks_the_account_after_repeated_failures() -> Non
 
 
 @override_settings(AXES_FAILURE_LIMIT=3)
-def test_failures_on_the_admin_form_lock_the_api_sign_in_too(api_client: APIClient) -> None:
-    user = DermatologistFactory()
+def test_failures_on_the_admin_form_lock_the_api_sign_in_too(api_client: APIClient, dermatologist: User) -> None:
     client = Client()
     for _ in range(3):
-        client.post(ADMIN_LOGIN_URL, {"username": user.email, "password": "wrong-password"})
+        client.post(ADMIN_LOGIN_URL, {"username": dermatologist.email, "password": "wrong-password"})
 
-    response = sign_in(api_client, user.email, TEST_PASSWORD, REMOTE_ADDR="198.51.100.9")
+    response = sign_in(api_client, dermatologist.email, TEST_PASSWORD, REMOTE_ADDR="198.51.100.9")
 
     assert_locked_out(response)
 
 
-def test_the_admin_login_form_lets_a_staff_user_in_with_the_right_password() -> None:
-    user = DermatologistFactory()
+def test_the_admin_login_form_lets_a_staff_user_in_with_the_right_password(dermatologist: User) -> None:
     client = Client()
 
-    response = client.post(ADMIN_LOGIN_URL, {"username": user.email, "password": TEST_PASSWORD})
+    response = client.post(ADMIN_LOGIN_URL, {"username": dermatologist.email, "password": TEST_PASSWORD})
 
     assert response.status_code == 302
-    assert client.session["_auth_user_id"] == str(user.pk)
+    assert client.session["_auth_user_id"] == str(dermatologist.pk)
 
 
 # --- Password hashing ---------------------------------------------------------------------

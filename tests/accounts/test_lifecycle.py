@@ -29,7 +29,7 @@ from tests.accounts.test_auth import (
     patient_registration,
     sign_in,
 )
-from tests.factories import TEST_PASSWORD, CaregiverFactory, PatientFactory, UserFactory
+from tests.factories import TEST_PASSWORD, PatientFactory, UserFactory
 from tests.test_configuration import PROJECT_DIR, STRONG_SECRET
 
 pytestmark = pytest.mark.django_db
@@ -469,9 +469,8 @@ def test_changing_the_password_needs_a_signed_in_caller() -> None:
 # --- The account's language and names -----------------------------------------------------------------
 
 
-def test_me_shows_and_changes_the_language_and_names() -> None:
-    user = CaregiverFactory()
-    client = signed_in(user)
+def test_me_shows_and_changes_the_language_and_names(caregiver: User) -> None:
+    client = signed_in(caregiver)
     assert client.get(ME_URL).json()["language"] == "en"
 
     response = client.patch(ME_URL, {"language": "ar", "first_name": "Layla"}, format="json")
@@ -479,8 +478,8 @@ def test_me_shows_and_changes_the_language_and_names() -> None:
     assert response.status_code == 200, response.content
     assert (response.json()["language"], response.json()["first_name"]) == ("ar", "Layla")
     assert client.get(ME_URL).json()["language"] == "ar"
-    user.refresh_from_db()
-    assert (user.language, user.first_name) == (Language.ARABIC, "Layla")
+    caregiver.refresh_from_db()
+    assert (caregiver.language, caregiver.first_name) == (Language.ARABIC, "Layla")
 
 
 def test_me_refuses_an_unknown_language_or_field_naming_each() -> None:

@@ -11,7 +11,8 @@ from axes.models import AccessAttempt
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.factories import TEST_PASSWORD, DermatologistFactory, PatientFactory, UserFactory
+from accounts.models import User
+from tests.factories import TEST_PASSWORD, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +56,9 @@ def test_signing_in_to_ones_own_account_does_not_clear_the_failures_against_a_pa
     assert "access" not in thirteenth.json()
 
 
-def test_signing_in_to_ones_own_account_does_not_clear_the_failures_against_a_dermatologists_admin_login() -> None:
-    dermatologist = DermatologistFactory()
+def test_signing_in_to_ones_own_account_does_not_clear_the_failures_against_a_dermatologists_admin_login(
+    dermatologist: User,
+) -> None:
     attacker = UserFactory()
     admin = Client(REMOTE_ADDR=ATTACKER_ADDRESS)
     api = APIClient(REMOTE_ADDR=ATTACKER_ADDRESS)
@@ -71,11 +73,10 @@ def test_signing_in_to_ones_own_account_does_not_clear_the_failures_against_a_de
     assert "_auth_user_id" not in admin.session
 
 
-def test_one_addresss_failures_do_not_lock_out_the_others_behind_it() -> None:
+def test_one_addresss_failures_do_not_lock_out_the_others_behind_it(dermatologist: User) -> None:
     """A clinic behind one NAT: anyone's failures for made-up accounts must not lock the patients and the
     dermatologist out."""
     patient = PatientFactory().user
-    dermatologist = DermatologistFactory()
     shared_address = {"REMOTE_ADDR": "198.51.100.20"}
     api = APIClient(**shared_address)
     failures = [sign_in(api, f"made-up-{number}@test.example", "wrong-password").status_code for number in range(6)]

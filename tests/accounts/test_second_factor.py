@@ -32,15 +32,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts import second_factor
-from accounts.models import AuthSession, User
+from accounts.models import AuthSession, Patient, User
 from tacro_topical.session_timeout import LAST_SEEN_AT, SIGNED_IN_AT
 from tests.factories import (
     TEST_PASSWORD,
-    CaregiverFactory,
     CareTeamMembershipFactory,
-    ClinicStaffFactory,
     DermatologistFactory,
-    PatientFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -121,10 +118,10 @@ def email_step(client: Client, sending: Sending) -> None:
 # --- The admin ------------------------------------------------------------------------------------------------
 
 
-def test_when_required_a_clinicians_password_alone_signs_nobody_in(required: None) -> None:
+def test_when_required_a_clinicians_password_alone_signs_nobody_in(required: None, dermatologist: User) -> None:
     client = Client()
 
-    response = password_step(client, DermatologistFactory())
+    response = password_step(client, dermatologist)
 
     assert response.status_code == 302
     assert response["Location"].startswith(f"{SECOND_FACTOR}?next=")
@@ -133,19 +130,18 @@ def test_when_required_a_clinicians_password_alone_signs_nobody_in(required: Non
 
 
 def test_a_clinician_enrols_at_first_sign_in_with_one_code_and_sees_recovery_codes_once(
-    required: None, sending: Sending
+    required: None, sending: Sending, dermatologist: User
 ) -> None:
-    doctor = DermatologistFactory()
     client = Client()
-    password_step(client, doctor)
+    password_step(client, dermatologist)
     email_step(client, sending)
 
     page = client.get(f"{SECOND_FACTOR}?next={PATIENTS}").content.decode()
 
-    assert f"otpauth://totp/tacro-topical%3A{doctor.email.replace('@', '%40')}?secret=" in page
+    assert f"otpauth://totp/tacro-topical%3A{dermatologist.email.replace('@', '%40')}?secret=" in page
     secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page)
     assert secret, page
-    device = TOTPDevice.objects.get(user=doctor)
+    device = TOTPDevice.objects.get(user=dermatologist)
     assert not device.confirmed  # not before a code from it
     assert b32decode(secret.group(1).replace(" ", "")) == device.bin_key
 
@@ -154,10 +150,10 @@ def test_a_clinician_enrols_at_first_sign_in_with_one_code_and_sees_recovery_cod
     assert shown.status_code == 200
     codes = re.findall(r"<li>([a-z2-7]{8})</li>", shown.content.decode())
     assert len(codes) == settings.SECOND_FACTOR_RECOVERY_CODES
-    assert set(StaticToken.objects.filter(device__user=doctor).values_list("token", flat=True)) == set(codes)
+    assert set(StaticToken.objects.filter(device__user=dermatologist).values_list("token", flat=True)) == set(codes)
     device.refresh_from_db()
     assert device.confirmed
-    assert signed_in_as(client) == str(doctor.pk)
+    assert signed_in_as(client) == str(dermatologist.pk)
     assert client.get(PATIENTS).status_code == 200
     again = client.get(SECOND_FACTOR)
     assert again.status_code == 302  # the codes are not shown a second time
@@ -165,14 +161,13 @@ def test_a_clinician_enrols_at_first_sign_in_with_one_code_and_sees_recovery_cod
 
 
 def test_a_wrong_code_at_enrolment_confirms_nothing_signs_nobody_in_and_counts_as_a_failed_sign_in(
-    required: None, sending: Sending
+    required: None, sending: Sending, dermatologist: User
 ) -> None:
-    doctor = DermatologistFactory()
     client = Client()
-    password_step(client, doctor)
+    password_step(client, dermatologist)
     email_step(client, sending)
     client.get(SECOND_FACTOR)
-    device = TOTPDevice.objects.get(user=doctor)
+    device = TOTPDevice.objects.get(user=dermatologist)
 
     response = client.post(SECOND_FACTOR, {"code": wrong_code(device), "next": PATIENTS})
 
@@ -180,16 +175,15 @@ def test_a_wrong_code_at_enrolment_confirms_nothing_signs_nobody_in_and_counts_a
     assert "not accepted" in response.content.decode()
     device.refresh_from_db()
     assert not device.confirmed
-    assert not StaticToken.objects.filter(device__user=doctor).exists()
+    assert not StaticToken.objects.filter(device__user=dermatologist).exists()
     assert signed_in_as(client) is None
-    assert failures(doctor) == 1
+    assert failures(dermatologist) == 1
 
 
-def test_an_enrolled_clinician_signs_in_with_the_code_from_their_app(required: None) -> None:
-    staff = ClinicStaffFactory()
-    device = enrol(staff)
+def test_an_enrolled_clinician_signs_in_with_the_code_from_their_app(required: None, clinic_staff: User) -> None:
+    device = enrol(clinic_staff)
     client = Client()
-    password_step(client, staff)
+    password_step(client, clinic_staff)
 
     asked = client.get(f"{SECOND_FACTOR}?next={PATIENTS}")
     response = client.post(SECOND_FACTOR, {"code": code_now(device), "next": PATIENTS})
@@ -197,37 +191,35 @@ def test_an_enrolled_clinician_signs_in_with_the_code_from_their_app(required: N
     assert "otpauth://" not in asked.content.decode()  # an enrolled account is never shown its secret again
     assert response.status_code == 302
     assert response["Location"] == PATIENTS
-    assert signed_in_as(client) == str(staff.pk)
+    assert signed_in_as(client) == str(clinic_staff.pk)
     assert client.get(PATIENTS).status_code == 200
 
 
-def test_a_recovery_code_signs_in_to_the_admin_once(required: None, clock: Any) -> None:
-    doctor = DermatologistFactory()
-    enrol(doctor)
-    recovery = StaticToken.objects.filter(device__user=doctor).first().token
+def test_a_recovery_code_signs_in_to_the_admin_once(required: None, clock: Any, dermatologist: User) -> None:
+    enrol(dermatologist)
+    recovery = StaticToken.objects.filter(device__user=dermatologist).first().token
     client = Client()
-    password_step(client, doctor)
+    password_step(client, dermatologist)
 
     assert client.post(SECOND_FACTOR, {"code": recovery.upper(), "next": PATIENTS}).status_code == 302
-    assert signed_in_as(client) == str(doctor.pk)
+    assert signed_in_as(client) == str(dermatologist.pk)
     client.post("/admin/logout/")
     clock.shift(STEP)
-    password_step(client, doctor)
+    password_step(client, dermatologist)
     refused = client.post(SECOND_FACTOR, {"code": recovery, "next": PATIENTS})
 
     assert refused.status_code == 200
     assert signed_in_as(client) is None
-    assert StaticToken.objects.filter(device__user=doctor).count() == settings.SECOND_FACTOR_RECOVERY_CODES - 1
+    assert StaticToken.objects.filter(device__user=dermatologist).count() == settings.SECOND_FACTOR_RECOVERY_CODES - 1
 
 
 def test_wrong_codes_in_the_admin_lock_the_account_as_wrong_passwords_do(
-    required: None, settings: Any, clock: Any
+    required: None, settings: Any, clock: Any, dermatologist: User
 ) -> None:
     settings.AXES_FAILURE_LIMIT = 3
-    doctor = DermatologistFactory()
-    device = enrol(doctor)
+    device = enrol(dermatologist)
     client = Client()
-    password_step(client, doctor)
+    password_step(client, dermatologist)
     statuses = []
     for _ in range(3):
         clock.shift(STEP)
@@ -237,14 +229,13 @@ def test_wrong_codes_in_the_admin_lock_the_account_as_wrong_passwords_do(
     clock.shift(STEP)
     assert client.post(SECOND_FACTOR, {"code": code_now(device), "next": PATIENTS}).status_code == 302  # to login
     assert signed_in_as(client) is None
-    assert password_step(Client(), doctor).status_code == 429
+    assert password_step(Client(), dermatologist).status_code == 429
 
 
-def test_the_code_step_lasts_five_minutes(required: None, clock: Any) -> None:
-    doctor = DermatologistFactory()
-    device = enrol(doctor)
+def test_the_code_step_lasts_five_minutes(required: None, clock: Any, dermatologist: User) -> None:
+    device = enrol(dermatologist)
     client = Client()
-    password_step(client, doctor)
+    password_step(client, dermatologist)
     clock.shift(datetime.timedelta(minutes=5, seconds=1))
 
     response = client.post(SECOND_FACTOR, {"code": code_now(device), "next": PATIENTS})
@@ -255,10 +246,10 @@ def test_the_code_step_lasts_five_minutes(required: None, clock: Any) -> None:
 
 
 def test_the_admin_refuses_a_session_without_a_code_when_required_and_allows_it_when_not(
-    settings: Any,
+    settings: Any, dermatologist: User
 ) -> None:
     client = Client()
-    client.force_login(DermatologistFactory())  # signed in by password alone
+    client.force_login(dermatologist)  # signed in by password alone
 
     settings.SECOND_FACTOR_REQUIRED = True
     refused = client.get(PATIENTS)
@@ -270,8 +261,10 @@ def test_the_admin_refuses_a_session_without_a_code_when_required_and_allows_it_
     assert allowed.status_code == 200
 
 
-def test_in_local_mode_only_a_clinician_who_enrolled_is_asked_for_a_code(optional: None) -> None:
-    without, enrolled = DermatologistFactory(), DermatologistFactory()
+def test_in_local_mode_only_a_clinician_who_enrolled_is_asked_for_a_code(
+    optional: None, stranger: User, dermatologist: User
+) -> None:
+    without, enrolled = stranger, dermatologist
     enrol(enrolled)
     first, second = Client(), Client()
 
@@ -282,30 +275,30 @@ def test_in_local_mode_only_a_clinician_who_enrolled_is_asked_for_a_code(optiona
 
 
 def test_in_local_mode_a_signed_in_clinician_may_enrol_and_the_session_counts_as_verified(
-    optional: None, sending: Sending
+    optional: None, sending: Sending, dermatologist: User
 ) -> None:
-    doctor = DermatologistFactory()
     client = Client()
-    client.force_login(doctor)
+    client.force_login(dermatologist)
     assert "otpauth://" not in client.get(SECOND_FACTOR).content.decode()  # the e-mailed code first, here too
     email_step(client, sending)
     client.get(SECOND_FACTOR)
-    device = TOTPDevice.objects.get(user=doctor)
+    device = TOTPDevice.objects.get(user=dermatologist)
 
     shown = client.post(SECOND_FACTOR, {"code": code_now(device)})
 
     assert len(re.findall(r"<li>([a-z2-7]{8})</li>", shown.content.decode())) == settings.SECOND_FACTOR_RECOVERY_CODES
-    assert second_factor.is_enrolled(doctor)
+    assert second_factor.is_enrolled(dermatologist)
     assert client.get(PATIENTS).status_code == 200  # asked for a code from now on, and this session gave one
 
 
 # --- Enrolment takes a code e-mailed to the account (review of #22, Defect 7) -----------------------------------
 
 
-def test_a_password_alone_never_shows_an_authenticator_secret_nor_enrols_one(required: None, sending: Sending) -> None:
-    doctor = DermatologistFactory()
+def test_a_password_alone_never_shows_an_authenticator_secret_nor_enrols_one(
+    required: None, sending: Sending, dermatologist: User
+) -> None:
     attacker = Client()  # has the password, not the mailbox
-    password_step(attacker, doctor)
+    password_step(attacker, dermatologist)
 
     page = attacker.get(f"{SECOND_FACTOR}?next={PATIENTS}")
     with sending():
@@ -318,23 +311,22 @@ def test_a_password_alone_never_shows_an_authenticator_secret_nor_enrols_one(req
         assert response.status_code == 200
         assert "otpauth://" not in response.content.decode()
         assert 'id="totp-secret"' not in response.content.decode()
-    assert not TOTPDevice.objects.filter(user=doctor).exists()  # no secret was even made
-    assert message.to == [doctor.email]  # the code goes to the account's address, never onto the page
+    assert not TOTPDevice.objects.filter(user=dermatologist).exists()  # no secret was even made
+    assert message.to == [dermatologist.email]  # the code goes to the account's address, never onto the page
     assert code not in asked.content.decode()
     assert code not in str(message.subject)  # subjects show on lock screens
     assert "not accepted" in guessed.content.decode()
-    assert failures(doctor) == 1  # a wrong e-mailed code is a failed sign-in too
+    assert failures(dermatologist) == 1  # a wrong e-mailed code is a failed sign-in too
     assert signed_in_as(attacker) is None
     assert attacker.get(PATIENTS)["Location"].startswith(LOGIN)
 
 
 def test_an_e_mailed_code_works_once_for_five_minutes_and_only_the_latest_one_sent(
-    optional: None, sending: Sending, clock: Any
+    optional: None, sending: Sending, clock: Any, dermatologist: User
 ) -> None:
-    doctor = DermatologistFactory()
     client, other_session = Client(), Client()
-    client.force_login(doctor)
-    other_session.force_login(doctor)
+    client.force_login(dermatologist)
+    other_session.force_login(dermatologist)
 
     replaced = email_code_sent(client, sending)
     clock.shift(datetime.timedelta(seconds=61))
@@ -357,10 +349,11 @@ def test_an_e_mailed_code_works_once_for_five_minutes_and_only_the_latest_one_se
     assert "otpauth://" not in used.content.decode()
 
 
-def test_enrolment_codes_are_e_mailed_at_most_once_a_minute(required: None, sending: Sending, clock: Any) -> None:
-    doctor = DermatologistFactory()
+def test_enrolment_codes_are_e_mailed_at_most_once_a_minute(
+    required: None, sending: Sending, clock: Any, dermatologist: User
+) -> None:
     client = Client()
-    password_step(client, doctor)
+    password_step(client, dermatologist)
 
     email_code_sent(client, sending)
     with sending():
@@ -373,11 +366,10 @@ def test_enrolment_codes_are_e_mailed_at_most_once_a_minute(required: None, send
 
 
 def test_the_enrolment_e_mail_is_written_and_sent_by_a_worker_after_the_commit(
-    required: None, django_capture_on_commit_callbacks: Any
+    required: None, django_capture_on_commit_callbacks: Any, dermatologist: User
 ) -> None:
-    doctor = DermatologistFactory()
     client = Client()
-    password_step(client, doctor)
+    password_step(client, dermatologist)
 
     with django_capture_on_commit_callbacks(execute=False) as after_commit:
         client.post(SECOND_FACTOR, {"send": "1", "next": PATIENTS})
@@ -385,17 +377,18 @@ def test_the_enrolment_e_mail_is_written_and_sent_by_a_worker_after_the_commit(
     assert len(after_commit) == 1
     assert mail.outbox == []
     # The code is made as the e-mail is written: it never travels through the task queue.
-    assert EmailDevice.objects.get(user=doctor).token is None
+    assert EmailDevice.objects.get(user=dermatologist).token is None
 
 
-def test_an_e_mailed_enrolment_code_is_never_a_way_to_sign_in(required: None, api_client: APIClient) -> None:
-    doctor = DermatologistFactory()
-    enrol(doctor)
-    code = second_factor.enrolment_email_code_issue(doctor)
+def test_an_e_mailed_enrolment_code_is_never_a_way_to_sign_in(
+    required: None, api_client: APIClient, dermatologist: User
+) -> None:
+    enrol(dermatologist)
+    code = second_factor.enrolment_email_code_issue(dermatologist)
     client = Client()
-    password_step(client, doctor)
+    password_step(client, dermatologist)
 
-    assert sign_in(api_client, doctor, otp=code).status_code == 401
+    assert sign_in(api_client, dermatologist, otp=code).status_code == 401
     assert client.post(SECOND_FACTOR, {"code": code, "next": PATIENTS}).status_code == 200
     assert signed_in_as(client) is None
 
@@ -403,11 +396,12 @@ def test_an_e_mailed_enrolment_code_is_never_a_way_to_sign_in(required: None, ap
 # --- The API and browser sessions (review of #22, Defect 4) ----------------------------------------------------
 
 
-def test_when_required_the_api_refuses_a_browser_session_that_gave_no_code_as_the_admin_does(required: None) -> None:
-    doctor = DermatologistFactory()
-    patient = CareTeamMembershipFactory(clinician=doctor).patient
+def test_when_required_the_api_refuses_a_browser_session_that_gave_no_code_as_the_admin_does(
+    required: None, dermatologist: User, ad_patient: Patient
+) -> None:
+    patient = ad_patient  # on the dermatologist's care team
     client = Client()
-    client.force_login(doctor)  # the password alone: a session from before the second factor, say
+    client.force_login(dermatologist)  # the password alone: a session from before the second factor, say
 
     admin_index = client.get("/admin/")
     listing = client.get(API_PATIENTS)
@@ -418,11 +412,13 @@ def test_when_required_the_api_refuses_a_browser_session_that_gave_no_code_as_th
     assert patient.first_name not in listing.content.decode() + detail.content.decode()
 
 
-def test_a_browser_session_that_gave_the_code_or_needs_none_reaches_the_api(settings: Any) -> None:
+def test_a_browser_session_that_gave_the_code_or_needs_none_reaches_the_api(
+    settings: Any, dermatologist: User, ad_patient: Patient
+) -> None:
     settings.SECOND_FACTOR_REQUIRED = True
-    doctor = DermatologistFactory()
+    doctor = dermatologist
     device = enrol(doctor)
-    patient = CareTeamMembershipFactory(clinician=doctor).patient
+    patient = ad_patient  # on the dermatologist's care team
     verified = Client()
     password_step(verified, doctor)
     verified.post(SECOND_FACTOR, {"code": code_now(device), "next": PATIENTS})
@@ -445,9 +441,9 @@ def sign_in(client: APIClient, user: User, **extra: str) -> Any:
 
 
 def test_when_required_clinicians_without_otp_get_a_401_asking_for_it_and_patients_do_not(
-    required: None, api_client: APIClient
+    required: None, api_client: APIClient, dermatologist: User, clinic_staff: User, ad_patient: Patient, caregiver: User
 ) -> None:
-    doctor, staff = DermatologistFactory(), ClinicStaffFactory()
+    doctor, staff = dermatologist, clinic_staff
     enrol(doctor)
 
     for clinician in (doctor, staff):  # staff has not even enrolled yet
@@ -456,17 +452,18 @@ def test_when_required_clinicians_without_otp_get_a_401_asking_for_it_and_patien
         assert set(response.json()) == {"detail"}
         assert "second factor" in response.json()["detail"]
         assert "`otp`" in response.json()["detail"]
-    for person in (PatientFactory().user, CaregiverFactory()):
+    for person in (ad_patient.user, caregiver):
         assert sign_in(api_client, person).status_code == 200
     assert failures(doctor) == 0  # asking the person for a code is not a failure
 
 
-def test_a_clinician_gets_tokens_with_the_right_otp_and_only_with_it(required: None, api_client: APIClient) -> None:
-    doctor = DermatologistFactory()
-    device = enrol(doctor)
+def test_a_clinician_gets_tokens_with_the_right_otp_and_only_with_it(
+    required: None, api_client: APIClient, dermatologist: User
+) -> None:
+    device = enrol(dermatologist)
 
-    without = sign_in(api_client, doctor)
-    response = sign_in(api_client, doctor, otp=code_now(device))
+    without = sign_in(api_client, dermatologist)
+    response = sign_in(api_client, dermatologist, otp=code_now(device))
 
     assert without.status_code == 401
     assert response.status_code == 200, response.content
@@ -474,63 +471,61 @@ def test_a_clinician_gets_tokens_with_the_right_otp_and_only_with_it(required: N
 
 
 def test_a_wrong_otp_is_a_401_and_counts_toward_the_lockout_like_a_wrong_password(
-    required: None, settings: Any, api_client: APIClient, clock: Any
+    required: None, settings: Any, api_client: APIClient, clock: Any, dermatologist: User
 ) -> None:
     settings.AXES_FAILURE_LIMIT = 3
-    doctor = DermatologistFactory()
-    device = enrol(doctor)
+    device = enrol(dermatologist)
     statuses = []
     for _ in range(3):
         clock.shift(STEP)
-        response = sign_in(api_client, doctor, otp=wrong_code(device))
+        response = sign_in(api_client, dermatologist, otp=wrong_code(device))
         statuses.append(response.status_code)
 
     assert statuses == [401, 401, 429]
-    assert failures(doctor) == 3
+    assert failures(dermatologist) == 3
     clock.shift(STEP)
-    locked = sign_in(api_client, doctor, otp=code_now(device))
+    locked = sign_in(api_client, dermatologist, otp=code_now(device))
     assert locked.status_code == 429
     assert int(locked["Retry-After"]) > 0
 
 
-def test_a_wrong_otp_says_a_code_is_needed(required: None, api_client: APIClient) -> None:
-    doctor = DermatologistFactory()
-    device = enrol(doctor)
+def test_a_wrong_otp_says_a_code_is_needed(required: None, api_client: APIClient, dermatologist: User) -> None:
+    device = enrol(dermatologist)
 
-    response = sign_in(api_client, doctor, otp=wrong_code(device))
-    missing = sign_in(api_client, doctor)
+    response = sign_in(api_client, dermatologist, otp=wrong_code(device))
+    missing = sign_in(api_client, dermatologist)
 
     assert response.status_code == 401
     assert set(response.json()) == {"detail"}
     assert "authenticator" in response.json()["detail"]
     assert missing.status_code == 401
     # The code is checked before any token is made: a refused sign-in starts no session.
-    assert not AuthSession.objects.filter(user=doctor).exists()
+    assert not AuthSession.objects.filter(user=dermatologist).exists()
 
 
-def test_an_authenticator_code_works_once(required: None, api_client: APIClient) -> None:
-    doctor = DermatologistFactory()
-    device = enrol(doctor)
+def test_an_authenticator_code_works_once(required: None, api_client: APIClient, dermatologist: User) -> None:
+    device = enrol(dermatologist)
     code = code_now(device)
 
-    assert sign_in(api_client, doctor, otp=code).status_code == 200
-    assert sign_in(api_client, doctor, otp=code).status_code == 401
+    assert sign_in(api_client, dermatologist, otp=code).status_code == 200
+    assert sign_in(api_client, dermatologist, otp=code).status_code == 401
 
 
-def test_a_recovery_code_gives_tokens_once(required: None, api_client: APIClient, clock: Any) -> None:
-    doctor = DermatologistFactory()
-    enrol(doctor)
-    recovery = StaticToken.objects.filter(device__user=doctor).first().token
+def test_a_recovery_code_gives_tokens_once(
+    required: None, api_client: APIClient, clock: Any, dermatologist: User
+) -> None:
+    enrol(dermatologist)
+    recovery = StaticToken.objects.filter(device__user=dermatologist).first().token
 
-    assert sign_in(api_client, doctor, otp=recovery).status_code == 200
+    assert sign_in(api_client, dermatologist, otp=recovery).status_code == 200
     clock.shift(STEP)
-    assert sign_in(api_client, doctor, otp=recovery).status_code == 401
+    assert sign_in(api_client, dermatologist, otp=recovery).status_code == 401
 
 
 def test_in_local_mode_a_clinician_who_enrolled_needs_otp_and_one_who_did_not_does_not(
-    optional: None, api_client: APIClient
+    optional: None, api_client: APIClient, stranger: User, dermatologist: User
 ) -> None:
-    without, enrolled = DermatologistFactory(), DermatologistFactory()
+    without, enrolled = stranger, dermatologist
     device = enrol(enrolled)
 
     assert sign_in(api_client, without).status_code == 200
@@ -579,9 +574,11 @@ def test_the_second_factor_is_required_in_production_optional_locally_and_sessio
 # --- Admin sessions end ---------------------------------------------------------------------------------------------
 
 
-def test_an_admin_session_ends_after_30_minutes_without_a_request(optional: None, clock: Any) -> None:
+def test_an_admin_session_ends_after_30_minutes_without_a_request(
+    optional: None, clock: Any, dermatologist: User
+) -> None:
     client = Client()
-    client.force_login(DermatologistFactory())
+    client.force_login(dermatologist)
     clock.shift(datetime.timedelta(minutes=29))
     assert client.get(PATIENTS).status_code == 200
 
@@ -593,9 +590,11 @@ def test_an_admin_session_ends_after_30_minutes_without_a_request(optional: None
     assert "after 30 minutes without activity" in response.content.decode()
 
 
-def test_an_admin_session_ends_12_hours_after_sign_in_however_busy(optional: None, clock: Any) -> None:
+def test_an_admin_session_ends_12_hours_after_sign_in_however_busy(
+    optional: None, clock: Any, dermatologist: User
+) -> None:
     client = Client()
-    client.force_login(DermatologistFactory())
+    client.force_login(dermatologist)
     for _ in range(12 * 60 // 20):  # a request every 20 minutes, for 12 hours
         clock.shift(datetime.timedelta(minutes=20))
         assert client.get(PATIENTS).status_code == 200
@@ -607,10 +606,10 @@ def test_an_admin_session_ends_12_hours_after_sign_in_however_busy(optional: Non
     assert signed_in_as(client) is None
 
 
-def test_the_idle_timeout_follows_its_setting(optional: None, clock: Any, settings: Any) -> None:
+def test_the_idle_timeout_follows_its_setting(optional: None, clock: Any, settings: Any, dermatologist: User) -> None:
     settings.SESSION_IDLE_TIMEOUT = datetime.timedelta(minutes=5)
     client = Client()
-    client.force_login(DermatologistFactory())
+    client.force_login(dermatologist)
 
     clock.shift(datetime.timedelta(minutes=5, seconds=1))
 
@@ -618,11 +617,12 @@ def test_the_idle_timeout_follows_its_setting(optional: None, clock: Any, settin
     assert signed_in_as(client) is None
 
 
-def test_a_session_signed_in_before_the_session_clocks_is_ended_not_given_new_clocks(optional: None) -> None:
-    doctor = DermatologistFactory()
+def test_a_session_signed_in_before_the_session_clocks_is_ended_not_given_new_clocks(
+    optional: None, dermatologist: User
+) -> None:
     admin_client, api_session = Client(), Client()
     for client in (admin_client, api_session):
-        client.force_login(doctor)
+        client.force_login(dermatologist)
         session = client.session
         del session[SIGNED_IN_AT], session[LAST_SEEN_AT]  # as a session from before the deploy has neither
         session.save()

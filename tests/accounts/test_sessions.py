@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.tokens import default_token_generator
 from django.db import connection
-from django.test import Client, RequestFactory, override_settings
+from django.test import RequestFactory, override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
@@ -29,7 +29,8 @@ from accounts import links, services, tokens
 from accounts.models import AuthSession, Role, SessionEnd, User
 from accounts.tokens import SessionJWTAuthentication, SessionRefreshToken
 from tests.accounts.test_auth import LOGOUT_URL, ME_URL, NEW_PASSWORD, REFRESH_URL, sign_in
-from tests.factories import TEST_PASSWORD, DermatologistFactory, UserFactory
+from tests.factories import TEST_PASSWORD, UserFactory
+from tests.personas import admin_client_as
 
 pytestmark = pytest.mark.django_db
 
@@ -143,18 +144,12 @@ def test_a_password_reset_ends_every_token_issued_before_it() -> None:
 # --- A password set outside the API ends the account's sessions too (review of #22, defect 3) ------------
 
 
-def admin_as(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_a_password_a_superuser_sets_on_the_admins_password_page_ends_every_session_of_the_account() -> None:
     user = UserFactory()
     phone, laptop = pair_for(user), pair_for(user)
     superuser = UserFactory(is_superuser=True, is_staff=True, role=Role.CLINIC_STAFF)
 
-    response = admin_as(superuser).post(
+    response = admin_client_as(superuser).post(
         f"/admin/accounts/user/{user.pk}/password/",
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
     )
@@ -166,11 +161,10 @@ def test_a_password_a_superuser_sets_on_the_admins_password_page_ends_every_sess
     assert me_with(pair_for(user, NEW_PASSWORD)["access"]) == 200
 
 
-def test_a_clinician_changing_their_own_password_in_the_admin_ends_their_api_sessions() -> None:
-    doctor = DermatologistFactory()
-    app = pair_for(doctor)
+def test_a_clinician_changing_their_own_password_in_the_admin_ends_their_api_sessions(dermatologist: User) -> None:
+    app = pair_for(dermatologist)
 
-    response = admin_as(doctor).post(
+    response = admin_client_as(dermatologist).post(
         "/admin/password_change/",
         {"old_password": TEST_PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
     )
