@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.apis import patient_for_request
-from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tracking import rules, selectors
 from tracking import serializers as shapes
+from tracking.apis.shared import read_responses
 
 
 class AdherenceApi(APIView):
@@ -27,7 +27,7 @@ class AdherenceApi(APIView):
             ),
             OpenApiParameter("to", datetime.date, description="Last local date, included; default today."),
         ],
-        responses={200: shapes.AdherenceSerializer, 400: VALIDATION_ERROR, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        responses=read_responses({200: shapes.AdherenceSerializer}, with_query=True),
         summary="Logged over expected doses per local date, and the current streak",
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:

@@ -20,10 +20,10 @@ from rest_framework.views import APIView
 from accounts.apis import patient_for_request
 from accounts.models import Patient
 from tacro_topical.pagination import NewestFirstCursorPagination
-from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, ErrorSerializer
+from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, ErrorSerializer
 from tracking import rules, selectors, services
 from tracking import serializers as shapes
-from tracking.apis.shared import context_for, patient_with_clock
+from tracking.apis.shared import context_for, patient_with_clock, read_responses, write_responses
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
 from tracking.services import LogResult, Outcome
@@ -169,7 +169,7 @@ def log_routes(
         LogListApi.get,
         operation_id=f"{name}_list",
         parameters=LOG_FILTERS,
-        responses={200: output_serializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        responses=read_responses({200: output_serializer(many=True)}, with_query=True),
         summary=f"The patient's {what}, newest first; times in the patient's zone",
     )
     list_methods["post"] = documented(
@@ -177,12 +177,14 @@ def log_routes(
         operation_id=f"{name}_create",
         request=input_serializer,
         responses={
-            201: OpenApiResponse(output_serializer, description="Stored."),
-            200: OpenApiResponse(output_serializer, description="Already stored with the same content: the entry."),
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
+            **write_responses(
+                {
+                    201: OpenApiResponse(output_serializer, description="Stored."),
+                    200: OpenApiResponse(
+                        output_serializer, description="Already stored with the same content: the entry."
+                    ),
+                }
+            ),
             409: conflict_response(output_serializer),
         },
         summary=f"Log one of the patient's {what} (idempotent on the client's id)",
@@ -192,7 +194,7 @@ def log_routes(
     detail_methods["get"] = documented(
         LogDetailApi.get,
         operation_id=f"{name}_retrieve",
-        responses={200: output_serializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        responses=read_responses({200: output_serializer}),
         summary=f"One of the patient's {what}",
     )
     detail_methods["patch"] = documented(
@@ -200,14 +202,11 @@ def log_routes(
         operation_id=f"{name}_partial_update",
         request=correction_serializer,
         responses={
-            200: output_serializer,
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
+            **write_responses({200: output_serializer}),
             403: OpenApiResponse(
                 ErrorSerializer,
                 description=f"Not the creator, a clinician, or past {HOURS} hours (then only the note).",
             ),
-            404: NOT_FOUND,
         },
         summary=f"Correct a log within {HOURS} hours of logging it; after that, only its note",
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from accounts.apis import patient_for_request
 from accounts.models import Patient
 from tacro_topical.pagination import NewestFirstCursorPagination
-from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tracking import selectors, services
 from tracking import serializers as shapes
+from tracking.apis.shared import read_responses, write_responses
 from tracking.models import Regimen
 
 
@@ -35,12 +35,7 @@ class RegimenListApi(GenericAPIView):
 
     @extend_schema(
         operation_id="regimens_list",
-        responses={
-            200: shapes.RegimenSerializer(many=True),
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
-            404: NOT_FOUND,
-        },
+        responses=read_responses({200: shapes.RegimenSerializer(many=True)}, with_query=True),
         summary="The patient's regimens, newest first, stepped-down ones included",
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -52,13 +47,7 @@ class RegimenListApi(GenericAPIView):
     @extend_schema(
         operation_id="regimens_create",
         request=shapes.RegimenCreateSerializer,
-        responses={
-            201: shapes.RegimenSerializer,
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-        },
+        responses=write_responses({201: shapes.RegimenSerializer}),
         summary="Record a prescription the patient follows",
     )
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -83,10 +72,20 @@ def regimen_for_request(
     return patient, regimen
 
 
+def regimen_change(
+    request: Request, patient_id: uuid.UUID, regimen_id: uuid.UUID, shape: type[serializers.Serializer], **options: Any
+) -> tuple[Patient, Regimen, dict[str, Any]]:
+    """The regimen the caller acts on, and the body validated by `shape`, which reads the regimen from its context."""
+    patient, regimen = regimen_for_request(request, patient_id, regimen_id, to_act=True)
+    serializer = shape(data=request.data, context={"regimen": regimen}, **options)
+    serializer.is_valid(raise_exception=True)
+    return patient, regimen, serializer.validated_data
+
+
 class RegimenDetailApi(APIView):
     @extend_schema(
         operation_id="regimens_retrieve",
-        responses={200: shapes.RegimenSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        responses=read_responses({200: shapes.RegimenSerializer}),
         summary="One regimen, with its FTU suggestion and tube estimate",
     )
     def get(self, request: Request, patient_id: uuid.UUID, regimen_id: uuid.UUID) -> Response:
@@ -96,20 +95,14 @@ class RegimenDetailApi(APIView):
     @extend_schema(
         operation_id="regimens_partial_update",
         request=shapes.RegimenUpdateSerializer,
-        responses={
-            200: shapes.RegimenSerializer,
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-        },
+        responses=write_responses({200: shapes.RegimenSerializer}),
         summary="Change areas, times, weekdays, end date or tube (drug, strength and phase step down)",
     )
     def patch(self, request: Request, patient_id: uuid.UUID, regimen_id: uuid.UUID) -> Response:
-        patient, regimen = regimen_for_request(request, patient_id, regimen_id, to_act=True)
-        serializer = shapes.RegimenUpdateSerializer(data=request.data, partial=True, context={"regimen": regimen})
-        serializer.is_valid(raise_exception=True)
-        regimen = services.regimen_update(regimen=regimen, **serializer.validated_data)
+        patient, regimen, changes = regimen_change(
+            request, patient_id, regimen_id, shapes.RegimenUpdateSerializer, partial=True
+        )
+        regimen = services.regimen_update(regimen=regimen, **changes)
         return Response(regimen_answer(regimen, patient))
 
 
@@ -117,22 +110,14 @@ class RegimenStepDownApi(APIView):
     @extend_schema(
         operation_id="regimens_step_down",
         request=shapes.RegimenStepDownSerializer,
-        responses={
-            201: shapes.RegimenSerializer,
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-        },
+        responses=write_responses({201: shapes.RegimenSerializer}),
         summary="Step down (0.1% to 0.03%, or treatment to maintenance): end this regimen, start the next",
     )
     def post(self, request: Request, patient_id: uuid.UUID, regimen_id: uuid.UUID) -> Response:
-        patient, regimen = regimen_for_request(request, patient_id, regimen_id, to_act=True)
-        serializer = shapes.RegimenStepDownSerializer(data=request.data, context={"regimen": regimen})
-        serializer.is_valid(raise_exception=True)
+        patient, regimen, changes = regimen_change(request, patient_id, regimen_id, shapes.RegimenStepDownSerializer)
         following = services.regimen_step_down(
             regimen=regimen,
             created_by=request.user,  # type: ignore[arg-type]
-            **serializer.validated_data,
+            **changes,
         )
         return Response(regimen_answer(following, patient), status=status.HTTP_201_CREATED)

@@ -1,5 +1,6 @@
 """What the tracking routes under /api/v1/patients/{patient}/ share: the serializer context with the
-patient's clock, and the patient with their zone history read once."""
+patient's clock, the patient with their zone history read once, and the documented answers of a
+read and of a write (reminders/apis.py uses these too)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rest_framework.request import Request
 from accounts.apis import patient_for_request
 from accounts.clock import PatientClock
 from accounts.models import Patient
+from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tracking import selectors
 
 
@@ -23,3 +25,15 @@ def patient_with_clock(request: Request, patient_id: uuid.UUID, *, to_act: bool 
     """`patient_for_request`, with the zone history read now, once: the service's PatientClock and the
     answer's share it. Only for views that never change the patient's zone, which would leave it stale."""
     return selectors.zone_history_read(patient_for_request(request, patient_id, to_act=to_act))
+
+
+def read_responses(answers: dict[int, Any], *, with_query: bool = False) -> dict[int, Any]:
+    """A read's documented answers: its own (`answers`), then 401 and 404 (a patient the caller may not see);
+    `with_query` adds 400 for query parameters (filters, a cursor)."""
+    return {**answers, **({400: VALIDATION_ERROR} if with_query else {}), 401: UNAUTHENTICATED, 404: NOT_FOUND}
+
+
+def write_responses(answers: dict[int, Any]) -> dict[int, Any]:
+    """A write's documented answers: its own (`answers`), then 400, 401, 403 (a caller who may see the patient
+    but not act for them, such as a reviewing clinician) and 404."""
+    return {**answers, 400: VALIDATION_ERROR, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND}

@@ -14,10 +14,9 @@ from rest_framework.views import APIView
 
 from accounts.models import Patient, User
 from tacro_topical.errors import errors_by_field_path
-from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tracking import rules, services
 from tracking import serializers as shapes
-from tracking.apis.shared import patient_with_clock
+from tracking.apis.shared import patient_with_clock, write_responses
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
 from tracking.services import Outcome
@@ -35,13 +34,7 @@ class SyncApi(APIView):
     @extend_schema(
         operation_id="sync",
         request=shapes.SyncBatchSerializer,
-        responses={
-            200: shapes.SyncResponseSerializer,
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-        },
+        responses=write_responses({200: shapes.SyncResponseSerializer}),
         summary="Store a batch written offline: each item on its own, a status per item in request order",
     )
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
