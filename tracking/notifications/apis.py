@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
+from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -98,17 +99,19 @@ def own_notification(request: Request, notification_id: uuid.UUID) -> Notificati
     return notification
 
 
-class NotificationListApi(GenericAPIView):
-    pagination_class = NewestFirstCursorPagination
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         operation_id="notifications_list",
         responses={200: NotificationSerializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
         summary="The caller's inbox, newest first",
     )
-    def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.inbox_of(caller(request)))
-        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
+)
+class NotificationListApi(ListAPIView):
+    pagination_class = NewestFirstCursorPagination
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        return selectors.inbox_of(caller(self.request))
 
 
 class NotificationAckApi(APIView):
@@ -141,17 +144,19 @@ class NotificationSnoozeApi(APIView):
 # --- Devices -------------------------------------------------------------------------------------
 
 
-class DeviceListApi(GenericAPIView):
-    pagination_class = NewestFirstCursorPagination
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         operation_id="devices_list",
         responses={200: DeviceSerializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
         summary="The caller's push devices, deactivated ones included with the reason",
     )
-    def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.devices_of(caller(request)))
-        return self.get_paginated_response(DeviceSerializer(page, many=True).data)
+)
+class DeviceListApi(ListAPIView):
+    pagination_class = NewestFirstCursorPagination
+    serializer_class = DeviceSerializer
+
+    def get_queryset(self) -> QuerySet[Device]:
+        return selectors.devices_of(caller(self.request))
 
     @extend_schema(
         operation_id="devices_register",

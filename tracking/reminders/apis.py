@@ -131,6 +131,14 @@ def apply_setting(patient: Patient, kind: str, data: dict[str, Any]) -> dict[str
     return ReminderSettingSerializer(settings_answer(patient, [kind])[0], context=zone_context(patient)).data
 
 
+# What setting a kind's reminder answers: the setting as it now stands, or why not.
+SETTING_CHANGED = {
+    200: ReminderSettingSerializer,
+    400: VALIDATION_ERROR,
+    401: UNAUTHENTICATED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+}
 KIND = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=ReminderKind.values, description="Which reminder.")
 
 
@@ -154,13 +162,7 @@ class ReminderListApi(APIView):
     @extend_schema(
         operation_id="reminders_set",
         request=ReminderSettingCreateSerializer,
-        responses={
-            200: ReminderSettingSerializer,
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-        },
+        responses=SETTING_CHANGED,
         summary="Set one kind's reminder: on/off, channels, quiet hours (fields left out keep their value)",
     )
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -187,13 +189,7 @@ class ReminderDetailApi(APIView):
         operation_id="reminders_partial_update",
         parameters=[KIND],
         request=ReminderSettingInputSerializer,
-        responses={
-            200: ReminderSettingSerializer,
-            400: VALIDATION_ERROR,
-            401: UNAUTHENTICATED,
-            403: FORBIDDEN,
-            404: NOT_FOUND,
-        },
+        responses=SETTING_CHANGED,
         summary="Change one kind's reminder setting",
     )
     def patch(self, request: Request, patient_id: uuid.UUID, kind: str) -> Response:

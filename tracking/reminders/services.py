@@ -116,6 +116,29 @@ class ScheduleSpec:
     every_days: int = 1
     once: bool = False
 
+    @classmethod
+    def prompt(
+        cls,
+        kind: str,
+        *,
+        start_date: datetime.date,
+        end_date: datetime.date | None,
+        regimen: Regimen | None = None,
+        every_days: int = 1,
+        once: bool = False,
+    ) -> ScheduleSpec:
+        """A prompt (refill, skin check, POEM): at the prompt's local time, on any weekday."""
+        return cls(
+            kind=kind,
+            regimen=regimen,
+            times=[rules.PROMPT_LOCAL_TIME],
+            weekdays=list(ALL_WEEKDAYS),
+            start_date=start_date,
+            end_date=end_date,
+            every_days=every_days,
+            once=once,
+        )
+
 
 def _current_regimens(patient: Patient, today: datetime.date) -> list[Regimen]:
     return [
@@ -143,14 +166,8 @@ def desired_schedules(patient: Patient, today: datetime.date) -> list[ScheduleSp
             # "Less than 7 days away": the first such day is 6 days before the estimate.
             prompt_date = max(today, empty_date - datetime.timedelta(days=rules.REFILL_PROMPT_DAYS_AHEAD - 1))
             specs.append(
-                ScheduleSpec(
-                    kind=ScheduleKind.REFILL,
-                    regimen=regimen,
-                    times=[rules.PROMPT_LOCAL_TIME],
-                    weekdays=list(ALL_WEEKDAYS),
-                    start_date=prompt_date,
-                    end_date=prompt_date,
-                    once=True,
+                ScheduleSpec.prompt(
+                    ScheduleKind.REFILL, regimen=regimen, start_date=prompt_date, end_date=prompt_date, once=True
                 )
             )
     if regimens:
@@ -165,24 +182,15 @@ def desired_schedules(patient: Patient, today: datetime.date) -> list[ScheduleSp
         if last_check is not None:
             anchor = max(anchor, last_check.astimezone(zone_named(patient.timezone)).date())
         specs.append(
-            ScheduleSpec(
-                kind=ScheduleKind.SKIN_CHECK,
-                regimen=None,
-                times=[rules.PROMPT_LOCAL_TIME],
-                weekdays=list(ALL_WEEKDAYS),
-                start_date=later(anchor, interval),
-                end_date=last_end,
-                every_days=interval,
+            ScheduleSpec.prompt(
+                ScheduleKind.SKIN_CHECK, start_date=later(anchor, interval), end_date=last_end, every_days=interval
             )
         )
         if patient.condition == Condition.ATOPIC_DERMATITIS:
             # POEM is validated for eczema (CLINICAL.md, Instruments); CLE patients are not asked.
             specs.append(
-                ScheduleSpec(
-                    kind=ScheduleKind.POEM,
-                    regimen=None,
-                    times=[rules.PROMPT_LOCAL_TIME],
-                    weekdays=list(ALL_WEEKDAYS),
+                ScheduleSpec.prompt(
+                    ScheduleKind.POEM,
                     start_date=later(first_start, rules.POEM_INTERVAL_DAYS),
                     end_date=last_end,
                     every_days=rules.POEM_INTERVAL_DAYS,

@@ -124,12 +124,7 @@ class ApnsTransport:
             "apns-expiration": str(int(time.time()) + ttl_seconds()),
         }
         body = {"aps": {"alert": {"title": message.title, "body": message.body}}, **message.push_payload()}
-        try:
-            response = self._client.get().post(url, json=body, headers=headers)
-        except httpx.TimeoutException as error:
-            raise DeliveryError("APNs did not answer in time.", retryable=True) from error
-        except httpx.TransportError as error:
-            raise DeliveryError(f"APNs could not be reached: {type(error).__name__}", retryable=True) from error
+        response = self._client.post_json(url, service="APNs", json=body, headers=headers)
         if response.is_success:
             return
         raise self._error(response)

@@ -155,3 +155,12 @@ class ProcessClient:
                 self._client = httpx.Client(http2=self._http2, timeout=REQUEST_TIMEOUT)
                 self._pid = os.getpid()
             return self._client
+
+    def post_json(self, url: str, *, service: str, json: object, headers: dict[str, str]) -> httpx.Response:
+        """POST `json` to a push service named in settings; no answer in time, or none at all, is retryable."""
+        try:
+            return self.get().post(url, json=json, headers=headers)
+        except httpx.TimeoutException as error:
+            raise DeliveryError(f"{service} did not answer in time.", retryable=True) from error
+        except httpx.TransportError as error:
+            raise DeliveryError(f"{service} could not be reached: {type(error).__name__}", retryable=True) from error

@@ -149,14 +149,9 @@ class FcmTransport:
         project_id = _fcm_project_id(service_account_file)
         access_token = self._fetch_access_token(service_account_file)
         url = f"{settings.FCM_ENDPOINT.rstrip('/')}/v1/projects/{quote(project_id, safe='')}/messages:send"
-        try:
-            response = self._client.get().post(
-                url, json=_fcm_message(message, token), headers={"Authorization": f"Bearer {access_token}"}
-            )
-        except httpx.TimeoutException as error:
-            raise DeliveryError("FCM did not answer in time.", retryable=True) from error
-        except httpx.TransportError as error:
-            raise DeliveryError(f"FCM could not be reached: {type(error).__name__}", retryable=True) from error
+        response = self._client.post_json(
+            url, service="FCM", json=_fcm_message(message, token), headers={"Authorization": f"Bearer {access_token}"}
+        )
         if response.is_success:
             return
         codes, reason = _fcm_error_codes(response)
