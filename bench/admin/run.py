@@ -266,7 +266,6 @@ class Fixtures:
 def fixtures() -> Fixtures:
     import psycopg
     from django.db.models import Q
-    from django.test import Client
 
     from accounts.models import User
     from accounts.selectors import patients_visible_to
@@ -280,11 +279,7 @@ def fixtures() -> Fixtures:
         "dermatologist": User.objects.get(email=common.DERMATOLOGIST_EMAIL),
         "staff": User.objects.get(email=common.STAFF_EMAIL),
     }
-    clients = {}
-    for role, user in users.items():
-        client = Client()
-        client.force_login(user)
-        clients[role] = client
+    clients = {role: signed_in_with_second_factor(user) for role, user in users.items()}
     visible = patients_visible_to(users["dermatologist"])
     review = {role: visible.get(pk=meta[f"patient_{role}"]) for role in ("heavy", "typical", "light")}
     logs_12w = {}
@@ -295,6 +290,27 @@ def fixtures() -> Fixtures:
             for model in (Application, Symptom, PoemEntry, SkinCheck)
         )
     return Fixtures(meta=meta, clients=clients, users=users, review=review, logs_12w=logs_12w)
+
+
+def signed_in_with_second_factor(user: Any) -> Any:
+    """A client signed in as `user` and past the second factor, as a clinician is in production.
+
+    Production settings require the second factor for the admin (issue #22); `force_login` alone
+    leaves the session unverified and every page redirects to the code form. A confirmed TOTP device
+    and django-otp's session key make the session verified, so each page is timed with the
+    second-factor middleware doing the work it does for a real clinician.
+    """
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
 
 
 def pages(data: Fixtures) -> list[Page]:
