@@ -20,8 +20,8 @@ from rest_framework.views import APIView
 from accounts.apis import patient_for_request
 from accounts.clock import PatientClock
 from accounts.models import Patient
-from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tacro_topical.serializers import RejectUnknownFields, validated_together
+from tracking.apis.shared import read_responses, write_responses
 from tracking.models import ReminderKind
 from tracking.models.reminders import ALL_CHANNELS
 from tracking.reminders.selectors import reminder_overview
@@ -131,14 +131,6 @@ def apply_setting(patient: Patient, kind: str, data: dict[str, Any]) -> dict[str
     return ReminderSettingSerializer(settings_answer(patient, [kind])[0], context=zone_context(patient)).data
 
 
-# What setting a kind's reminder answers: the setting as it now stands, or why not.
-SETTING_CHANGED = {
-    200: ReminderSettingSerializer,
-    400: VALIDATION_ERROR,
-    401: UNAUTHENTICATED,
-    403: FORBIDDEN,
-    404: NOT_FOUND,
-}
 KIND = OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=ReminderKind.values, description="Which reminder.")
 
 
@@ -151,7 +143,7 @@ def reminder_kind(kind: str) -> str:
 class ReminderListApi(APIView):
     @extend_schema(
         operation_id="reminders_list",
-        responses={200: ReminderSettingListSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        responses=read_responses({200: ReminderSettingListSerializer}),
         summary="The patient's reminder settings, one per kind (defaults included), and when each next fires",
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -162,7 +154,7 @@ class ReminderListApi(APIView):
     @extend_schema(
         operation_id="reminders_set",
         request=ReminderSettingCreateSerializer,
-        responses=SETTING_CHANGED,
+        responses=write_responses({200: ReminderSettingSerializer}),
         summary="Set one kind's reminder: on/off, channels, quiet hours (fields left out keep their value)",
     )
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -177,7 +169,7 @@ class ReminderDetailApi(APIView):
     @extend_schema(
         operation_id="reminders_retrieve",
         parameters=[KIND],
-        responses={200: ReminderSettingSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        responses=read_responses({200: ReminderSettingSerializer}),
         summary="One kind's reminder setting",
     )
     def get(self, request: Request, patient_id: uuid.UUID, kind: str) -> Response:
@@ -189,7 +181,7 @@ class ReminderDetailApi(APIView):
         operation_id="reminders_partial_update",
         parameters=[KIND],
         request=ReminderSettingInputSerializer,
-        responses=SETTING_CHANGED,
+        responses=write_responses({200: ReminderSettingSerializer}),
         summary="Change one kind's reminder setting",
     )
     def patch(self, request: Request, patient_id: uuid.UUID, kind: str) -> Response:
