@@ -21,8 +21,9 @@ import time_machine
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
-from tests.factories import PatientFactory
-from tests.tracking.conftest import client_as, make_regimen
+from accounts.models import Patient
+from tests.personas import client_as
+from tests.tracking.conftest import make_regimen
 from tracking.models import Application
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -65,10 +66,11 @@ def test_sign_in_attempts_from_one_address_are_throttled_with_retry_after(rates:
 
 
 @pytest.mark.django_db
-def test_writes_are_throttled_per_user_and_reads_are_not(rates: dict[str, str]) -> None:
-    patient = PatientFactory()
+def test_writes_are_throttled_per_user_and_reads_are_not(
+    rates: dict[str, str], ad_patient: Patient, cle_patient: Patient
+) -> None:
+    patient, other = ad_patient, cle_patient
     regimen = make_regimen(patient)
-    other = PatientFactory()
     other_regimen = make_regimen(other)
     client = client_as(patient.user)
     url = f"/api/v1/patients/{patient.pk}/applications/"
@@ -153,11 +155,11 @@ def sync_rates(settings: Any) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("sync_rates")
-def test_one_account_stores_no_more_items_a_minute_through_sync_than_the_item_rate() -> None:
+def test_one_account_stores_no_more_items_a_minute_through_sync_than_the_item_rate(ad_patient: Patient) -> None:
     """The finding: a sync of 2,000 items was one request to the write throttle (~480k rows a minute)."""
     from tracking.models import SkinCheck
 
-    patient = PatientFactory()
+    patient = ad_patient
     sync = f"/api/v1/patients/{patient.pk}/sync/"
 
     with time_machine.travel(datetime.datetime.now(datetime.UTC), tick=False) as clock:
@@ -180,8 +182,8 @@ def test_one_account_stores_no_more_items_a_minute_through_sync_than_the_item_ra
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("sync_rates")
-def test_the_sync_item_rate_is_per_account() -> None:
-    patient, other = PatientFactory(), PatientFactory()
+def test_the_sync_item_rate_is_per_account(ad_patient: Patient, cle_patient: Patient) -> None:
+    patient, other = ad_patient, cle_patient
     mine = client_as(patient.user).post(f"/api/v1/patients/{patient.pk}/sync/", skin_checks(10), format="json")
 
     theirs = client_as(other.user).post(f"/api/v1/patients/{other.pk}/sync/", skin_checks(10), format="json")
@@ -201,8 +203,10 @@ def test_the_sync_item_rate_is_per_account() -> None:
     ],
     ids=["not-json", "not-a-list", "not-an-object"],
 )
-def test_a_sync_body_the_view_refuses_is_still_its_400_and_costs_no_items(body: str, content_type: str) -> None:
-    patient = PatientFactory()
+def test_a_sync_body_the_view_refuses_is_still_its_400_and_costs_no_items(
+    body: str, content_type: str, ad_patient: Patient
+) -> None:
+    patient = ad_patient
     client = client_as(patient.user)
     sync = f"/api/v1/patients/{patient.pk}/sync/"
 
@@ -312,11 +316,11 @@ def test_health_is_503_when_the_database_does_not_answer(monkeypatch: pytest.Mon
 
 @pytest.mark.django_db
 def test_a_database_lost_mid_request_is_a_503_with_retry_after_not_a_500(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, ad_patient: Patient
 ) -> None:
     from tracking import selectors
 
-    patient = PatientFactory()
+    patient = ad_patient
     make_regimen(patient)
 
     def lost(*args: Any, **kwargs: Any) -> Any:
@@ -333,9 +337,11 @@ def test_a_database_lost_mid_request_is_a_503_with_retry_after_not_a_500(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_log_is_stored_while_the_broker_is_down(broker: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_log_is_stored_while_the_broker_is_down(
+    broker: RedisServer, caplog: pytest.LogCaptureFixture, ad_patient: Patient
+) -> None:
     """A real Redis, stopped: the log is still stored and answered, and the next one's task goes out once it is back."""
-    patient = PatientFactory()
+    patient = ad_patient
     regimen = make_regimen(patient)
     client = client_as(patient.user)
     logs = f"/api/v1/patients/{patient.pk}/applications/"
@@ -388,8 +394,8 @@ def test_production_logs_are_one_json_object_a_line() -> None:
 
 
 @pytest.mark.django_db
-def test_nothing_a_patient_writes_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
-    patient = PatientFactory()
+def test_nothing_a_patient_writes_reaches_the_logs(caplog: pytest.LogCaptureFixture, ad_patient: Patient) -> None:
+    patient = ad_patient
     regimen = make_regimen(patient)
     secret = "Nobody-should-read-this-note"
     body = {**application(regimen.pk), "note": secret}
@@ -405,12 +411,12 @@ def test_nothing_a_patient_writes_reaches_the_logs(caplog: pytest.LogCaptureFixt
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_log_is_answered_at_once_when_the_broker_does_not_answer(settings: Any) -> None:
+def test_a_log_is_answered_at_once_when_the_broker_does_not_answer(settings: Any, ad_patient: Patient) -> None:
     import time
 
     from tacro_topical.celery import app
 
-    patient = PatientFactory()
+    patient = ad_patient
     regimen = make_regimen(patient)
     previous = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1

@@ -20,10 +20,10 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
-from accounts.models import Patient
+from accounts.models import Patient, User
 from tacro_topical.serializers import ModelSerializer, PersonTextValidator
-from tests.factories import CaregiverFactory, PatientFactory
-from tests.tracking.conftest import client_as, make_regimen
+from tests.personas import client_as
+from tests.tracking.conftest import make_regimen
 from tracking.models import Alert
 
 ONE_LINE = "one line"
@@ -224,23 +224,22 @@ def test_registration_refuses_a_control_character_in_a_quoted_email_address() ->
 
 
 @pytest.mark.django_db
-def test_a_dependent_named_with_a_line_break_is_refused_and_not_stored() -> None:
-    parent = CaregiverFactory()
+def test_a_dependent_named_with_a_line_break_is_refused_and_not_stored(caregiver: User) -> None:
     body = {
         "first_name": INJECTED_NAME,
         "birth_date": "2019-06-15",
         "timezone": "Europe/Berlin",
         "condition": "atopic_dermatitis",
     }
-    response = client_as(parent).post("/api/v1/patients/", body, format="json")
+    response = client_as(caregiver).post("/api/v1/patients/", body, format="json")
 
     assert "one line of text" in first_message(response, "first_name")
-    assert not Patient.objects.filter(caregivers=parent).exists()
+    assert not Patient.objects.filter(caregivers=caregiver).exists()
 
 
 @pytest.mark.django_db
-def test_renaming_a_patient_to_a_name_with_a_control_character_is_refused() -> None:
-    patient = PatientFactory(first_name="Amira")
+def test_renaming_a_patient_to_a_name_with_a_control_character_is_refused(ad_patient: Patient) -> None:
+    patient = ad_patient  # Amira
     response = client_as(patient.user).patch(
         f"/api/v1/patients/{patient.pk}/", {"last_name": "Saleh\x1b[31m"}, format="json"
     )
@@ -251,8 +250,8 @@ def test_renaming_a_patient_to_a_name_with_a_control_character_is_refused() -> N
 
 
 @pytest.mark.django_db
-def test_a_join_code_with_a_line_break_is_refused_naming_the_field() -> None:
-    patient = PatientFactory()
+def test_a_join_code_with_a_line_break_is_refused_naming_the_field(ad_patient: Patient) -> None:
+    patient = ad_patient
     response = client_as(patient.user).post(
         "/api/v1/care-team/join/", {"code": "AB\nCD", "patient": str(patient.pk)}, format="json"
     )
@@ -271,10 +270,9 @@ def frozen_now() -> Iterator[None]:
 
 
 @pytest.fixture
-def patient_with_regimen(db: None, frozen_now: None) -> Patient:
-    patient = PatientFactory(timezone="Asia/Qatar")
-    make_regimen(patient)
-    return patient
+def patient_with_regimen(frozen_now: None, ad_patient: Patient) -> Patient:
+    make_regimen(ad_patient)
+    return ad_patient
 
 
 def test_a_note_keeps_its_line_breaks_and_tabs(patient_with_regimen: Patient) -> None:
@@ -316,8 +314,7 @@ def test_a_synced_item_whose_note_holds_a_control_character_is_invalid_and_named
 
 
 @pytest.mark.django_db
-def test_a_dependent_named_in_another_script_is_stored_as_typed() -> None:
-    parent = CaregiverFactory()
+def test_a_dependent_named_in_another_script_is_stored_as_typed(caregiver: User) -> None:
     body = {
         "first_name": "أميرة",
         "last_name": "Zoë O'Brien-Smith",
@@ -325,7 +322,7 @@ def test_a_dependent_named_in_another_script_is_stored_as_typed() -> None:
         "timezone": "Asia/Qatar",
         "condition": "atopic_dermatitis",
     }
-    response = client_as(parent).post("/api/v1/patients/", body, format="json")
+    response = client_as(caregiver).post("/api/v1/patients/", body, format="json")
 
     assert response.status_code == 201, response.content
     assert (response.json()["first_name"], response.json()["last_name"]) == ("أميرة", "Zoë O'Brien-Smith")

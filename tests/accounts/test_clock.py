@@ -11,7 +11,6 @@ import time_machine
 from accounts.clock import PatientClock
 from accounts.models import Patient, PatientTimezoneChange
 from accounts.services import patient_update
-from tests.factories import PatientFactory
 
 UTC = datetime.UTC
 # Moved from Doha (+03:00) to New York (-04:00 in October) at 02:00 UTC on 6 October 2026:
@@ -176,8 +175,8 @@ def test_day_bounds_cover_every_local_day_asked_for_in_zones_far_from_utc(zone: 
 
 
 @pytest.fixture
-def moved_patient(db: None) -> Patient:
-    patient = PatientFactory(timezone="Asia/Qatar")
+def moved_patient(ad_patient: Patient) -> Patient:
+    patient = ad_patient  # in Asia/Qatar
     with time_machine.travel(MOVED_AT, tick=False):
         patient_update(patient=patient, timezone="America/New_York")
     return patient
@@ -197,14 +196,14 @@ def test_the_clock_of_a_patient_who_moved_reads_old_instants_in_the_old_zone(mov
     assert clock.local_date(utc(2026, 10, 8, 22, 30)) == datetime.date(2026, 10, 8)
 
 
-def test_changing_other_details_records_no_move(db: None) -> None:
-    patient = PatientFactory(timezone="Asia/Qatar")
+def test_changing_other_details_records_no_move(db: None, ad_patient: Patient) -> None:
+    patient = ad_patient
     patient_update(patient=patient, first_name="Noor", timezone="Asia/Qatar")
     assert PatientClock.for_patient(patient).history == ()
 
 
-def test_moving_twice_keeps_both_zones_in_order(db: None) -> None:
-    patient = PatientFactory(timezone="Asia/Qatar")
+def test_moving_twice_keeps_both_zones_in_order(db: None, ad_patient: Patient) -> None:
+    patient = ad_patient
     with time_machine.travel(utc(2026, 5, 1), tick=False):
         patient_update(patient=patient, timezone="Europe/Berlin")
     with time_machine.travel(utc(2026, 8, 1), tick=False):

@@ -11,8 +11,8 @@ from axes.models import AccessAttempt
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.models import User
-from tests.factories import TEST_PASSWORD, PatientFactory, UserFactory
+from accounts.models import Patient, User
+from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,10 +35,10 @@ def assert_locked_out(response: Any) -> None:
     assert "locked" in response.content.decode().lower()
 
 
-def test_signing_in_to_ones_own_account_does_not_clear_the_failures_against_a_patients() -> None:
+def test_signing_in_to_ones_own_account_does_not_clear_the_failures_against_a_patients(ad_patient: Patient) -> None:
     """The finding: 3 rounds of 4 wrong passwords for a patient, each followed by a sign-in to the attacker's
     own account from the same address; the 13th try, with the right password, signed in."""
-    patient = PatientFactory().user
+    patient = ad_patient.user
     attacker = UserFactory()
     client = APIClient(REMOTE_ADDR=ATTACKER_ADDRESS)
     guesses: list[int] = []
@@ -73,10 +73,10 @@ def test_signing_in_to_ones_own_account_does_not_clear_the_failures_against_a_de
     assert "_auth_user_id" not in admin.session
 
 
-def test_one_addresss_failures_do_not_lock_out_the_others_behind_it(dermatologist: User) -> None:
+def test_one_addresss_failures_do_not_lock_out_the_others_behind_it(dermatologist: User, ad_patient: Patient) -> None:
     """A clinic behind one NAT: anyone's failures for made-up accounts must not lock the patients and the
     dermatologist out."""
-    patient = PatientFactory().user
+    patient = ad_patient.user
     shared_address = {"REMOTE_ADDR": "198.51.100.20"}
     api = APIClient(**shared_address)
     failures = [sign_in(api, f"made-up-{number}@test.example", "wrong-password").status_code for number in range(6)]
@@ -89,8 +89,8 @@ def test_one_addresss_failures_do_not_lock_out_the_others_behind_it(dermatologis
     assert admin_answer.status_code == 302  # the password is accepted: on to the admin (or its second step)
 
 
-def test_an_accounts_own_failures_still_lock_it_from_every_address() -> None:
-    patient = PatientFactory().user
+def test_an_accounts_own_failures_still_lock_it_from_every_address(ad_patient: Patient) -> None:
+    patient = ad_patient.user
     for number in range(5):
         sign_in(APIClient(REMOTE_ADDR=f"198.51.100.{number + 1}"), patient.email, "wrong-password")
 
