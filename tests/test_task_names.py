@@ -20,6 +20,7 @@ QUEUED_NAMES = [
     "tracking.tasks.patient_logs_changed",
     "tracking.tasks.evaluate_all_alerts",
     "tracking.tasks.send_alert_digests",
+    "tracking.alerts.tasks.send_alert_digest",
     "accounts.tasks.send_account_email",
     "accounts.tasks.prune_sessions",
 ]

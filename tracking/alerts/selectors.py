@@ -9,10 +9,22 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, prefetch_related_objects
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce
 
 from accounts.clock import PatientClock
-from accounts.models import Patient, User
+from accounts.models import Patient, Role, User
 from accounts.selectors import patients_visible_to
 from tracking.alerts.course_findings import (
     BurningReadings,
@@ -32,7 +44,7 @@ from tracking.alerts.symptom_findings import (
     worsening_first,
     worsening_window,
 )
-from tracking.models import Alert, AlertKind, Application, PoemEntry, Regimen, SkinCheck, Symptom
+from tracking.models import Alert, AlertDigest, AlertKind, Application, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
 from tracking.selectors import AdherenceReport, adherence_for, logs_for
 
@@ -219,6 +231,30 @@ def patients_due_for_evaluation(*, now: datetime.datetime) -> QuerySet[Patient]:
     for model in (Symptom, PoemEntry, SkinCheck, Application):
         recent_logs |= Q(Exists(model.objects.filter(patient=OuterRef("pk"), created_at__gte=since)))
     return Patient.objects.filter(recent_logs).order_by("pk")
+
+
+def digest_recipients() -> QuerySet[User]:
+    """Who gets the daily alert digest: active dermatologists."""
+    return User.objects.filter(role=Role.DERMATOLOGIST, is_active=True)
+
+
+def clinicians_with_new_alerts(
+    *, now: datetime.datetime, first_lookback: datetime.timedelta, settle: datetime.timedelta
+) -> list[int]:
+    """Ids of the digest's recipients with an alert opened since their last digest (or `first_lookback`).
+
+    A cheap first pass (one query): only these are locked and read again when their digest is claimed.
+    """
+    last_digest = AlertDigest.objects.filter(clinician=OuterRef("pk")).order_by("-sent_at").values("sent_at")[:1]
+    since = Coalesce(Subquery(last_digest), Value(now - first_lookback), output_field=DateTimeField())
+    with_news = Alert.objects.filter(
+        patient__care_team_memberships__clinician=OuterRef("pk"),
+        opened_at__gt=OuterRef("since") - Value(settle),
+        opened_at__lte=now - settle,
+    )
+    return list(
+        digest_recipients().annotate(since=since).filter(Exists(with_news)).order_by("pk").values_list("pk", flat=True)
+    )
 
 
 def new_alerts_for(clinician: User, *, since: datetime.datetime, until: datetime.datetime) -> QuerySet[Alert]:

@@ -18,22 +18,25 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Exists, Max, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Patient, Role, User
+from accounts.models import Patient, User
 from tracking.alerts import course_findings, selectors, symptom_findings
 from tracking.alerts.findings import MAX_LISTED_SKIN_CHECKS, AlertContext, Finding
-from tracking.models import Alert, AlertDigest, AlertKind
+from tracking.models import Alert, AlertDigest, AlertKind, DeliveryStatus
+from tracking.notifications.services import backoff
+from tracking.notifications.transports.base import DeliveryError
+from tracking.notifications.transports.email import email_send
 from tracking.review.services import summary_count_open_alerts, summary_refresh
 
 logger = logging.getLogger(__name__)
@@ -218,63 +221,95 @@ def alert_resolve(*, alert: Alert, resolved_by: User, note: str) -> Alert:
 
 # --- Daily digest ------------------------------------------------------------------------------------
 
+# Where a retry goes: (clinician id, the attempt it will be, how long to wait). The Celery wiring
+# (tracking/alerts/tasks.py) schedules it, as delivery_send's retries are scheduled for reminders.
+DigestRetry = Callable[[int, int, datetime.timedelta], None]
 
-def send_alert_digests(*, now: datetime.datetime | None = None) -> int:
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    """What came of one attempt at a clinician's digest, in delivery's words.
+
+    SENT; SKIPPED, nothing new (or another run sent it); PENDING, refused for now and to be retried
+    after `retry_in` (None once the attempts are used up: the next daily run covers those alerts);
+    FAILED, refused for good.
+    """
+
+    status: str
+    retry_in: datetime.timedelta | None = None
+
+
+def send_alert_digests(*, now: datetime.datetime | None = None, on_retry: DigestRetry | None = None) -> int:
     """Email each active dermatologist the alerts opened for their care-team patients since their last digest.
 
     The first digest covers the last 24 hours; each window ends DIGEST_SETTLE before the run, and the
     next starts there. Nothing is sent, and no digest recorded, when nothing is new. Returns the
-    number of emails sent. A digest is recorded before its email goes out (under a lock on the
-    clinician, so two runs at once cannot both send) and removed again if sending fails, so the
-    next run covers those alerts.
+    number of emails sent. A digest refused for now is handed to `on_retry` (without one, the next
+    run covers it); see `alert_digest_send`.
     """
     now = now or timezone.now()
-    last_digest = AlertDigest.objects.filter(clinician=OuterRef("pk")).order_by("-sent_at").values("sent_at")[:1]
-    since = Coalesce(Subquery(last_digest), Value(now - DIGEST_FIRST_LOOKBACK), output_field=DateTimeField())
-    # A cheap first pass: only clinicians with something new are locked and read again.
-    with_news = Alert.objects.filter(
-        patient__care_team_memberships__clinician=OuterRef("pk"),
-        opened_at__gt=OuterRef("since") - Value(DIGEST_SETTLE),
-        opened_at__lte=now - DIGEST_SETTLE,
-    )
-    dermatologists = (
-        User.objects.filter(role=Role.DERMATOLOGIST, is_active=True)
-        .annotate(since=since)
-        .filter(Exists(with_news))
-        .order_by("pk")
-    )
     sent = 0
-    for dermatologist in dermatologists:
-        claimed = _claim_digest(dermatologist, now=now)
-        if claimed is None:
-            continue
-        digest, alerts = claimed
-        try:
-            _send_digest(dermatologist, alerts)
-        except Exception:
-            # Undo the claim, so the next run covers these alerts; the clinician id only, never names.
-            AlertDigest.objects.filter(pk=digest.pk).delete()
-            logger.exception("alert digest to clinician %s failed", dermatologist.pk)
-            continue
-        sent += 1
+    for clinician_id in selectors.clinicians_with_new_alerts(
+        now=now, first_lookback=DIGEST_FIRST_LOOKBACK, settle=DIGEST_SETTLE
+    ):
+        outcome = alert_digest_send(clinician_id=clinician_id, now=now)
+        if outcome.status == DeliveryStatus.SENT:
+            sent += 1
+        elif outcome.retry_in is not None and on_retry is not None:
+            on_retry(clinician_id, 2, outcome.retry_in)
     return sent
 
 
+def alert_digest_send(*, clinician_id: int, now: datetime.datetime | None = None, attempt: int = 1) -> DigestOutcome:
+    """One attempt at one active dermatologist's digest of what is new since their last, through the email transport.
+
+    The digest is recorded before its email goes out (under a lock on the clinician, so two runs at
+    once cannot both send). A transient mail error (a 4xx answer, a server out of reach) removes it
+    again, so the retry, after the delivery backoff and up to DELIVERY_MAX_ATTEMPTS, covers the same
+    alerts; a permanent one (a 5xx answer, a refused address) keeps it, so those alerts are not sent
+    again day after day, and says so in the log.
+    """
+    now = now or timezone.now()
+    claimed = _claim_digest(clinician_id, now=now)
+    if claimed is None:
+        return DigestOutcome(DeliveryStatus.SKIPPED)
+    clinician, digest, alerts = claimed
+    try:
+        email_send(_digest_email(clinician, alerts))
+    except DeliveryError as error:
+        # The clinician id and attempt only, never names or addresses.
+        if not error.retryable:
+            logger.warning("alert digest to clinician %s failed for good; its alerts count as sent", clinician_id)
+            return DigestOutcome(DeliveryStatus.FAILED)
+        AlertDigest.objects.filter(pk=digest.pk).delete()
+        logger.warning("alert digest to clinician %s failed on attempt %s; it will be retried", clinician_id, attempt)
+        retry_in = backoff(attempt) if attempt < settings.DELIVERY_MAX_ATTEMPTS else None
+        return DigestOutcome(DeliveryStatus.PENDING, retry_in=retry_in)
+    except Exception:
+        # Not the mail server (a template, say): undo the claim, so the next run covers these alerts.
+        AlertDigest.objects.filter(pk=digest.pk).delete()
+        logger.exception("alert digest to clinician %s failed", clinician_id)
+        return DigestOutcome(DeliveryStatus.PENDING)
+    return DigestOutcome(DeliveryStatus.SENT)
+
+
 @transaction.atomic
-def _claim_digest(dermatologist: User, *, now: datetime.datetime) -> tuple[AlertDigest, list[Alert]] | None:
-    """Record the digest of what is new for this clinician, or None when another run already covered it."""
-    # Race: two digest runs (a redelivered beat task) serialise here; the second sees the first's digest.
-    User.objects.select_for_update().filter(pk=dermatologist.pk).values_list("pk", flat=True).first()
-    previous = AlertDigest.objects.filter(clinician=dermatologist).aggregate(latest=Max("sent_at"))["latest"]
+def _claim_digest(clinician_id: int, *, now: datetime.datetime) -> tuple[User, AlertDigest, list[Alert]] | None:
+    """Record the digest of what is new for this clinician, or None when there is none (or another run covered it)."""
+    # Race: two digest runs (a redelivered beat task, a retry) serialise here; the second sees the first's digest.
+    clinician = selectors.digest_recipients().select_for_update().filter(pk=clinician_id).first()
+    if clinician is None:
+        return None
+    previous = AlertDigest.objects.filter(clinician=clinician).aggregate(latest=Max("sent_at"))["latest"]
     since = previous or now - DIGEST_FIRST_LOOKBACK
-    alerts = list(selectors.new_alerts_for(dermatologist, since=since - DIGEST_SETTLE, until=now - DIGEST_SETTLE))
+    alerts = list(selectors.new_alerts_for(clinician, since=since - DIGEST_SETTLE, until=now - DIGEST_SETTLE))
     if not alerts:
         return None
-    digest = AlertDigest.objects.create(clinician=dermatologist, sent_at=now, alert_count=len(alerts))
-    return digest, alerts
+    digest = AlertDigest.objects.create(clinician=clinician, sent_at=now, alert_count=len(alerts))
+    return clinician, digest, alerts
 
 
-def _send_digest(dermatologist: User, alerts: list[Alert]) -> None:
+def _digest_email(dermatologist: User, alerts: list[Alert]) -> EmailMultiAlternatives:
     site = settings.SITE_URL.rstrip("/")
     count = len(alerts)
     context = {
@@ -302,4 +337,4 @@ def _send_digest(dermatologist: User, alerts: list[Alert]) -> None:
         to=[dermatologist.email],
     )
     email.attach_alternative(render_to_string("tracking/email/alert_digest.html", context), "text/html")
-    email.send()
+    return email

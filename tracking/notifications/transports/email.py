@@ -6,7 +6,7 @@ import smtplib
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from tracking.notifications.transports.base import DeliveryError, Message
@@ -35,16 +35,23 @@ class EmailTransport:
             headers={"X-Entity-Ref-ID": message.collapse_key},
         )
         email.attach_alternative(render_to_string("tracking/email/notification.html", context), "text/html")
-        try:
-            email.send()
-        except smtplib.SMTPRecipientsRefused as error:
-            raise DeliveryError(f"The mail server refused the recipient: {error}", retryable=False) from error
-        except smtplib.SMTPResponseException as error:
-            # 4xx are temporary by SMTP's own definition; 5xx are final.
-            raise DeliveryError(
-                f"The mail server answered {error.smtp_code}.", retryable=400 <= error.smtp_code < 500
-            ) from error
-        except (TimeoutError, smtplib.SMTPException, OSError) as error:
-            raise DeliveryError(
-                f"The mail server could not be reached: {type(error).__name__}", retryable=True
-            ) from error
+        email_send(email)
+
+
+def email_send(email: EmailMessage) -> None:
+    """Send one e-mail through Django's mail, or raise DeliveryError saying whether a retry can help.
+
+    Every e-mail the app sends with a retry goes through here: reminders (EmailTransport) and the
+    care team's alert digest (tracking/alerts/services.py).
+    """
+    try:
+        email.send()
+    except smtplib.SMTPRecipientsRefused as error:
+        raise DeliveryError(f"The mail server refused the recipient: {error}", retryable=False) from error
+    except smtplib.SMTPResponseException as error:
+        # 4xx are temporary by SMTP's own definition; 5xx are final.
+        raise DeliveryError(
+            f"The mail server answered {error.smtp_code}.", retryable=400 <= error.smtp_code < 500
+        ) from error
+    except (TimeoutError, smtplib.SMTPException, OSError) as error:
+        raise DeliveryError(f"The mail server could not be reached: {type(error).__name__}", retryable=True) from error
