@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_email",
     "accounts",
     "tracking",
+    "web",  # the patient web app at /app/ (issue #16): static modules, no build step
 ]
 
 MIDDLEWARE = [

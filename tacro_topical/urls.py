@@ -49,6 +49,7 @@ urlpatterns = [
         DocsPage.as_view(url_name="schema", permission_classes=[ApiDocsAccess]),
         name="api-docs",
     ),
+    path("app/", include("web.urls")),  # the patient web app (issue #16)
     path("api/v1/health/", HealthApi.as_view(), name="health"),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("tracking.urls")),

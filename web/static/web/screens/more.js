@@ -1,0 +1,48 @@
+// More: whose record (a caregiver's children), the language, and signing out.
+
+import { h } from "../dom.js";
+import { LANGUAGES, language, setLanguage, t } from "../i18n.js";
+import { api } from "../api.js";
+import { choiceGroup } from "../forms.js";
+import { waiting } from "../queue.js";
+import { caregiving, choosePatient, go, signOutHere, state } from "../state.js";
+
+export async function render(main) {
+  main.append(h("h1", {}, t("more.heading")));
+  const patients = state.me?.patients || [];
+  if (caregiving() && patients.length) {
+    const form = h("form", { class: "stack" },
+      choiceGroup({ legend: t("more.whose_record"), name: "patient", checked: state.patient?.id,
+        options: patients.map((patient) => ({ value: patient.id, label: patient.first_name })) }),
+      h("button", { type: "submit", class: "button primary" }, t("more.switch")));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      choosePatient(new FormData(form).get("patient"));
+      go("today");
+    });
+    main.append(h("section", { class: "card", "aria-labelledby": "children-heading" },
+      h("h2", { id: "children-heading" }, t("more.children")), form));
+  }
+  const languages = h("form", { class: "stack" },
+    choiceGroup({ legend: t("more.language"), name: "language", checked: language(),
+      options: Object.entries(LANGUAGES).map(([code, info]) => ({ value: code, label: info.name })) }),
+    h("button", { type: "submit", class: "button secondary" }, t("more.language_save")));
+  for (const [index, label] of [...languages.querySelectorAll("label")].entries()) {
+    label.setAttribute("lang", Object.keys(LANGUAGES)[index]);
+  }
+  languages.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const chosen = new FormData(languages).get("language");
+    await setLanguage(chosen);
+    api("PATCH", "me/", { language: chosen }).catch(() => {});
+  });
+  main.append(h("section", { class: "card", "aria-labelledby": "language-heading" },
+    h("h2", { id: "language-heading" }, t("more.language_heading")), languages));
+
+  const queued = (await waiting()).length;
+  main.append(h("section", { class: "card", "aria-labelledby": "account-heading" },
+    h("h2", { id: "account-heading" }, t("more.account")),
+    state.me ? h("p", {}, t("more.signed_in_as", { email: state.me.email })) : null,
+    queued ? h("p", { class: "notice warning" }, t("more.sign_out_waiting", { count: queued })) : null,
+    h("button", { type: "button", class: "button secondary", onclick: () => signOutHere() }, t("more.sign_out"))));
+}
