@@ -34,18 +34,55 @@ from tracking import services
 from tracking.models import Regimen
 from tracking.models.regimens import ALL_WEEKDAYS
 
+# What makes each persona who they are; e-mail addresses stay the factories' (unique per call).
+AD_PATIENT: dict[str, object] = {
+    "user__first_name": "Amira",
+    "user__last_name": "Nassar",
+    "birth_date": datetime.date(1990, 5, 17),
+    "timezone": "Asia/Qatar",
+    "condition": Condition.ATOPIC_DERMATITIS,
+}
+CLE_PATIENT: dict[str, object] = {
+    "user__first_name": "Lina",
+    "user__last_name": "Haddad",
+    "birth_date": datetime.date(1984, 9, 3),
+    "timezone": "Europe/London",
+    "condition": Condition.CLE_DISCOID,
+}
+CHILD: dict[str, object] = {
+    "first_name": "Yusuf",
+    "last_name": "Saleh",
+    "birth_date": datetime.date(2018, 3, 2),
+    "timezone": "Asia/Qatar",
+    "condition": Condition.ATOPIC_DERMATITIS,
+}
+
 
 @dataclass(frozen=True)
 class Clinic:
-    """A care team: the dermatologist who reviews the clinic's patients, and staff who see every patient."""
+    """A care team: the dermatologist who reviews the clinic's patients, and staff who see every patient.
+
+    `ad_patient`, `cle_patient` and `child_of` make one more patient of the clinic, like the persona with
+    `overrides` on top (factory_boy keywords: `timezone=...`, `user__first_name=...`), for a test that
+    needs a variant or a second one.
+    """
 
     dermatologist: User
     staff: User
 
-    def treat(self, patient: Patient) -> Patient:
+    def admit(self, patient: Patient) -> Patient:
         """Put the clinic's dermatologist on the patient's care team."""
         CareTeamMembership.objects.create(patient=patient, clinician=self.dermatologist)
         return patient
+
+    def ad_patient(self, **overrides: object) -> Patient:
+        return self.admit(PatientFactory(**{**AD_PATIENT, **overrides}))
+
+    def cle_patient(self, **overrides: object) -> Patient:
+        return self.admit(PatientFactory(**{**CLE_PATIENT, **overrides}))
+
+    def child_of(self, caregiver: User, **overrides: object) -> Patient:
+        return self.admit(DependentFactory(caregiver=caregiver, **{**CHILD, **overrides}))
 
 
 @dataclass(frozen=True)
@@ -64,59 +101,6 @@ class World:
         return self.clinic.dermatologist
 
 
-def make_clinic() -> Clinic:
-    return Clinic(
-        dermatologist=DermatologistFactory(email="dana@test.example", first_name="Dana", last_name="Derm"),
-        staff=ClinicStaffFactory(email="sami@test.example", first_name="Sami", last_name="Staff"),
-    )
-
-
-def make_ad_patient(clinic: Clinic, **overrides: object) -> Patient:
-    values: dict[str, object] = {
-        "user__email": "amira@test.example",
-        "user__first_name": "Amira",
-        "user__last_name": "Nassar",
-        "birth_date": datetime.date(1990, 5, 17),
-        "timezone": "Asia/Qatar",
-        "condition": Condition.ATOPIC_DERMATITIS,
-    }
-    values.update(overrides)
-    return clinic.treat(PatientFactory(**values))
-
-
-def make_cle_patient(clinic: Clinic, **overrides: object) -> Patient:
-    values: dict[str, object] = {
-        "user__email": "lina@test.example",
-        "user__first_name": "Lina",
-        "user__last_name": "Haddad",
-        "birth_date": datetime.date(1984, 9, 3),
-        "timezone": "Europe/London",
-        "condition": Condition.CLE_DISCOID,
-    }
-    values.update(overrides)
-    return clinic.treat(PatientFactory(**values))
-
-
-def make_caregiver() -> User:
-    return CaregiverFactory(email="omar@test.example", first_name="Omar", last_name="Saleh")
-
-
-def make_child(clinic: Clinic, caregiver: User, **overrides: object) -> Patient:
-    values: dict[str, object] = {
-        "first_name": "Yusuf",
-        "last_name": "Saleh",
-        "birth_date": datetime.date(2018, 3, 2),
-        "timezone": "Asia/Qatar",
-        "condition": Condition.ATOPIC_DERMATITIS,
-    }
-    values.update(overrides)
-    return clinic.treat(DependentFactory(caregiver=caregiver, **values))
-
-
-def make_stranger() -> User:
-    return DermatologistFactory(email="sara@test.example", first_name="Sara", last_name="Stranger")
-
-
 # --- fixtures: each creates its persona on first use in a test ------------------------------------------------
 
 
@@ -124,7 +108,10 @@ def make_stranger() -> User:
 def persona_clinic(db: None) -> Clinic:
     """The clinic the other personas hang on: a module may name a fixture of its own `clinic` without
     cutting them loose from it."""
-    return make_clinic()
+    return Clinic(
+        dermatologist=DermatologistFactory(first_name="Dana", last_name="Derm"),
+        staff=ClinicStaffFactory(first_name="Sami", last_name="Staff"),
+    )
 
 
 @pytest.fixture
@@ -144,27 +131,27 @@ def clinic_staff(persona_clinic: Clinic) -> User:
 
 @pytest.fixture
 def ad_patient(persona_clinic: Clinic) -> Patient:
-    return make_ad_patient(persona_clinic)
+    return persona_clinic.ad_patient()
 
 
 @pytest.fixture
 def cle_patient(persona_clinic: Clinic) -> Patient:
-    return make_cle_patient(persona_clinic)
+    return persona_clinic.cle_patient()
 
 
 @pytest.fixture
 def caregiver(db: None) -> User:
-    return make_caregiver()
+    return CaregiverFactory(first_name="Omar", last_name="Saleh")
 
 
 @pytest.fixture
 def child(persona_clinic: Clinic, caregiver: User) -> Patient:
-    return make_child(persona_clinic, caregiver)
+    return persona_clinic.child_of(caregiver)
 
 
 @pytest.fixture
 def stranger(db: None) -> User:
-    return make_stranger()
+    return DermatologistFactory(first_name="Sara", last_name="Stranger")
 
 
 @pytest.fixture
