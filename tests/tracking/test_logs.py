@@ -1076,3 +1076,14 @@ def test_a_dermatologist_on_the_care_team_reads_but_never_corrects(
     assert clinician.delete(url).status_code == 403
     assert post(clinician, kind, patient, kind.body()).status_code == 403
     assert kind.model._default_manager.get().note == body.get("note", "")
+
+
+@pytest.mark.parametrize("segment", ["regimens", "applications", "symptoms", "poem", "skin-checks"])
+def test_options_on_a_paged_list_answers_without_describing_a_serializer(
+    client: APIClient, patient: Patient, segment: str
+) -> None:
+    # The paged lists are plain APIViews: DRF's OPTIONS answer asks a GenericAPIView for a serializer (a 500 here).
+    response = client.options(f"{base(patient)}{segment}/")
+
+    assert response.status_code == 200
+    assert "actions" not in response.json()

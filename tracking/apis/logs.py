@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,7 +22,7 @@ from tacro_topical.pagination import NewestFirstCursorPagination
 from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, ErrorSerializer
 from tracking import rules, selectors, services
 from tracking import serializers as shapes
-from tracking.apis.shared import context_for, patient_with_clock, read_responses, write_responses
+from tracking.apis.shared import PagedApi, context_for, patient_with_clock, read_responses, write_responses
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
 from tracking.services import LogResult, Outcome
@@ -87,7 +86,7 @@ class EventTimePagination(NewestFirstCursorPagination):
         return (f"-{model.EVENT_TIME}", "-id")
 
 
-class LogListApi(LogApi, GenericAPIView):
+class LogListApi(LogApi, PagedApi):
     pagination_class = EventTimePagination
 
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:

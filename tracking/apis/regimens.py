@@ -8,7 +8,6 @@ from typing import Any
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,7 +17,7 @@ from accounts.models import Patient
 from tacro_topical.pagination import NewestFirstCursorPagination
 from tracking import selectors, services
 from tracking import serializers as shapes
-from tracking.apis.shared import read_responses, write_responses
+from tracking.apis.shared import PagedApi, read_responses, write_responses
 from tracking.models import Regimen
 
 
@@ -30,7 +29,7 @@ def regimen_answer(regimen: Regimen, patient: Patient) -> dict[str, Any]:
     return shapes.RegimenSerializer(selectors.regimen_with_usage(patient, regimen.pk)).data
 
 
-class RegimenListApi(GenericAPIView):
+class RegimenListApi(PagedApi):
     pagination_class = RegimenPagination
 
     @extend_schema(
@@ -41,7 +40,7 @@ class RegimenListApi(GenericAPIView):
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = patient_for_request(request, patient_id)
         page = self.paginate_queryset(selectors.regimens_for(patient))
-        regimens = selectors.attach_usage(list(page or []), patient)
+        regimens = selectors.attach_usage(page, patient)
         return self.get_paginated_response(shapes.RegimenSerializer(regimens, many=True).data)
 
     @extend_schema(
