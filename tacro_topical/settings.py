@@ -277,7 +277,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "auth": env.str("THROTTLE_AUTH", default="30/minute"),
         # Per user on every write: a patient logs a handful a day; a sync is one request.
         "write": env.str("THROTTLE_WRITE", default="240/minute"),
-        # Per user, the logs sent through sync, item by item: one full batch (2,000, tracking/apis.py) a minute.
+        # Per user, the logs sent through sync, item by item: one full batch (rules.SYNC_MAX_ITEMS, 2,000) a minute.
         "sync_items": env.str("THROTTLE_SYNC_ITEMS", default="2000/minute"),
         # Per user on every read: an app showing a record makes a few a screen.
         "read": env.str("THROTTLE_READ", default="1200/minute"),
