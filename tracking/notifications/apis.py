@@ -9,20 +9,18 @@ from __future__ import annotations
 import uuid
 from typing import Any, cast
 
-from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from tacro_topical.pagination import NewestFirstCursorPagination
 from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tacro_topical.serializers import RejectUnknownFields
 from tracking import rules
+from tracking.apis.shared import PagedApi
 from tracking.models import Device, Notification, Platform
 from tracking.notifications import selectors
 from tracking.notifications.services import device_register, device_remove, notification_ack, notification_snooze
@@ -99,19 +97,15 @@ def own_notification(request: Request, notification_id: uuid.UUID) -> Notificati
     return notification
 
 
-@extend_schema_view(
-    get=extend_schema(
+class NotificationListApi(PagedApi):
+    @extend_schema(
         operation_id="notifications_list",
         responses={200: NotificationSerializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
         summary="The caller's inbox, newest first",
     )
-)
-class NotificationListApi(ListAPIView):
-    pagination_class = NewestFirstCursorPagination
-    serializer_class = NotificationSerializer
-
-    def get_queryset(self) -> QuerySet[Notification]:
-        return selectors.inbox_of(caller(self.request))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.inbox_of(caller(request)))
+        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
 
 
 class NotificationAckApi(APIView):
@@ -144,19 +138,15 @@ class NotificationSnoozeApi(APIView):
 # --- Devices -------------------------------------------------------------------------------------
 
 
-@extend_schema_view(
-    get=extend_schema(
+class DeviceListApi(PagedApi):
+    @extend_schema(
         operation_id="devices_list",
         responses={200: DeviceSerializer(many=True), 400: VALIDATION_ERROR, 401: UNAUTHENTICATED},
         summary="The caller's push devices, deactivated ones included with the reason",
     )
-)
-class DeviceListApi(ListAPIView):
-    pagination_class = NewestFirstCursorPagination
-    serializer_class = DeviceSerializer
-
-    def get_queryset(self) -> QuerySet[Device]:
-        return selectors.devices_of(caller(self.request))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.devices_of(caller(request)))
+        return self.get_paginated_response(DeviceSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="devices_register",

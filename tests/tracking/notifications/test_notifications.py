@@ -261,6 +261,13 @@ class TestInboxApi:
         assert snooze.status_code == 404
         assert stranger.get("/api/v1/notifications/").json()["results"] == []
 
+    @pytest.mark.parametrize("path", ["/api/v1/notifications/", "/api/v1/devices/"])
+    def test_options_on_a_paged_list_answers_without_describing_a_serializer(self, patient, path):
+        response = client_as(patient.user).options(path)
+
+        assert response.status_code == 200
+        assert "actions" not in response.json()
+
     def test_ack_marks_it_read_once(self, patient, regimen):
         fire("2026-11-21T20:00:00+03:00")
         notification = Notification.objects.get()
