@@ -17,12 +17,16 @@ from tracking.reminders.services import schedules_refresh
 from tracking.review.services import summaries_refresh_stale, summary_refresh
 
 
-def patient_record_follow_up(patient: Patient, *, now: datetime.datetime | None = None) -> list[Alert]:
+def patient_record_follow_up(
+    patient: Patient, *, refresh_schedules: bool = True, now: datetime.datetime | None = None
+) -> list[Alert]:
     """After new logs or a regimen change: schedules, then alerts, then the summary that counts them.
 
+    `refresh_schedules=False` when the caller re-derived the schedules already (a regimen change).
     Returns the alerts opened.
     """
-    schedules_refresh(patient=patient, now=now)
+    if refresh_schedules:
+        schedules_refresh(patient=patient, now=now)
     opened = evaluate_patient_alerts(patient, now=now)
     summary_refresh(patient, now=now)
     return opened

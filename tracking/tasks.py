@@ -16,12 +16,16 @@ from tracking.follow_up import all_records_follow_up, patient_record_follow_up
 
 
 @shared_task(name="tracking.tasks.patient_logs_changed", ignore_result=True)
-def patient_logs_changed(patient_id: str) -> int:
-    """After new logs or a regimen change: the refill estimate, skin-check anchor, alerts and list summary move."""
+def patient_logs_changed(patient_id: str, refresh_schedules: bool = True) -> int:
+    """After new logs or a regimen change: the refill estimate, skin-check anchor, alerts and list summary move.
+
+    `refresh_schedules` is False after a regimen change, whose service re-derived them already; a message
+    queued before the argument existed carries only the id, and refreshes them.
+    """
     patient = Patient.objects.filter(pk=patient_id).first()
     if patient is None:
         return 0
-    return len(patient_record_follow_up(patient))
+    return len(patient_record_follow_up(patient, refresh_schedules=refresh_schedules))
 
 
 @shared_task(name="tracking.tasks.evaluate_all_alerts", ignore_result=True)

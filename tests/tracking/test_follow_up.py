@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 import pytest
 import time_machine
@@ -56,3 +57,43 @@ def test_the_task_after_new_logs_refreshes_schedules_alerts_and_summary(patient:
 
 def test_the_task_for_a_patient_since_deleted_does_nothing() -> None:
     assert tasks.patient_logs_changed("00000000-0000-0000-0000-000000000000") == 0
+
+
+def test_a_regimen_change_derives_the_schedules_once_and_new_logs_once(
+    patient: Patient, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:
+    from tracking import follow_up
+    from tracking.services import logs, regimens
+    from tracking.services.logs import logs_changed
+
+    refreshed: list[Patient] = []
+    sent: list[tuple[object, ...]] = []
+    real_refresh = follow_up.schedules_refresh
+
+    def counted_refresh(*, patient: Patient, **kwargs: object) -> object:
+        refreshed.append(patient)
+        return real_refresh(patient=patient, **kwargs)
+
+    def recorded_enqueue(task: object, *args: object) -> bool:
+        sent.append(args)
+        return True
+
+    for module in (follow_up, regimens):
+        monkeypatch.setattr(module, "schedules_refresh", counted_refresh)
+    monkeypatch.setattr(logs, "enqueue", recorded_enqueue)
+
+    def follow_through(change: Callable[[], object]) -> int:
+        """How often the change, its commit and the task it sends derive the schedules."""
+        refreshed.clear()
+        sent.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            change()
+        for args in sent:
+            tasks.patient_logs_changed(*args)
+        return len(refreshed)
+
+    with time_machine.travel(datetime.datetime(2026, 11, 14, 12, tzinfo=datetime.UTC), tick=False):
+        assert follow_through(lambda: prescribe(patient, start_date=datetime.date(2026, 11, 1))) == 1
+        regimen = patient.regimens.get()
+        assert follow_through(lambda: regimens.regimen_update(regimen=regimen, times=["09:00"])) == 1
+        assert follow_through(lambda: logs_changed(patient)) == 1  # new logs: the task derives them

@@ -265,10 +265,15 @@ def _insert_all(model: type[PatientLog], rows: list[PatientLog]) -> bool:
     return True
 
 
-def logs_changed(patient: Patient) -> None:
-    """Once logs or a regimen are committed: re-derive the schedules, evaluate alerts, refresh the list summary."""
+def logs_changed(patient: Patient, *, schedules_refreshed: bool = False) -> None:
+    """Once logs or a regimen are committed: re-derive the schedules, evaluate alerts, refresh the list summary.
+
+    `schedules_refreshed`: the caller re-derived the schedules in its own transaction (a regimen change
+    does, so the answer and the next read show them), and the task need not do it again.
+    """
     patient_id = str(patient.pk)
-    transaction.on_commit(lambda: enqueue(tasks.patient_logs_changed, patient_id))
+    refresh_schedules = not schedules_refreshed
+    transaction.on_commit(lambda: enqueue(tasks.patient_logs_changed, patient_id, refresh_schedules))
 
 
 def _replay_result(existing: PatientLog, patient: Patient, print_: str) -> LogResult:

@@ -51,7 +51,8 @@ def regimen_prescribe(
     regimen.full_clean()
     regimen.save()
     schedules_refresh(patient=patient)
-    logs_changed(patient)  # the patient list shows the current regimen; alerts are judged per regimen
+    # The patient list shows the current regimen; alerts are judged per regimen.
+    logs_changed(patient, schedules_refreshed=True)
     return regimen
 
 
@@ -76,7 +77,7 @@ def regimen_update(*, regimen: Regimen, **changes: Any) -> Regimen:
     if changes:
         # Times, weekdays and end date drive the dose schedule; the tube drives the refill prompt.
         schedules_refresh(patient=regimen.patient)
-        logs_changed(regimen.patient)
+        logs_changed(regimen.patient, schedules_refreshed=True)
     return regimen
 
 
