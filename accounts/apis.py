@@ -28,7 +28,7 @@ from accounts.serializers import (
     PatientUpdateSerializer,
     UserSerializer,
 )
-from tacro_topical.pagination import NewestFirstCursorPagination
+from tacro_topical.pagination import NewestFirstCursorPagination, PagedApi
 from tacro_topical.schema import (
     FORBIDDEN,
     NOT_FOUND,
@@ -99,7 +99,7 @@ class PatientPagination(NewestFirstCursorPagination):
     ordering = ("created_at", "id")
 
 
-class PatientListApi(APIView):
+class PatientListApi(PagedApi):
     pagination_class = PatientPagination
 
     @extend_schema(
@@ -108,10 +108,9 @@ class PatientListApi(APIView):
         summary="The patients the caller may act for or review",
     )
     def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(patients_visible_to(request.user), request, view=self)
-        record_api_access(request, [patient.pk for patient in page or ()])
-        return paginator.get_paginated_response(PatientSerializer(page, many=True).data)
+        page = self.paginate_queryset(patients_visible_to(request.user))
+        record_api_access(request, [patient.pk for patient in page])
+        return self.get_paginated_response(PatientSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="patients_create_dependent",

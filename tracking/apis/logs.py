@@ -18,11 +18,11 @@ from rest_framework.views import APIView
 
 from accounts.apis import patient_for_request
 from accounts.models import Patient
-from tacro_topical.pagination import NewestFirstCursorPagination
+from tacro_topical.pagination import NewestFirstCursorPagination, PagedApi
 from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, ErrorSerializer
 from tracking import rules, selectors, services
 from tracking import serializers as shapes
-from tracking.apis.shared import PagedApi, context_for, patient_with_clock, read_responses, write_responses
+from tracking.apis.shared import context_for, patient_with_clock, read_responses, write_responses
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
 from tracking.services import LogResult, Outcome

@@ -14,10 +14,10 @@ from rest_framework.views import APIView
 
 from accounts.apis import patient_for_request
 from accounts.models import Patient
-from tacro_topical.pagination import NewestFirstCursorPagination
+from tacro_topical.pagination import NewestFirstCursorPagination, PagedApi
 from tracking import selectors, services
 from tracking import serializers as shapes
-from tracking.apis.shared import PagedApi, read_responses, write_responses
+from tracking.apis.shared import read_responses, write_responses
 from tracking.models import Regimen
 
 

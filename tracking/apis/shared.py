@@ -5,18 +5,13 @@ read and of a write (reminders/apis.py uses these too)."""
 from __future__ import annotations
 
 import uuid
-from functools import cached_property
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.apis import patient_for_request
 from accounts.clock import PatientClock
 from accounts.models import Patient
-from tacro_topical.pagination import NewestFirstCursorPagination
 from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tracking import selectors
 
@@ -30,25 +25,6 @@ def patient_with_clock(request: Request, patient_id: uuid.UUID, *, to_act: bool 
     """`patient_for_request`, with the zone history read now, once: the service's PatientClock and the
     answer's share it. Only for views that never change the patient's zone, which would leave it stale."""
     return selectors.zone_history_read(patient_for_request(request, patient_id, to_act=to_act))
-
-
-class PagedApi(APIView):
-    # A view whose GET answers one page through the project's paginator (`pagination_class`:
-    # NewestFirstCursorPagination, or a subclass with its own ordering), with GenericAPIView's method names.
-    # Not GenericAPIView itself: DRF's OPTIONS answer would then ask it for a serializer it has none of (a 500).
-    # (A comment, not a docstring: drf-spectacular would show a docstring as every route's description.)
-
-    pagination_class: type[NewestFirstCursorPagination] = NewestFirstCursorPagination
-
-    @cached_property
-    def paginator(self) -> NewestFirstCursorPagination:
-        return self.pagination_class()
-
-    def paginate_queryset(self, rows: QuerySet) -> list[Any]:
-        return list(self.paginator.paginate_queryset(rows, self.request, view=self) or [])
-
-    def get_paginated_response(self, data: Any) -> Response:
-        return self.paginator.get_paginated_response(data)
 
 
 def read_responses(answers: dict[int, Any], *, with_query: bool = False) -> dict[int, Any]:

@@ -17,10 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from tacro_topical.pagination import PagedApi
 from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tacro_topical.serializers import RejectUnknownFields
 from tracking import rules
-from tracking.apis.shared import PagedApi
 from tracking.models import Device, Notification, Platform
 from tracking.notifications import selectors
 from tracking.notifications.services import device_register, device_remove, notification_ack, notification_snooze
