@@ -395,6 +395,12 @@ PERSISTENT_BURNING_WINDOW_DAYS = 7
 PERSISTENT_BURNING_AFTER_START_DAYS = 14
 # Source: US Protopic label: if there is no improvement within 6 weeks, the patient should be re-examined.
 NO_IMPROVEMENT_AFTER_DAYS = 42
+# Source: issue #4 defines the windows of the no-improvement rule; they are not settings. The
+# baseline is the latest reading within 7 days either side of the regimen's start (patients log in
+# the days around a visit); the current reading is the latest of the past 7 days, the recall period
+# of POEM (CLINICAL.md, Instruments).
+NO_IMPROVEMENT_BASELINE_DAYS = 7
+NO_IMPROVEMENT_CURRENT_DAYS = 7
 # Source: issue #4: flare severity (0-4, IGA-style) up 2 or more within 7 days, or the POEM band up.
 WORSENING_FLARE_MIN_RISE = 2
 WORSENING_FLARE_WINDOW_DAYS = 7
@@ -413,12 +419,3 @@ SYNC_MAX_ITEMS = 2000
 MAX_ADHERENCE_DAYS = 731
 # Source: API.md, adherence: without from and to, the 28 local days ending today, today included.
 ADHERENCE_DEFAULT_DAYS = 28
-
-
-# --- Care-team alerts: the no-improvement windows --------------------------------------------------
-# Source: issue #4 defines these windows of the no-improvement rule; they are not settings. The
-# baseline is the latest reading within 7 days either side of the regimen's start (patients log in
-# the days around a visit); the current reading is the latest of the past 7 days, the recall period
-# of POEM (CLINICAL.md, Instruments).
-NO_IMPROVEMENT_BASELINE_DAYS = 7
-NO_IMPROVEMENT_CURRENT_DAYS = 7
