@@ -9,7 +9,7 @@ settings (acks_late, reject_on_worker_lost, prefetch multiplier 1, Redis visibil
 except REMINDER_REQUEUE_AFTER_SECONDS=60 (default 300). The benchmark sends the beat task
 `sweep_reminders` (which starts REMINDER_SWEEPERS=2 sweeps on the worker) and then, in place of beat's
 120-second entry, sends `requeue_stale` every 20 s. Both are compressions of time; SEND_LEASE (5 min,
-a constant in tracking/notifications/services.py) is not, and bounds the recovery (below).
+a constant in tracking/notifications/services/sending.py) is not, and bounds the recovery (below).
 
 Two kills per run, each `kill -9` of the worker's whole process group (the main process and its pool
 children, as when a machine or container dies), each followed at once by a new worker:
