@@ -42,6 +42,7 @@ urlpatterns = [
         notification_apis.NotificationSnoozeApi.as_view(),
         name="notification-snooze",
     ),
+    path("push/vapid-public-key/", notification_apis.VapidPublicKeyApi.as_view(), name="push-vapid-public-key"),
     path("devices/", notification_apis.DeviceListApi.as_view(), name="device-list"),
     path("devices/<uuid:device_id>/", notification_apis.DeviceDetailApi.as_view(), name="device-detail"),
 ]

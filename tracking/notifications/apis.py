@@ -1,4 +1,5 @@
-"""The caller's inbox (list, ack, snooze) and push devices: /notifications/ and /devices/.
+"""The caller's inbox (list, ack, snooze) and push devices: /notifications/ and /devices/; and the
+server's VAPID public key for Web Push subscriptions: /push/vapid-public-key/ (anyone may read it).
 
 Thin: validate, call one service or selector, answer. Notifications and devices belong to the
 caller alone, and anyone else's are a 404.
@@ -12,19 +13,21 @@ from typing import Any, cast
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
 from tacro_topical.pagination import PagedApi
-from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
+from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, ErrorSerializer
 from tacro_topical.serializers import RejectUnknownFields
 from tracking import rules
 from tracking.models import Device, Notification, Platform
 from tracking.notifications import selectors
 from tracking.notifications.services import device_register, device_remove, notification_ack, notification_snooze
 from tracking.notifications.transports.webpush import subscription_json
+from tracking.notifications.vapid import VapidKeyUnavailableError, vapid_public_key
 from tracking.reminders.schedules import zone_named
 from tracking.serializers import rfc3339
 
@@ -80,6 +83,13 @@ class DeviceInputSerializer(RejectUnknownFields, serializers.Serializer):
         if isinstance(data, dict) and data.get("platform") == Platform.WEBPUSH and isinstance(data.get("token"), dict):
             data = {**data, "token": subscription_json(data["token"])}
         return super().to_internal_value(data)
+
+
+class VapidPublicKeySerializer(serializers.Serializer):
+    public_key = serializers.CharField(
+        help_text="The server's VAPID public key: the uncompressed P-256 point (65 bytes) in base64url without"
+        " padding, as PushManager.subscribe takes it for applicationServerKey."
+    )
 
 
 # --- Notifications -------------------------------------------------------------------------------
@@ -180,3 +190,32 @@ class DeviceDetailApi(APIView):
             raise Http404
         device_remove(device=device, user=caller(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Web Push key --------------------------------------------------------------------------------
+
+
+class VapidPublicKeyApi(APIView):
+    """Anyone may read it (a public key): a browser subscribes with it before or after signing in."""
+
+    permission_classes = (AllowAny,)
+    authentication_classes = ()
+
+    @extend_schema(
+        operation_id="push_vapid_public_key",
+        responses={
+            200: VapidPublicKeySerializer,
+            404: OpenApiResponse(
+                ErrorSerializer, description="Web Push is not available here: no VAPID key is configured."
+            ),
+        },
+        summary="The server's VAPID public key, for subscribing to Web Push",
+        description="Subscribe with it, then register the subscription with POST /api/v1/devices/ "
+        "(platform webpush). A subscription made with another key receives nothing: subscribe again when it changes.",
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            public_key = vapid_public_key()
+        except VapidKeyUnavailableError as unavailable:
+            return Response({"detail": str(unavailable)}, status=status.HTTP_404_NOT_FOUND)
+        return Response({"public_key": public_key})
