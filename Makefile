@@ -38,7 +38,7 @@ endif
 .PHONY: help which-python run test lint format migrate seed clean bench
 
 help:
-	@echo "make run   install into $(VENV), migrate, load the demo clinic, start web + Celery worker + beat"
+	@echo "make run   install into $(VENV), migrate, load the demo clinic, make a VAPID key if none, start web + Celery worker + beat"
 	@echo "make test  install what the tests need and run the whole suite"
 	@echo "make lint  ruff and mypy"
 	@echo "Python: $(or $(PYTHON),none >= 3.11 found) (PYTHON=python3.11 make run picks one; VENV=.venv-py3.11 gives it its own venv)"
@@ -74,9 +74,15 @@ migrate: $(VENV)/.runtime-installed
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# Web Push: unless WEBPUSH_VAPID_PRIVATE_KEY is set (environment or .env), `make run` signs with a VAPID key of its
+# own, made on the first start and kept in var/ (not in git), and hands its path to web, worker and beat.
+VAPID_KEY_FILE ?= var/webpush/vapid-private.pem
+
 run: seed
-	@echo "Web: http://127.0.0.1:8000/admin/  API docs: http://127.0.0.1:8000/api/docs/"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	@echo "Web: http://127.0.0.1:8000/admin/  App: http://127.0.0.1:8000/app/  API docs: http://127.0.0.1:8000/api/docs/"
+	@vapid_key="$$($(BIN)/python scripts/vapid_key.py $(VAPID_KEY_FILE))" || exit 1; \
+	echo 'PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile'; \
+	WEBPUSH_VAPID_PRIVATE_KEY="$$vapid_key" PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 test: $(VENV)/.dev-installed
 	@$(BIN)/python -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.get_version()} ($(VENV))")'
