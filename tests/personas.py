@@ -9,7 +9,8 @@
 
 Each is a pytest fixture (registered in tests/conftest.py), created only when a test asks for it;
 `world` gathers them all. Build anything else with tests/factories.py. `prescribe` and `client_as` are the
-one way the suite prescribes a regimen and signs in to the API.
+one way the suite prescribes a regimen and signs in to the API; `regimen_row` the one way to store a regimen
+without its reminder schedules.
 """
 
 from __future__ import annotations
@@ -204,3 +205,21 @@ def prescribe(patient: Patient, created_by: User | None = None, **overrides: obj
     author = created_by or patient.user
     assert author is not None, "a child's regimen needs created_by (their caregiver or dermatologist)"
     return services.regimen_prescribe(patient=patient, created_by=author, **values)
+
+
+def regimen_row(patient: Patient, **overrides: object) -> Regimen:
+    """A twice-daily tacrolimus 0.1% regimen saved straight to the table: no service, so no reminder schedules,
+    no follow-up task. For tests of logs, adherence and pages that need a regimen to point at, not its reminders.
+    """
+    values: dict[str, object] = {
+        "drug": "tacrolimus",
+        "strength": "0.1",
+        "phase": "treatment",
+        "body_areas": ["face", "neck", "hand_left"],
+        "times": ["08:00", "20:00"],
+        "weekdays": list(ALL_WEEKDAYS),
+        "start_date": datetime.date(2026, 10, 1),
+        "created_by": patient.user,
+    }
+    values.update(overrides)
+    return Regimen.objects.create(patient=patient, **values)

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from accounts.models import Patient, User
 from tacro_topical.middleware import NoStoreMiddleware
 from tests.personas import admin_client_as, client_as
-from tests.tracking.conftest import make_regimen
+from tests.personas import regimen_row
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def frozen_now() -> Iterator[None]:
 @pytest.fixture
 def patient(ad_patient: Patient) -> Patient:
     """The AD patient (Amira, in Qatar, on the clinic dermatologist's care team), with a regimen."""
-    make_regimen(ad_patient)
+    regimen_row(ad_patient)
     return ad_patient
 
 

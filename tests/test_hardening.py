@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Patient
 from tests.personas import client_as
-from tests.tracking.conftest import make_regimen
+from tests.personas import regimen_row
 from tracking.models import Application
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -70,8 +70,8 @@ def test_writes_are_throttled_per_user_and_reads_are_not(
     rates: dict[str, str], ad_patient: Patient, cle_patient: Patient
 ) -> None:
     patient, other = ad_patient, cle_patient
-    regimen = make_regimen(patient)
-    other_regimen = make_regimen(other)
+    regimen = regimen_row(patient)
+    other_regimen = regimen_row(other)
     client = client_as(patient.user)
     url = f"/api/v1/patients/{patient.pk}/applications/"
 
@@ -321,7 +321,7 @@ def test_a_database_lost_mid_request_is_a_503_with_retry_after_not_a_500(
     from tracking import selectors
 
     patient = ad_patient
-    make_regimen(patient)
+    regimen_row(patient)
 
     def lost(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("server closed the connection unexpectedly: SELECT note FROM secret")
@@ -342,7 +342,7 @@ def test_a_log_is_stored_while_the_broker_is_down(
 ) -> None:
     """A real Redis, stopped: the log is still stored and answered, and the next one's task goes out once it is back."""
     patient = ad_patient
-    regimen = make_regimen(patient)
+    regimen = regimen_row(patient)
     client = client_as(patient.user)
     logs = f"/api/v1/patients/{patient.pk}/applications/"
     broker.stop()
@@ -396,7 +396,7 @@ def test_production_logs_are_one_json_object_a_line() -> None:
 @pytest.mark.django_db
 def test_nothing_a_patient_writes_reaches_the_logs(caplog: pytest.LogCaptureFixture, ad_patient: Patient) -> None:
     patient = ad_patient
-    regimen = make_regimen(patient)
+    regimen = regimen_row(patient)
     secret = "Nobody-should-read-this-note"
     body = {**application(regimen.pk), "note": secret}
 
@@ -417,7 +417,7 @@ def test_a_log_is_answered_at_once_when_the_broker_does_not_answer(settings: Any
     from tacro_topical.celery import app
 
     patient = ad_patient
-    regimen = make_regimen(patient)
+    regimen = regimen_row(patient)
     previous = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     try:

@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 from accounts.models import Patient, User
 from tacro_topical.serializers import ModelSerializer, PersonTextValidator
 from tests.personas import client_as
-from tests.tracking.conftest import make_regimen
+from tests.personas import regimen_row
 from tracking.models import Alert
 
 ONE_LINE = "one line"
@@ -271,7 +271,7 @@ def frozen_now() -> Iterator[None]:
 
 @pytest.fixture
 def patient_with_regimen(frozen_now: None, ad_patient: Patient) -> Patient:
-    make_regimen(ad_patient)
+    regimen_row(ad_patient)
     return ad_patient
 
 

@@ -16,7 +16,7 @@ from accounts.models import Patient, User
 from tests.access import ACT, ACTORS, READ, BodyFactory, Route, World, fresh_join_code
 from tests.factories import CaregiverFactory, CareTeamMembershipFactory, DermatologistFactory
 from tests.personas import client_as
-from tests.tracking.conftest import make_regimen
+from tests.personas import regimen_row
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 
 
@@ -118,7 +118,7 @@ def world(ad_patient: Patient, cle_patient: Patient, caregiver: User, child: Pat
     unassigned_dermatologist = DermatologistFactory()
     CareTeamMembershipFactory(patient=cle_patient, clinician=unassigned_dermatologist)
 
-    regimen = make_regimen(patient, start_date=datetime.date(2026, 1, 1))
+    regimen = regimen_row(patient, start_date=datetime.date(2026, 1, 1))
     now = timezone.now()
     logged = {
         "applications": Application.objects.create(

@@ -1,4 +1,4 @@
-"""Fixtures for the tracking tests: a patient with a login and an active twice-daily regimen."""
+"""Fixtures for the tracking tests: the AD patient persona (tests/personas.py) with an active twice-daily regimen."""
 
 from __future__ import annotations
 
@@ -8,44 +8,21 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import Patient, User
-from tests.factories import PatientFactory
-from tracking import services
+from accounts.models import Patient
+from tests.personas import client_as, regimen_row
 from tracking.models import Regimen
-from tracking.models.regimens import ALL_WEEKDAYS
-
-
-def client_as(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
-    return client
-
-
-def make_regimen(patient: Patient, **overrides: object) -> Regimen:
-    values: dict[str, object] = {
-        "drug": "tacrolimus",
-        "strength": "0.1",
-        "phase": "treatment",
-        "body_areas": ["face", "neck", "hand_left"],
-        "times": ["08:00", "20:00"],
-        "weekdays": list(ALL_WEEKDAYS),
-        "start_date": datetime.date(2026, 10, 1),
-        "created_by": patient.user,
-    }
-    values.update(overrides)
-    return Regimen.objects.create(patient=patient, **values)
 
 
 @pytest.fixture
-def patient(db: None) -> Patient:
-    return PatientFactory(timezone="Asia/Qatar")
+def patient(ad_patient: Patient) -> Patient:
+    """Amira, the adult AD patient with a login in Asia/Qatar (UTC+3, no DST), on the clinic's care team."""
+    return ad_patient
 
 
 @pytest.fixture
 def regimen(patient: Patient) -> Regimen:
-    return make_regimen(patient)
+    return regimen_row(patient)
 
 
 @pytest.fixture
@@ -59,23 +36,6 @@ def base(patient: Patient) -> str:
 
 def at(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(text)
-
-
-def prescribe(patient: Patient, created_by: User | None = None, **overrides: object) -> Regimen:
-    """A twice-daily tacrolimus 0.1% regimen through the service, so its reminder schedules exist."""
-    values: dict[str, object] = {
-        "drug": "tacrolimus",
-        "strength": "0.1",
-        "phase": "treatment",
-        "body_areas": ["face", "neck"],
-        "times": ["08:00", "20:00"],
-        "weekdays": list(ALL_WEEKDAYS),
-        "start_date": datetime.date(2026, 11, 1),
-    }
-    values.update(overrides)
-    author = created_by or patient.user
-    assert author is not None
-    return services.regimen_prescribe(patient=patient, created_by=author, **values)
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import time_machine
 from accounts.models import Patient
 from accounts.services import patient_update
 from tests.factories import PatientFactory
-from tests.tracking.conftest import base, client_as, make_regimen
+from tests.personas import client_as, regimen_row
+from tests.tracking.conftest import base
 from tracking import adherence, selectors
 from tracking.models import Application, Regimen
 
@@ -71,7 +72,7 @@ def counts(result: selectors.AdherenceReport) -> dict[str, tuple[int, int]]:
 @pytest.fixture
 def twice_daily(patient: Patient) -> Regimen:
     """08:00 and 20:00 in Doha (+03:00, no DST) from Thursday 1 October 2026."""
-    return make_regimen(patient, times=["08:00", "20:00"], start_date=date("2026-10-01"))
+    return regimen_row(patient, times=["08:00", "20:00"], start_date=date("2026-10-01"))
 
 
 # --- The report, its range and its validation -------------------------------------------------
@@ -261,7 +262,7 @@ def test_a_double_dose_in_the_morning_counts_once(patient: Patient, twice_daily:
 
 
 def test_a_dose_counts_on_its_local_date_not_its_utc_date(patient: Patient) -> None:
-    regimen = make_regimen(patient, times=["02:00"], start_date=date("2026-10-01"))
+    regimen = regimen_row(patient, times=["02:00"], start_date=date("2026-10-01"))
     # 01:00 on the 5th in Doha is 22:00 UTC on the 4th.
     log(patient, regimen, "2026-10-05T01:00:00+03:00")
 
@@ -271,8 +272,8 @@ def test_a_dose_counts_on_its_local_date_not_its_utc_date(patient: Patient) -> N
 
 
 def test_a_dose_counts_only_toward_its_own_regimen(patient: Patient) -> None:
-    face = make_regimen(patient, body_areas=["face"], times=["08:00"], start_date=date("2026-10-01"))
-    body = make_regimen(patient, body_areas=["chest"], times=["08:00", "20:00"], start_date=date("2026-10-01"))
+    face = regimen_row(patient, body_areas=["face"], times=["08:00"], start_date=date("2026-10-01"))
+    body = regimen_row(patient, body_areas=["chest"], times=["08:00", "20:00"], start_date=date("2026-10-01"))
     # Both logged against the face regimen: its one slot takes one; the body regimen has none.
     log(patient, face, "2026-10-05T08:00:00+03:00", "2026-10-05T20:00:00+03:00")
     log(patient, body, "2026-10-06T08:00:00+03:00", "2026-10-06T20:00:00+03:00")
@@ -292,8 +293,8 @@ def test_a_deleted_log_does_not_count(patient: Patient, twice_daily: Regimen) ->
 
 
 def test_doses_are_expected_only_while_a_regimen_runs_and_a_step_down_takes_over(patient: Patient) -> None:
-    old = make_regimen(patient, times=["08:00", "20:00"], start_date=date("2026-10-01"), end_date=date("2026-10-04"))
-    new = make_regimen(patient, strength="0.03", times=["09:00"], start_date=date("2026-10-05"), previous=old)
+    old = regimen_row(patient, times=["08:00", "20:00"], start_date=date("2026-10-01"), end_date=date("2026-10-04"))
+    new = regimen_row(patient, strength="0.03", times=["09:00"], start_date=date("2026-10-05"), previous=old)
     # A dose logged against the old regimen after it ended does not count for the new one.
     log(patient, old, "2026-10-04T08:00:00+03:00", "2026-10-04T20:00:00+03:00", "2026-10-05T09:00:00+03:00")
     log(patient, new, "2026-10-06T09:00:00+03:00")
@@ -317,7 +318,7 @@ def test_doses_are_expected_only_while_a_regimen_runs_and_a_step_down_takes_over
 @pytest.fixture
 def mondays_and_thursdays(patient: Patient) -> Regimen:
     """Maintenance at 19:00 on Mondays and Thursdays from Thursday 1 October 2026."""
-    return make_regimen(
+    return regimen_row(
         patient, phase="maintenance", strength="0.03", times=["19:00"], weekdays=[1, 4], start_date=date("2026-10-01")
     )
 
@@ -356,7 +357,7 @@ def test_the_evening_slot_is_not_expected_before_it_is_due(patient: Patient, twi
 
 
 def test_a_dose_logged_early_for_the_evening_is_counted_before_the_evening(patient: Patient) -> None:
-    regimen = make_regimen(patient, times=["08:00", "20:00"], start_date=date("2026-10-10"))
+    regimen = regimen_row(patient, times=["08:00", "20:00"], start_date=date("2026-10-10"))
     log(patient, regimen, "2026-10-10T08:00:00+03:00", "2026-10-10T18:00:00+03:00")
 
     response = get_adherence(patient, "2026-10-10T18:30:00+03:00", first="2026-10-10", last="2026-10-10")
@@ -425,7 +426,7 @@ def test_the_streak_skips_maintenance_off_days(patient: Patient, mondays_and_thu
 
 def test_a_streak_reaches_back_beyond_the_report_and_beyond_90_days(patient: Patient) -> None:
     start = date("2026-05-01")
-    regimen = make_regimen(patient, times=["09:00"], start_date=start)
+    regimen = regimen_row(patient, times=["09:00"], start_date=start)
     days = (date("2026-10-10") - start).days + 1  # 163 days, today included
     log(
         patient,
@@ -450,7 +451,7 @@ def test_the_streak_of_a_report_in_the_past_still_ends_today(patient: Patient, t
 
 
 def test_a_range_apart_from_today_keeps_its_own_counts_and_the_streak_of_today(patient: Patient) -> None:
-    regimen = make_regimen(patient, times=["08:00", "20:00"], start_date=date("2026-09-01"))
+    regimen = regimen_row(patient, times=["08:00", "20:00"], start_date=date("2026-09-01"))
     # Nothing in early September; then every dose from 1 October to 20 November (51 days).
     log(patient, regimen, "2026-09-03T08:00:00+03:00")
     start = date("2026-10-01")
@@ -481,7 +482,7 @@ def test_a_range_apart_from_today_keeps_its_own_counts_and_the_streak_of_today(p
 
 def test_berlin_spring_forward_a_slot_at_0230_is_kept_at_0330_summer_time() -> None:
     patient = PatientFactory(timezone="Europe/Berlin")
-    regimen = make_regimen(patient, times=["02:30", "20:00"], start_date=date("2026-03-27"))
+    regimen = regimen_row(patient, times=["02:30", "20:00"], start_date=date("2026-03-27"))
     log(
         patient,
         regimen,
@@ -501,7 +502,7 @@ def test_berlin_spring_forward_a_slot_at_0230_is_kept_at_0330_summer_time() -> N
 
 def test_berlin_spring_forward_a_skipped_time_and_the_hour_after_it_are_two_slots() -> None:
     patient = PatientFactory(timezone="Europe/Berlin")
-    regimen = make_regimen(patient, times=["02:30", "03:30"], start_date=date("2026-03-27"))
+    regimen = regimen_row(patient, times=["02:30", "03:30"], start_date=date("2026-03-27"))
     # 02:30 shifts onto 03:30 summer time: both slots fall at one instant, and each takes a dose.
     log(patient, regimen, "2026-03-29T03:30:00+02:00", "2026-03-29T03:31:00+02:00")
 
@@ -512,7 +513,7 @@ def test_berlin_spring_forward_a_skipped_time_and_the_hour_after_it_are_two_slot
 
 def test_berlin_spring_forward_the_morning_falls_due_at_0800_summer_time() -> None:
     berlin = PatientFactory(timezone="Europe/Berlin")
-    make_regimen(berlin, times=["08:00", "20:00"], start_date=date("2026-03-27"))
+    regimen_row(berlin, times=["08:00", "20:00"], start_date=date("2026-03-27"))
 
     before = get_adherence(berlin, "2026-03-29T07:59:00+02:00", first="2026-03-29", last="2026-03-29")
     after = get_adherence(berlin, "2026-03-29T08:00:00+02:00", first="2026-03-29", last="2026-03-29")
@@ -523,7 +524,7 @@ def test_berlin_spring_forward_the_morning_falls_due_at_0800_summer_time() -> No
 
 def test_berlin_fall_back_a_repeated_time_is_one_slot_either_occurrence_fills() -> None:
     patient = PatientFactory(timezone="Europe/Berlin")
-    regimen = make_regimen(patient, times=["02:30", "20:00"], start_date=date("2026-10-20"))
+    regimen = regimen_row(patient, times=["02:30", "20:00"], start_date=date("2026-10-20"))
     log(
         patient,
         regimen,
@@ -543,7 +544,7 @@ def test_berlin_fall_back_a_repeated_time_is_one_slot_either_occurrence_fills() 
 
 def test_berlin_fall_back_a_dose_at_each_occurrence_of_a_repeated_time_counts_once() -> None:
     patient = PatientFactory(timezone="Europe/Berlin")
-    regimen = make_regimen(patient, times=["02:30", "20:00"], start_date=date("2026-10-20"))
+    regimen = regimen_row(patient, times=["02:30", "20:00"], start_date=date("2026-10-20"))
     log(patient, regimen, "2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00")
 
     response = get_adherence(patient, "2026-10-26T12:00:00+01:00", first="2026-10-25", last="2026-10-25")
@@ -553,7 +554,7 @@ def test_berlin_fall_back_a_dose_at_each_occurrence_of_a_repeated_time_counts_on
 
 def test_berlin_fall_back_the_morning_falls_due_at_0800_winter_time() -> None:
     patient = PatientFactory(timezone="Europe/Berlin")
-    make_regimen(patient, times=["08:00", "20:00"], start_date=date("2026-10-20"))
+    regimen_row(patient, times=["08:00", "20:00"], start_date=date("2026-10-20"))
 
     before = get_adherence(patient, "2026-10-25T07:59:00+01:00", first="2026-10-25", last="2026-10-25")
     after = get_adherence(patient, "2026-10-25T08:00:00+01:00", first="2026-10-25", last="2026-10-25")
@@ -564,7 +565,7 @@ def test_berlin_fall_back_the_morning_falls_due_at_0800_winter_time() -> None:
 
 def test_new_york_spring_forward_a_slot_at_0230_is_kept_at_0330_daylight_time() -> None:
     patient = PatientFactory(timezone="America/New_York")
-    regimen = make_regimen(patient, times=["02:30", "20:00"], start_date=date("2026-03-06"))
+    regimen = regimen_row(patient, times=["02:30", "20:00"], start_date=date("2026-03-06"))
     log(
         patient,
         regimen,
@@ -584,7 +585,7 @@ def test_new_york_spring_forward_a_slot_at_0230_is_kept_at_0330_daylight_time() 
 
 def test_new_york_fall_back_the_repeated_0130_is_one_slot() -> None:
     patient = PatientFactory(timezone="America/New_York")
-    regimen = make_regimen(patient, times=["01:30", "20:00"], start_date=date("2026-10-28"))
+    regimen = regimen_row(patient, times=["01:30", "20:00"], start_date=date("2026-10-28"))
     log(
         patient,
         regimen,
@@ -603,7 +604,7 @@ def test_new_york_fall_back_the_repeated_0130_is_one_slot() -> None:
 
 def test_new_york_fall_back_the_second_0130_alone_fills_the_slot() -> None:
     patient = PatientFactory(timezone="America/New_York")
-    regimen = make_regimen(patient, times=["01:30"], start_date=date("2026-10-28"))
+    regimen = regimen_row(patient, times=["01:30"], start_date=date("2026-10-28"))
     log(patient, regimen, "2026-11-01T01:30:00-05:00")
 
     response = get_adherence(patient, "2026-11-02T12:00:00-05:00", first="2026-11-01", last="2026-11-01")
@@ -615,7 +616,7 @@ def test_new_york_fall_back_the_second_0130_alone_fills_the_slot() -> None:
 def moved_patient() -> tuple[Patient, Regimen]:
     """Lived in Doha until 02:00 UTC on 6 October 2026 (05:00 there), then in New York."""
     patient = PatientFactory(timezone="Asia/Qatar")
-    regimen = make_regimen(patient, times=["08:00", "20:00"], start_date=date("2026-10-01"))
+    regimen = regimen_row(patient, times=["08:00", "20:00"], start_date=date("2026-10-01"))
     for day in range(1, 6):
         log(patient, regimen, f"2026-10-{day:02d}T08:00:00+03:00", f"2026-10-{day:02d}T20:00:00+03:00")
     return patient, regimen

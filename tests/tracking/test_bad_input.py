@@ -22,7 +22,8 @@ from accounts.tokens import SessionRefreshToken
 from tacro_topical.errors import errors_by_field_path
 from tests.accounts.test_auth import REFRESH_URL, caregiver_registration, patient_registration
 from tests.factories import CaregiverFactory
-from tests.tracking.conftest import base, client_as
+from tests.personas import client_as
+from tests.tracking.conftest import base
 from tests.tracking.test_logs import application_body, poem_body, skin_check_body, symptom_body
 from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
 

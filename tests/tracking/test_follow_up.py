@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from accounts.models import Patient
-from tests.tracking.conftest import prescribe
+from tests.personas import prescribe
 from tracking import tasks
 from tracking.follow_up import patient_record_follow_up
 from tracking.models import AlertKind, PatientSummary, Schedule, Symptom

@@ -20,7 +20,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Patient
 from tests.factories import PatientFactory
-from tests.tracking.conftest import base, client_as, make_regimen
+from tests.personas import client_as, regimen_row
+from tests.tracking.conftest import base
 from tests.tracking.test_logs import NOW, application_body
 from tracking import services
 from tracking.models import Application, Regimen
@@ -96,7 +97,7 @@ def test_an_id_taken_meanwhile_by_another_patient_is_a_conflict_that_reveals_not
 ) -> None:
     stranger = PatientFactory()
     body = application_body()
-    race(monkeypatch, stored_copy(stranger, make_regimen(stranger), body, note="the stranger's"))
+    race(monkeypatch, stored_copy(stranger, regimen_row(stranger), body, note="the stranger's"))
 
     response = client.post(f"{base(patient)}applications/", body, format="json")
 

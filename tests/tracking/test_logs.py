@@ -19,7 +19,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Patient, PatientTimezoneChange, User
 from tests.factories import CaregiverFactory, CareTeamMembershipFactory, DependentFactory, PatientFactory
-from tests.tracking.conftest import base, client_as, make_regimen
+from tests.personas import client_as, regimen_row
+from tests.tracking.conftest import base
 from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
 
@@ -206,7 +207,7 @@ def test_an_id_used_by_another_patient_is_a_409_that_reveals_nothing_of_theirs(
     kind: Kind, regimen: Regimen, client: APIClient, patient: Patient
 ) -> None:
     other = PatientFactory(timezone="Europe/London")
-    make_regimen(other)
+    regimen_row(other)
     theirs = kind.body(note="their private note")
     created(client_as(other.user), kind, other, theirs)
     before = stored_content(kind, theirs["id"])
@@ -290,7 +291,7 @@ EDGES_OF_THE_CALENDAR = ["0001-01-01T00:00:00+01:00", "0001-01-01T02:00:00+00:00
 def test_a_time_at_the_edge_of_the_calendar_is_a_400_not_a_500(kind: Kind, edge: str, db: None) -> None:
     # West of UTC, 02:00 UTC on 0001-01-01 would be echoed in the year 0, which does not exist.
     patient = PatientFactory(timezone="America/New_York")
-    make_regimen(patient, start_date=datetime.date(1, 1, 1))
+    regimen_row(patient, start_date=datetime.date(1, 1, 1))
 
     response = post(client_as(patient.user), kind, patient, kind.body(at=edge))
 
@@ -515,8 +516,8 @@ def test_an_application_within_its_regimen_has_no_warnings(
 def test_an_application_without_a_regimen_goes_to_the_one_active_on_its_local_date(
     client: APIClient, patient: Patient
 ) -> None:
-    ended = make_regimen(patient, start_date=datetime.date(2026, 10, 1), end_date=datetime.date(2026, 11, 20))
-    current = make_regimen(patient, strength="0.03", start_date=datetime.date(2026, 11, 21))
+    ended = regimen_row(patient, start_date=datetime.date(2026, 10, 1), end_date=datetime.date(2026, 11, 20))
+    current = regimen_row(patient, strength="0.03", start_date=datetime.date(2026, 11, 21))
 
     # 22:30 UTC on the 20th is 01:30 on the 21st in Qatar: the current regimen's first day.
     after_midnight = created(client, APPLICATIONS, patient, application_body(at="2026-11-20T22:30:00Z"))
@@ -530,7 +531,7 @@ def test_an_application_without_a_regimen_goes_to_the_one_active_on_its_local_da
 def test_an_application_without_a_regimen_and_none_active_is_a_400_naming_regimen(
     client: APIClient, patient: Patient
 ) -> None:
-    make_regimen(patient, start_date=datetime.date(2026, 11, 22))
+    regimen_row(patient, start_date=datetime.date(2026, 11, 22))
 
     response = post(client, APPLICATIONS, patient, application_body())
 
@@ -542,8 +543,8 @@ def test_an_application_without_a_regimen_and_none_active_is_a_400_naming_regime
 def test_an_application_without_a_regimen_and_several_active_is_a_400_naming_regimen(
     client: APIClient, patient: Patient
 ) -> None:
-    make_regimen(patient)
-    make_regimen(patient, drug="pimecrolimus", strength="1", body_areas=["arm_left"])
+    regimen_row(patient)
+    regimen_row(patient, drug="pimecrolimus", strength="1", body_areas=["arm_left"])
 
     response = post(client, APPLICATIONS, patient, application_body())
 
@@ -555,8 +556,8 @@ def test_an_application_without_a_regimen_and_several_active_is_a_400_naming_reg
 def test_an_application_naming_one_of_several_active_regimens_is_stored_on_it(
     client: APIClient, patient: Patient
 ) -> None:
-    make_regimen(patient)
-    second = make_regimen(patient, drug="pimecrolimus", strength="1", body_areas=["arm_left"])
+    regimen_row(patient)
+    second = regimen_row(patient, drug="pimecrolimus", strength="1", body_areas=["arm_left"])
 
     answer = created(client, APPLICATIONS, patient, application_body(regimen=str(second.pk), body_areas=["arm_left"]))
 
@@ -567,7 +568,7 @@ def test_an_application_naming_one_of_several_active_regimens_is_stored_on_it(
 def test_an_application_naming_another_patients_regimen_is_a_400(
     regimen: Regimen, client: APIClient, patient: Patient
 ) -> None:
-    theirs = make_regimen(PatientFactory())
+    theirs = regimen_row(PatientFactory())
 
     for regimen_id in (str(theirs.pk), str(uuid.uuid4())):
         response = post(client, APPLICATIONS, patient, application_body(regimen=regimen_id))
@@ -580,7 +581,7 @@ def test_an_application_naming_another_patients_regimen_is_a_400(
 def test_an_application_naming_a_regimen_not_active_that_day_is_accepted_with_a_warning(
     client: APIClient, patient: Patient
 ) -> None:
-    ended = make_regimen(patient, end_date=datetime.date(2026, 11, 1))
+    ended = regimen_row(patient, end_date=datetime.date(2026, 11, 1))
 
     answer = created(client, APPLICATIONS, patient, application_body(regimen=str(ended.pk)))
 
@@ -607,7 +608,7 @@ def test_a_symptom_linking_to_an_unknown_or_another_patients_application_is_the_
     regimen: Regimen, client: APIClient, patient: Patient
 ) -> None:
     other = PatientFactory()
-    make_regimen(other)
+    regimen_row(other)
     theirs = created(client_as(other.user), APPLICATIONS, other, application_body())
 
     foreign = post(client, SYMPTOMS, patient, symptom_body(application=theirs["id"]))
@@ -952,7 +953,7 @@ def test_an_application_correction_checks_amount_and_regimen(
     body = application_body()
     created(client, APPLICATIONS, patient, body)
     url = APPLICATIONS.detail(patient, body["id"])
-    theirs = make_regimen(PatientFactory())
+    theirs = regimen_row(PatientFactory())
 
     amount = client.patch(url, {"amount_ftu": 0}, format="json")
     foreign_regimen = client.patch(url, {"regimen": str(theirs.pk)}, format="json")
@@ -967,7 +968,7 @@ def test_a_symptom_correction_may_not_link_another_patients_application(
     regimen: Regimen, client: APIClient, patient: Patient
 ) -> None:
     other = PatientFactory()
-    make_regimen(other)
+    regimen_row(other)
     theirs = created(client_as(other.user), APPLICATIONS, other, application_body())
     body = symptom_body()
     created(client, SYMPTOMS, patient, body)
@@ -1022,7 +1023,7 @@ def two_caregivers(db: None) -> tuple[Patient, User, User]:
     first, second = CaregiverFactory(), CaregiverFactory()
     child = DependentFactory(caregiver=first, timezone="Asia/Qatar")
     child.caregivers.add(second)
-    make_regimen(child, strength="0.03", created_by=first)
+    regimen_row(child, strength="0.03", created_by=first)
     return child, first, second
 
 

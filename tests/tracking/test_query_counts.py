@@ -20,7 +20,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import Patient, PatientTimezoneChange
-from tests.tracking.conftest import base, make_regimen
+from tests.personas import regimen_row
+from tests.tracking.conftest import base
 from tests.tracking.test_logs import NOW, application_body, poem_body, skin_check_body, symptom_body
 from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
 
@@ -56,7 +57,7 @@ def hours_ago(hours: int) -> datetime.datetime:
 
 
 def add_applications(patient: Patient, regimen: Regimen, start: int, count: int) -> list[Application]:
-    ended = make_regimen(patient, start_date=datetime.date(2026, 9, 1), end_date=datetime.date(2026, 9, 30))
+    ended = regimen_row(patient, start_date=datetime.date(2026, 9, 1), end_date=datetime.date(2026, 9, 30))
     return Application.objects.bulk_create(
         Application(
             patient=patient,
@@ -119,7 +120,7 @@ def add_regimens(patient: Patient, regimen: Regimen, start: int, count: int) -> 
     # A chain of step-downs (each with a previous and a next) with tubes and logged doses.
     previous = Regimen.objects.filter(patient=patient).order_by("-start_date").first()
     for step in range(start, start + count):
-        current = make_regimen(
+        current = regimen_row(
             patient,
             start_date=datetime.date(2020, 1, 1) + datetime.timedelta(days=step),
             end_date=datetime.date(2020, 1, 1) + datetime.timedelta(days=step),

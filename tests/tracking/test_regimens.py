@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Patient
 from tests.factories import CaregiverFactory, DependentFactory, PatientFactory
-from tests.tracking.conftest import base, client_as, make_regimen
+from tests.personas import client_as, regimen_row
+from tests.tracking.conftest import base
 from tracking.models import Application, Regimen
 
 UTC = datetime.UTC
@@ -370,7 +371,7 @@ def test_the_suggestion_follows_the_patients_age_today_as_they_grow() -> None:
     caregiver = CaregiverFactory()
     # 10 today; 11 from tomorrow.
     child = DependentFactory(birth_date=born_years_before(TODAY, 11, days_later=1), caregiver=caregiver)
-    regimen = make_regimen(child, strength="0.03", body_areas=["upper_back"])
+    regimen = regimen_row(child, strength="0.03", body_areas=["upper_back"])
     client = client_as(caregiver)
 
     assert as_decimal(client.get(regimen_url(child, regimen.pk)).json()["suggested_ftu"]) == Decimal("5")
@@ -396,8 +397,8 @@ def test_the_tube_estimate_counts_logged_amounts_and_the_suggestion_for_logs_wit
     client: APIClient, patient: Patient
 ) -> None:
     # Adult, face + neck + left hand: suggested 2.5 + 1 = 3.5 FTU. Twice daily from 1 October.
-    regimen = make_regimen(patient, tube_grams=30)
-    other = make_regimen(patient, start_date=datetime.date(2026, 9, 1), end_date=datetime.date(2026, 9, 30))
+    regimen = regimen_row(patient, tube_grams=30)
+    other = regimen_row(patient, start_date=datetime.date(2026, 9, 1), end_date=datetime.date(2026, 9, 30))
     log_application(patient, regimen, "1.5")
     log_application(patient, regimen, "2")
     log_application(patient, regimen, None)  # counts as the suggested 3.5
@@ -438,7 +439,7 @@ def test_before_any_log_the_estimate_uses_the_suggestion_and_the_weekly_schedule
 
 
 def test_a_tube_used_up_is_estimated_empty_today(client: APIClient, patient: Patient) -> None:
-    regimen = make_regimen(patient, tube_grams=30)
+    regimen = regimen_row(patient, tube_grams=30)
     log_application(patient, regimen, "31")
     log_application(patient, regimen, "31")
 
@@ -449,7 +450,7 @@ def test_a_tube_used_up_is_estimated_empty_today(client: APIClient, patient: Pat
 
 
 def test_an_ended_regimen_shows_what_it_used_but_no_empty_date(client: APIClient, patient: Patient) -> None:
-    regimen = make_regimen(patient, tube_grams=60, end_date=datetime.date(2026, 10, 5))
+    regimen = regimen_row(patient, tube_grams=60, end_date=datetime.date(2026, 10, 5))
     log_application(patient, regimen, "3", applied_at=NOW - datetime.timedelta(days=6))
 
     data = client.get(regimen_url(patient, regimen.pk)).json()
@@ -463,7 +464,7 @@ def test_a_tube_running_out_past_the_end_of_the_calendar_has_no_empty_date_rathe
     client: APIClient, patient: Patient
 ) -> None:
     # The API takes start dates up to a year ahead; a regimen stored before that bound still answers.
-    regimen = make_regimen(patient, tube_grams=100, body_areas=["face"], start_date=datetime.date(9999, 12, 1))
+    regimen = regimen_row(patient, tube_grams=100, body_areas=["face"], start_date=datetime.date(9999, 12, 1))
 
     response = client.get(regimen_url(patient, regimen.pk))
 
@@ -474,8 +475,8 @@ def test_a_tube_running_out_past_the_end_of_the_calendar_has_no_empty_date_rathe
 
 
 def test_the_list_shows_each_regimens_own_estimate(client: APIClient, patient: Patient) -> None:
-    first = make_regimen(patient, tube_grams=30, start_date=datetime.date(2026, 9, 1))
-    second = make_regimen(patient, tube_grams=100, start_date=datetime.date(2026, 10, 1))
+    first = regimen_row(patient, tube_grams=30, start_date=datetime.date(2026, 9, 1))
+    second = regimen_row(patient, tube_grams=100, start_date=datetime.date(2026, 10, 1))
     log_application(patient, first, "4")
     log_application(patient, second, "1")
     log_application(patient, second, "1")
@@ -492,7 +493,7 @@ def test_the_list_shows_each_regimens_own_estimate(client: APIClient, patient: P
 def test_stepping_down_the_strength_ends_the_old_regimen_the_day_before_and_links_both(
     client: APIClient, patient: Patient
 ) -> None:
-    old = make_regimen(patient, tube_grams=60, body_areas=["face"])
+    old = regimen_row(patient, tube_grams=60, body_areas=["face"])
 
     response = step_down(client, patient, old.pk, strength="0.03", start_date="2026-10-15")
 
@@ -540,7 +541,7 @@ def test_stepping_down_from_treatment_to_maintenance_keeps_the_strength_and_take
 
 
 def test_a_step_down_starts_today_in_the_patients_zone_by_default(patient: Patient) -> None:
-    old = make_regimen(patient)
+    old = regimen_row(patient)
     # 22:30 UTC on 10 October is already 11 October in Doha.
     with time_machine.travel(datetime.datetime(2026, 10, 10, 22, 30, tzinfo=UTC), tick=False):
         response = step_down(client_as(patient.user), patient, old.pk, strength="0.03")
@@ -587,7 +588,7 @@ def test_a_chain_of_step_downs_keeps_the_whole_history_newest_first(
 def test_anything_but_a_lower_strength_or_treatment_to_maintenance_is_a_400(
     client: APIClient, patient: Patient, start: dict[str, Any], body: dict[str, Any]
 ) -> None:
-    old = make_regimen(patient, **start)
+    old = regimen_row(patient, **start)
 
     response = step_down(client, patient, old.pk, start_date="2026-10-15", **body)
 
@@ -600,7 +601,7 @@ def test_anything_but_a_lower_strength_or_treatment_to_maintenance_is_a_400(
 
 
 def test_pimecrolimus_has_no_lower_strength_to_step_down_to(client: APIClient, patient: Patient) -> None:
-    old = make_regimen(patient, drug="pimecrolimus", strength="1")
+    old = regimen_row(patient, drug="pimecrolimus", strength="1")
 
     response = step_down(client, patient, old.pk, strength="0.03", start_date="2026-10-15")
 
@@ -647,7 +648,7 @@ def test_a_step_down_must_start_after_the_old_regimen_started(
 def test_a_regimen_that_ended_long_before_is_not_stepped_down_but_prescribed_anew(
     client: APIClient, patient: Patient
 ) -> None:
-    old = make_regimen(patient, end_date=datetime.date(2026, 10, 3))
+    old = regimen_row(patient, end_date=datetime.date(2026, 10, 3))
 
     response = step_down(client, patient, old.pk, strength="0.03", start_date="2026-10-10")
 
@@ -656,7 +657,7 @@ def test_a_regimen_that_ended_long_before_is_not_stepped_down_but_prescribed_ane
 
 
 def test_a_step_down_the_day_after_the_regimen_ended_is_allowed(client: APIClient, patient: Patient) -> None:
-    old = make_regimen(patient, end_date=datetime.date(2026, 10, 9))
+    old = regimen_row(patient, end_date=datetime.date(2026, 10, 9))
 
     response = step_down(client, patient, old.pk, strength="0.03", start_date="2026-10-10")
 
@@ -667,7 +668,7 @@ def test_a_step_down_the_day_after_the_regimen_ended_is_allowed(client: APIClien
 
 def test_another_patients_regimen_cannot_be_stepped_down(client: APIClient, patient: Patient) -> None:
     stranger = PatientFactory()
-    theirs = make_regimen(stranger)
+    theirs = regimen_row(stranger)
 
     response = step_down(client, stranger, theirs.pk, strength="0.03", start_date="2026-10-15")
     via_own_patient = step_down(client, patient, theirs.pk, strength="0.03", start_date="2026-10-15")
@@ -730,7 +731,7 @@ def test_patch_with_an_end_date_before_the_start_is_a_400_naming_end_date(
 
 
 def test_patch_may_clear_the_end_date_and_the_tube(client: APIClient, patient: Patient) -> None:
-    regimen = make_regimen(patient, end_date=datetime.date(2026, 10, 31), tube_grams=30)
+    regimen = regimen_row(patient, end_date=datetime.date(2026, 10, 31), tube_grams=30)
 
     response = client.patch(regimen_url(patient, regimen.pk), {"end_date": None, "tube_grams": None}, format="json")
 
@@ -749,7 +750,7 @@ def test_patch_weekdays_of_a_treatment_regimen_must_stay_every_day(
 
 
 def test_patch_weekdays_of_a_maintenance_regimen(client: APIClient, patient: Patient) -> None:
-    regimen = make_regimen(patient, phase="maintenance", weekdays=[1, 4])
+    regimen = regimen_row(patient, phase="maintenance", weekdays=[1, 4])
     url = regimen_url(patient, regimen.pk)
 
     assert client.patch(url, {"weekdays": []}, format="json").status_code == 400
@@ -777,11 +778,11 @@ def test_patch_with_an_unknown_area_or_an_unknown_field_is_a_400_naming_it(
 
 
 def test_the_list_is_newest_first_by_start_date_then_by_creation(client: APIClient, patient: Patient) -> None:
-    september = make_regimen(patient, start_date=datetime.date(2026, 9, 1))
+    september = regimen_row(patient, start_date=datetime.date(2026, 9, 1))
     with time_machine.travel(NOW + datetime.timedelta(minutes=1), tick=False):
-        later_created = make_regimen(patient, start_date=datetime.date(2026, 10, 1), strength="0.03")
-    earlier_created = make_regimen(patient, start_date=datetime.date(2026, 10, 1))
-    november = make_regimen(patient, start_date=datetime.date(2026, 11, 1))
+        later_created = regimen_row(patient, start_date=datetime.date(2026, 10, 1), strength="0.03")
+    earlier_created = regimen_row(patient, start_date=datetime.date(2026, 10, 1))
+    november = regimen_row(patient, start_date=datetime.date(2026, 11, 1))
 
     response = client.get(f"{base(patient)}regimens/")
 
@@ -798,7 +799,7 @@ def test_the_list_is_newest_first_by_start_date_then_by_creation(client: APIClie
 
 def test_the_list_pages_without_losing_or_repeating_a_regimen(client: APIClient, patient: Patient) -> None:
     created = [
-        make_regimen(patient, start_date=datetime.date(2026, 1, 1) + datetime.timedelta(days=n)) for n in range(7)
+        regimen_row(patient, start_date=datetime.date(2026, 1, 1) + datetime.timedelta(days=n)) for n in range(7)
     ]
 
     seen: list[str] = []
@@ -812,7 +813,7 @@ def test_the_list_pages_without_losing_or_repeating_a_regimen(client: APIClient,
 
 
 def test_the_list_shows_only_this_patients_regimens(client: APIClient, patient: Patient, regimen: Regimen) -> None:
-    make_regimen(PatientFactory())
+    regimen_row(PatientFactory())
 
     results = client.get(f"{base(patient)}regimens/").json()["results"]
 

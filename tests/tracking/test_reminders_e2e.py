@@ -16,7 +16,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import PatientFactory
-from tests.tracking.conftest import client_as, prescribe
+from tests.personas import client_as, prescribe
 from tests.tracking.peers import SmtpServer, VapidKeys, WebPushReceiver, make_vapid_keys, use_smtp_server
 from tests.workers import real_worker, wait_for
 from tracking.models import Delivery, Device, Notification, Occurrence

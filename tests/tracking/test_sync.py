@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Patient
 from tests.factories import CaregiverFactory, DependentFactory, PatientFactory
-from tests.tracking.conftest import base, client_as, make_regimen
+from tests.personas import client_as, regimen_row
+from tests.tracking.conftest import base
 from tests.tracking.test_logs import NOW, application_body, poem_body, skin_check_body, symptom_body
 from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
 
@@ -60,7 +61,7 @@ def test_a_mixed_batch_answers_each_item_in_order_and_stores_exactly_the_valid_n
     regimen: Regimen, client: APIClient, patient: Patient
 ) -> None:
     other = PatientFactory()
-    make_regimen(other)
+    regimen_row(other)
     theirs = application_body(at=minutes_ago(90), note="their private note")
     store(client_as(other.user), other, "applications", theirs)
     replayed = application_body(at=minutes_ago(80))
@@ -132,7 +133,7 @@ def test_an_id_stored_under_another_patient_is_a_conflict_that_reveals_nothing(
     regimen: Regimen, client: APIClient, patient: Patient
 ) -> None:
     other = PatientFactory(timezone="Europe/London")
-    make_regimen(other)
+    regimen_row(other)
     theirs = symptom_body(note="their private note")
     store(client_as(other.user), other, "symptoms", theirs)
 
@@ -325,7 +326,7 @@ def test_a_symptom_linking_to_an_application_refused_in_the_same_batch_is_invali
     regimen: Regimen, client: APIClient, patient: Patient
 ) -> None:
     other = PatientFactory()
-    make_regimen(other)
+    regimen_row(other)
     theirs = application_body(at=minutes_ago(40))
     store(client_as(other.user), other, "applications", theirs)
     refused = application_body(at=BEFORE_THE_REGIMEN)
@@ -346,7 +347,7 @@ def test_a_symptom_linking_to_an_application_refused_in_the_same_batch_is_invali
 def test_a_caregiver_syncs_for_their_dependent_as_the_creator(db: None) -> None:
     caregiver = CaregiverFactory()
     child = DependentFactory(caregiver=caregiver, timezone="Asia/Qatar")
-    make_regimen(child, strength="0.03", created_by=caregiver)
+    regimen_row(child, strength="0.03", created_by=caregiver)
 
     answer = synced(client_as(caregiver), child, {"applications": [application_body()], "poem": [poem_body()]})
 

@@ -22,7 +22,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Patient, User
 from tests.factories import CareTeamMembershipFactory, DermatologistFactory, PatientFactory
-from tests.tracking.conftest import make_regimen
+from tests.personas import regimen_row
 from tracking import rules
 from tracking.alerts import selectors as alert_selectors
 from tracking.alerts import services as alert_services
@@ -224,8 +224,8 @@ def test_burning_counts_from_the_fifteenth_day_after_the_start(patient: Patient,
 
 
 def test_a_step_down_continues_the_course_for_persistent_burning(patient: Patient) -> None:
-    treatment = make_regimen(patient, start_date=datetime.date(2026, 10, 1), end_date=datetime.date(2026, 11, 1))
-    maintenance = make_regimen(
+    treatment = regimen_row(patient, start_date=datetime.date(2026, 10, 1), end_date=datetime.date(2026, 11, 1))
+    maintenance = regimen_row(
         patient,
         phase="maintenance",
         weekdays=[1, 4],
@@ -242,7 +242,7 @@ def test_a_step_down_continues_the_course_for_persistent_burning(patient: Patien
 
 
 def test_persistent_burning_needs_a_regimen_active_today(patient: Patient) -> None:
-    make_regimen(patient, start_date=datetime.date(2026, 10, 1), end_date=datetime.date(2026, 11, 1))
+    regimen_row(patient, start_date=datetime.date(2026, 10, 1), end_date=datetime.date(2026, 11, 1))
     burning_on(patient, "2026-11-10", "2026-11-11", "2026-11-12")
 
     assert evaluate(patient, local("2026-11-12", "12:00"), AlertKind.PERSISTENT_BURNING) == []
@@ -395,7 +395,7 @@ def test_no_improvement_needs_a_current_reading_from_the_last_seven_days(patient
 
 
 def test_no_improvement_is_not_judged_for_a_maintenance_regimen(patient: Patient) -> None:
-    make_regimen(patient, phase="maintenance", weekdays=[1, 4], start_date=datetime.date(2026, 10, 1))
+    regimen_row(patient, phase="maintenance", weekdays=[1, 4], start_date=datetime.date(2026, 10, 1))
     symptom(patient, local("2026-10-02"), flare=3)
     symptom(patient, local("2026-11-10"), flare=3)
 
@@ -574,19 +574,19 @@ def test_deleted_doses_do_not_count_toward_adherence(patient: Patient, regimen: 
 
 
 def test_low_adherence_is_not_judged_for_a_regimen_that_started_inside_the_window(patient: Patient) -> None:
-    make_regimen(patient, start_date=datetime.date(2026, 11, 2))
+    regimen_row(patient, start_date=datetime.date(2026, 11, 2))
 
     assert evaluate(patient, AFTER_WINDOW) == []
 
 
 def test_low_adherence_is_judged_for_a_regimen_that_started_on_the_first_day(patient: Patient) -> None:
-    make_regimen(patient, start_date=datetime.date(2026, 11, 1))
+    regimen_row(patient, start_date=datetime.date(2026, 11, 1))
 
     assert kinds(evaluate(patient, AFTER_WINDOW)) == [AlertKind.LOW_ADHERENCE]
 
 
 def test_low_adherence_is_not_judged_for_a_regimen_that_stopped_inside_the_window(patient: Patient) -> None:
-    make_regimen(patient, start_date=datetime.date(2026, 10, 1), end_date=datetime.date(2026, 11, 10))
+    regimen_row(patient, start_date=datetime.date(2026, 10, 1), end_date=datetime.date(2026, 11, 10))
 
     assert evaluate(patient, AFTER_WINDOW) == []
 
@@ -758,7 +758,7 @@ def test_evaluate_all_alerts_covers_patients_with_a_regimen_or_recent_logs(regim
 
 def test_evaluate_all_alerts_goes_on_after_one_patient_fails(regimen: Regimen, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = PatientFactory(timezone="Europe/London")
-    make_regimen(broken)
+    regimen_row(broken)
     skin_check(regimen.patient, local("2026-11-10"))
     real = alert_services.evaluate_patient_alerts
 

@@ -20,7 +20,8 @@ from pytest_django.fixtures import Settings
 from accounts.models import Patient
 from tacro_topical.celery import app
 from tests.factories import DependentFactory
-from tests.tracking.conftest import at, prescribe
+from tests.personas import prescribe
+from tests.tracking.conftest import at
 from tracking.models import Delivery, DeliveryStatus
 from tracking.notifications.services import delivery_send, occurrences_deliver, stale_work
 from tracking.notifications.tasks import requeue_stale

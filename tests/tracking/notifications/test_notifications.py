@@ -15,9 +15,10 @@ import time_machine
 from django.core import mail
 
 from accounts.models import Condition
-from tests.factories import CaregiverFactory, DependentFactory, PatientFactory
-from tests.tracking.conftest import client_as
-from tracking import rules, services
+from tests.factories import CaregiverFactory
+from tests.personas import client_as, prescribe
+from tests.tracking.conftest import at
+from tracking import rules
 from tracking.models import (
     Application,
     Delivery,
@@ -35,24 +36,6 @@ from tracking.reminders.services import reminder_setting_update
 from tracking.reminders.sweep import sweep
 
 UTC = datetime.UTC
-
-
-def at(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text)
-
-
-def prescribe(patient, created_by=None, **overrides):
-    values = {
-        "drug": "tacrolimus",
-        "strength": "0.1",
-        "phase": "treatment",
-        "body_areas": ["face", "neck"],
-        "times": ["08:00", "20:00"],
-        "weekdays": [1, 2, 3, 4, 5, 6, 7],
-        "start_date": datetime.date(2026, 11, 1),
-    }
-    values.update(overrides)
-    return services.regimen_prescribe(patient=patient, created_by=created_by or patient.user, **values)
 
 
 def log_application(patient, regimen, applied_at: str) -> None:
@@ -79,17 +62,6 @@ def fire(now: str) -> list[uuid.UUID]:
 
 
 @pytest.fixture
-def frozen():
-    with time_machine.travel(at("2026-11-21T09:00:00+03:00"), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def patient(db):
-    return PatientFactory(timezone="Asia/Qatar")
-
-
-@pytest.fixture
 def regimen(patient, frozen):
     return prescribe(patient)
 
@@ -107,15 +79,14 @@ class TestFanOut:
         assert Delivery.objects.get(channel="push").detail == "No push device registered."
         assert Occurrence.objects.get(slot="20:00").state == OccurrenceState.DELIVERED
 
-    def test_the_caregivers_of_a_child_get_the_reminder_named_for_the_child(self, db, frozen):
+    def test_the_caregivers_of_a_child_get_the_reminder_named_for_the_child(self, child, caregiver, frozen):
         second_parent = CaregiverFactory()
-        child = DependentFactory(timezone="Asia/Qatar", first_name="Lina")
         child.caregivers.add(second_parent)
-        prescribe(child, created_by=child.caregivers.first(), strength="0.03")
+        prescribe(child, created_by=caregiver, strength="0.03")
         fire("2026-11-21T20:00:00+03:00")
         notifications = Notification.objects.all()
         assert {n.recipient_id for n in notifications} == set(child.caregivers.values_list("pk", flat=True))
-        assert all(n.title.startswith("Lina: ") for n in notifications)
+        assert all(n.title.startswith("Yusuf: ") for n in notifications)
 
     def test_a_dose_already_logged_is_skipped_and_recorded_as_skipped(self, patient, regimen):
         log_application(patient, regimen, "2026-11-21T19:40:00+03:00")
@@ -142,8 +113,9 @@ class TestFanOut:
         assert response.json()["results"] == []
         assert Delivery.objects.get().channel == "email"
 
-    def test_lupus_patients_get_sun_protection_advice_in_their_reminders(self, db, frozen):
-        patient = PatientFactory(timezone="Asia/Qatar", condition=Condition.CLE_SUBACUTE)
+    def test_lupus_patients_get_sun_protection_advice_in_their_reminders(self, clinic, frozen):
+        # Subacute CLE in Qatar, so the 20:00 slot is due when fire() sweeps at 20:00 Qatar time.
+        patient = clinic.cle_patient(timezone="Asia/Qatar", condition=Condition.CLE_SUBACUTE)
         prescribe(patient)
         fire("2026-11-21T20:00:00+03:00")
         assert rules.CLE_SUN_PROTECTION_ADVICE in Notification.objects.get().body
@@ -252,9 +224,9 @@ class TestInboxApi:
         assert [r["kind"] for r in results] == ["dose", "dose_follow_up", "dose"]
         assert results[0]["occurrence"] == str(Occurrence.objects.get(slot="08:00", local_date="2026-11-22").pk)
 
-    def test_another_users_notification_is_a_404_for_ack_and_snooze(self, patient, regimen):
+    def test_another_users_notification_is_a_404_for_ack_and_snooze(self, patient, regimen, cle_patient):
         fire("2026-11-21T20:00:00+03:00")
-        stranger = client_as(PatientFactory().user)
+        stranger = client_as(cle_patient.user)
         notification = Notification.objects.get()
         assert stranger.post(f"/api/v1/notifications/{notification.pk}/ack/").status_code == 404
         snooze = stranger.post(f"/api/v1/notifications/{notification.pk}/snooze/", {"minutes": 10}, format="json")
@@ -288,8 +260,7 @@ class TestInboxApi:
         assert response.status_code == 400
         assert "minutes" in response.json()
 
-    def test_snooze_reminds_only_the_snoozer_again_after_the_minutes(self, db, frozen):
-        child = DependentFactory(timezone="Asia/Qatar")
+    def test_snooze_reminds_only_the_snoozer_again_after_the_minutes(self, child, frozen):
         other_parent = CaregiverFactory()
         child.caregivers.add(other_parent)
         prescribe(child, created_by=other_parent, strength="0.03")

@@ -28,7 +28,8 @@ from pytest_django.fixtures import Settings
 
 from tacro_topical import outbound
 from tests.factories import PatientFactory
-from tests.tracking.conftest import at, client_as, prescribe
+from tests.personas import client_as, prescribe
+from tests.tracking.conftest import at
 from tests.tracking.peers import (
     LOOPBACK,
     BrowserSubscription,

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 
 from tacro_topical.celery import app
 from tests.factories import CareTeamMembershipFactory, PatientFactory
-from tests.tracking.conftest import at, base, client_as, prescribe
+from tests.personas import client_as, prescribe
+from tests.tracking.conftest import at, base
 from tests.tracking.peers import make_subscription
 from tracking.models import Alert, Device, Notification, Schedule
 from tracking.notifications.services import device_register, occurrences_deliver

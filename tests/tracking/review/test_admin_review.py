@@ -24,7 +24,8 @@ from tests.factories import (
     DermatologistFactory,
     PatientFactory,
 )
-from tests.tracking.conftest import at, client_as, make_regimen
+from tests.personas import client_as, regimen_row
+from tests.tracking.conftest import at
 from tracking import rules, tasks
 from tracking.admin.patients import PatientReviewAdmin
 from tracking.alerts.services import alert_resolve
@@ -113,7 +114,7 @@ def open_alert(patient: Patient, kind: str = AlertKind.PERSISTENT_BURNING, sever
 
 
 def twice_daily(patient: Patient, **overrides: Any) -> Regimen:
-    return make_regimen(patient, start_date=datetime.date(2026, 11, 1), created_by=None, **overrides)
+    return regimen_row(patient, start_date=datetime.date(2026, 11, 1), created_by=None, **overrides)
 
 
 def morning_doses(patient: Patient, regimen: Regimen, days: int) -> None:
