@@ -49,7 +49,7 @@ def _lease(delivery_id: int, now: datetime.datetime) -> Delivery | None:
     """
     with transaction.atomic():
         rows = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).select_related(
-            "notification__recipient", "device"
+            "notification__recipient", "notification__occurrence__schedule", "device"
         )
         # Locked where the database can; either way the attempts compare-and-set below decides.
         delivery = locked_for_claim(rows, of=("self",)).first()
@@ -89,6 +89,8 @@ def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> 
         title=notification.title,
         body=notification.body,
         recipient_email=notification.recipient.email,
+        patient_id=notification.patient_id,
+        regimen_id=notification.occurrence.schedule.regimen_id,
     )
     error = _send_once(transport, message, delivery.device)
     if error is not None:

@@ -33,6 +33,10 @@ class Message:
     title: str
     body: str
     recipient_email: str
+    # Whose record, and for a dose (or its follow-up) which regimen: what a client needs to log the dose
+    # from the notification itself (the web app's "Applied" action), without opening the app.
+    patient_id: uuid.UUID | None = None
+    regimen_id: uuid.UUID | None = None
 
     @property
     def collapse_key(self) -> str:
@@ -50,6 +54,8 @@ class Message:
             "kind": self.kind,
             "title": self.title,
             "body": self.body,
+            **({"patient_id": str(self.patient_id)} if self.patient_id else {}),
+            **({"regimen_id": str(self.regimen_id)} if self.regimen_id else {}),
         }
 
 
