@@ -14,8 +14,7 @@ import time_machine
 
 from accounts.models import Patient
 from accounts.services import patient_update
-from tests.factories import PatientFactory
-from tests.personas import client_as, regimen_row
+from tests.personas import Clinic, client_as, regimen_row
 from tests.tracking.conftest import base
 from tracking import adherence, selectors
 from tracking.models import Application, Regimen
@@ -204,10 +203,9 @@ def test_a_malformed_date_is_a_400_naming_it(patient: Patient, twice_daily: Regi
     assert set(response.json()) == {"from" if name == "first" else "to"}
 
 
-def test_another_patients_adherence_is_not_found(patient: Patient, twice_daily: Regimen) -> None:
-    stranger = PatientFactory()
+def test_another_patients_adherence_is_not_found(patient: Patient, twice_daily: Regimen, cle_patient: Patient) -> None:
     with time_machine.travel(at("2026-10-10T12:00:00+03:00"), tick=False):
-        response = client_as(stranger.user).get(f"{base(patient)}adherence/")
+        response = client_as(cle_patient.user).get(f"{base(patient)}adherence/")
 
     assert response.status_code == 404
 
@@ -480,8 +478,8 @@ def test_a_range_apart_from_today_keeps_its_own_counts_and_the_streak_of_today(p
 # --- DST and moves ---------------------------------------------------------------------------------
 
 
-def test_berlin_spring_forward_a_slot_at_0230_is_kept_at_0330_summer_time() -> None:
-    patient = PatientFactory(timezone="Europe/Berlin")
+def test_berlin_spring_forward_a_slot_at_0230_is_kept_at_0330_summer_time(clinic: Clinic) -> None:
+    patient = clinic.ad_patient(timezone="Europe/Berlin")
     regimen = regimen_row(patient, times=["02:30", "20:00"], start_date=date("2026-03-27"))
     log(
         patient,
@@ -500,8 +498,8 @@ def test_berlin_spring_forward_a_slot_at_0230_is_kept_at_0330_summer_time() -> N
     assert by_date(response) == {"2026-03-28": (2, 2), "2026-03-29": (2, 2), "2026-03-30": (2, 2)}
 
 
-def test_berlin_spring_forward_a_skipped_time_and_the_hour_after_it_are_two_slots() -> None:
-    patient = PatientFactory(timezone="Europe/Berlin")
+def test_berlin_spring_forward_a_skipped_time_and_the_hour_after_it_are_two_slots(clinic: Clinic) -> None:
+    patient = clinic.ad_patient(timezone="Europe/Berlin")
     regimen = regimen_row(patient, times=["02:30", "03:30"], start_date=date("2026-03-27"))
     # 02:30 shifts onto 03:30 summer time: both slots fall at one instant, and each takes a dose.
     log(patient, regimen, "2026-03-29T03:30:00+02:00", "2026-03-29T03:31:00+02:00")
@@ -511,8 +509,8 @@ def test_berlin_spring_forward_a_skipped_time_and_the_hour_after_it_are_two_slot
     assert by_date(response) == {"2026-03-29": (2, 2)}
 
 
-def test_berlin_spring_forward_the_morning_falls_due_at_0800_summer_time() -> None:
-    berlin = PatientFactory(timezone="Europe/Berlin")
+def test_berlin_spring_forward_the_morning_falls_due_at_0800_summer_time(clinic: Clinic) -> None:
+    berlin = clinic.ad_patient(timezone="Europe/Berlin")
     regimen_row(berlin, times=["08:00", "20:00"], start_date=date("2026-03-27"))
 
     before = get_adherence(berlin, "2026-03-29T07:59:00+02:00", first="2026-03-29", last="2026-03-29")
@@ -522,8 +520,8 @@ def test_berlin_spring_forward_the_morning_falls_due_at_0800_summer_time() -> No
     assert by_date(after) == {"2026-03-29": (1, 0)}
 
 
-def test_berlin_fall_back_a_repeated_time_is_one_slot_either_occurrence_fills() -> None:
-    patient = PatientFactory(timezone="Europe/Berlin")
+def test_berlin_fall_back_a_repeated_time_is_one_slot_either_occurrence_fills(clinic: Clinic) -> None:
+    patient = clinic.ad_patient(timezone="Europe/Berlin")
     regimen = regimen_row(patient, times=["02:30", "20:00"], start_date=date("2026-10-20"))
     log(
         patient,
@@ -542,8 +540,8 @@ def test_berlin_fall_back_a_repeated_time_is_one_slot_either_occurrence_fills() 
     assert by_date(response) == {"2026-10-24": (2, 2), "2026-10-25": (2, 2), "2026-10-26": (1, 0)}
 
 
-def test_berlin_fall_back_a_dose_at_each_occurrence_of_a_repeated_time_counts_once() -> None:
-    patient = PatientFactory(timezone="Europe/Berlin")
+def test_berlin_fall_back_a_dose_at_each_occurrence_of_a_repeated_time_counts_once(clinic: Clinic) -> None:
+    patient = clinic.ad_patient(timezone="Europe/Berlin")
     regimen = regimen_row(patient, times=["02:30", "20:00"], start_date=date("2026-10-20"))
     log(patient, regimen, "2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00")
 
@@ -552,8 +550,8 @@ def test_berlin_fall_back_a_dose_at_each_occurrence_of_a_repeated_time_counts_on
     assert by_date(response) == {"2026-10-25": (2, 1)}
 
 
-def test_berlin_fall_back_the_morning_falls_due_at_0800_winter_time() -> None:
-    patient = PatientFactory(timezone="Europe/Berlin")
+def test_berlin_fall_back_the_morning_falls_due_at_0800_winter_time(clinic: Clinic) -> None:
+    patient = clinic.ad_patient(timezone="Europe/Berlin")
     regimen_row(patient, times=["08:00", "20:00"], start_date=date("2026-10-20"))
 
     before = get_adherence(patient, "2026-10-25T07:59:00+01:00", first="2026-10-25", last="2026-10-25")
@@ -563,8 +561,8 @@ def test_berlin_fall_back_the_morning_falls_due_at_0800_winter_time() -> None:
     assert by_date(after) == {"2026-10-25": (1, 0)}
 
 
-def test_new_york_spring_forward_a_slot_at_0230_is_kept_at_0330_daylight_time() -> None:
-    patient = PatientFactory(timezone="America/New_York")
+def test_new_york_spring_forward_a_slot_at_0230_is_kept_at_0330_daylight_time(clinic: Clinic) -> None:
+    patient = clinic.ad_patient(timezone="America/New_York")
     regimen = regimen_row(patient, times=["02:30", "20:00"], start_date=date("2026-03-06"))
     log(
         patient,
@@ -583,8 +581,8 @@ def test_new_york_spring_forward_a_slot_at_0230_is_kept_at_0330_daylight_time() 
     assert response.json()["adherence_pct"] == 100.0
 
 
-def test_new_york_fall_back_the_repeated_0130_is_one_slot() -> None:
-    patient = PatientFactory(timezone="America/New_York")
+def test_new_york_fall_back_the_repeated_0130_is_one_slot(clinic: Clinic) -> None:
+    patient = clinic.ad_patient(timezone="America/New_York")
     regimen = regimen_row(patient, times=["01:30", "20:00"], start_date=date("2026-10-28"))
     log(
         patient,
@@ -602,8 +600,8 @@ def test_new_york_fall_back_the_repeated_0130_is_one_slot() -> None:
     assert by_date(response) == {"2026-10-31": (2, 1), "2026-11-01": (2, 2)}
 
 
-def test_new_york_fall_back_the_second_0130_alone_fills_the_slot() -> None:
-    patient = PatientFactory(timezone="America/New_York")
+def test_new_york_fall_back_the_second_0130_alone_fills_the_slot(clinic: Clinic) -> None:
+    patient = clinic.ad_patient(timezone="America/New_York")
     regimen = regimen_row(patient, times=["01:30"], start_date=date("2026-10-28"))
     log(patient, regimen, "2026-11-01T01:30:00-05:00")
 
@@ -613,9 +611,9 @@ def test_new_york_fall_back_the_second_0130_alone_fills_the_slot() -> None:
 
 
 @pytest.fixture
-def moved_patient() -> tuple[Patient, Regimen]:
+def moved_patient(clinic: Clinic) -> tuple[Patient, Regimen]:
     """Lived in Doha until 02:00 UTC on 6 October 2026 (05:00 there), then in New York."""
-    patient = PatientFactory(timezone="Asia/Qatar")
+    patient = clinic.ad_patient()
     regimen = regimen_row(patient, times=["08:00", "20:00"], start_date=date("2026-10-01"))
     for day in range(1, 6):
         log(patient, regimen, f"2026-10-{day:02d}T08:00:00+03:00", f"2026-10-{day:02d}T20:00:00+03:00")

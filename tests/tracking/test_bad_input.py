@@ -21,7 +21,6 @@ from accounts.models import Patient, Role, User
 from accounts.tokens import SessionRefreshToken
 from tacro_topical.errors import errors_by_field_path
 from tests.accounts.test_auth import REFRESH_URL, caregiver_registration, patient_registration
-from tests.factories import CaregiverFactory
 from tests.personas import client_as
 from tests.tracking.conftest import base
 from tests.tracking.test_logs import application_body, poem_body, skin_check_body, symptom_body
@@ -88,12 +87,11 @@ def test_a_synced_item_with_an_integer_id_is_invalid_and_not_stored(
     assert not SkinCheck.objects.exists()
 
 
-def test_the_same_integer_id_from_two_patients_is_refused_for_both(regimen: Regimen, patient: Patient) -> None:
+def test_the_same_integer_id_from_two_patients_is_refused_for_both(
+    regimen: Regimen, patient: Patient, child: Patient, caregiver: User
+) -> None:
     # It once became 00000000-0000-0000-0000-000000000005, and the second patient got a 409.
-    other = CaregiverFactory()
-    child = Patient.objects.create(first_name="Sara", birth_date=datetime.date(2018, 5, 1), timezone="Asia/Qatar")
-    child.caregivers.add(other)
-    for person, client in ((patient, client_as(patient.user)), (child, client_as(other))):
+    for person, client in ((patient, client_as(patient.user)), (child, client_as(caregiver))):
         response = client.post(f"{base(person)}symptoms/", symptom_body(id=5), format="json")
         assert response.status_code == 400
         assert set(response.json()) == {"id"}
@@ -188,8 +186,9 @@ def test_a_regimen_within_the_bounds_is_taken(client: APIClient, patient: Patien
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("birth_date", ["0001-01-01", "1899-12-31", "2026-11-23"])
-def test_a_birth_date_out_of_bounds_is_a_400_naming_it_everywhere_one_is_given(birth_date: str) -> None:
-    caregiver = CaregiverFactory()
+def test_a_birth_date_out_of_bounds_is_a_400_naming_it_everywhere_one_is_given(
+    birth_date: str, caregiver: User
+) -> None:
     dependent = {"first_name": "Sara", "birth_date": birth_date, "timezone": "Asia/Qatar", "condition": "cle_acute"}
 
     registered = APIClient().post(REGISTER_URL, patient_registration(birth_date=birth_date), format="json")

@@ -19,7 +19,6 @@ import time_machine
 from rest_framework.test import APIClient
 
 from accounts.models import Patient
-from tests.factories import PatientFactory
 from tests.personas import client_as, regimen_row
 from tests.tracking.conftest import base
 from tests.tracking.test_logs import NOW, application_body
@@ -93,17 +92,16 @@ def test_other_content_stored_meanwhile_under_the_id_is_a_conflict_showing_what_
 
 
 def test_an_id_taken_meanwhile_by_another_patient_is_a_conflict_that_reveals_nothing(
-    monkeypatch: pytest.MonkeyPatch, patient: Patient, regimen: Regimen, client: APIClient
+    monkeypatch: pytest.MonkeyPatch, patient: Patient, regimen: Regimen, client: APIClient, cle_patient: Patient
 ) -> None:
-    stranger = PatientFactory()
     body = application_body()
-    race(monkeypatch, stored_copy(stranger, regimen_row(stranger), body, note="the stranger's"))
+    race(monkeypatch, stored_copy(cle_patient, regimen_row(cle_patient), body, note="the cle_patient's"))
 
     response = client.post(f"{base(patient)}applications/", body, format="json")
 
     assert response.status_code == 409, response.content
     assert "stored" not in response.json()
-    assert Application.objects.get(pk=body["id"]).patient_id == stranger.pk
+    assert Application.objects.get(pk=body["id"]).patient_id == cle_patient.pk
 
 
 def test_in_a_batch_only_the_id_taken_meanwhile_is_not_ours_and_the_rest_is_stored(

@@ -18,8 +18,8 @@ import time_machine
 from rest_framework.test import APIClient
 
 from accounts.models import Patient, PatientTimezoneChange, User
-from tests.factories import CaregiverFactory, CareTeamMembershipFactory, DependentFactory, PatientFactory
-from tests.personas import client_as, regimen_row
+from tests.factories import CaregiverFactory
+from tests.personas import Clinic, client_as, regimen_row
 from tests.tracking.conftest import base
 from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
@@ -204,12 +204,11 @@ def test_a_changed_replay_is_a_409_showing_the_stored_entry(
 
 @every_kind
 def test_an_id_used_by_another_patient_is_a_409_that_reveals_nothing_of_theirs(
-    kind: Kind, regimen: Regimen, client: APIClient, patient: Patient
+    kind: Kind, regimen: Regimen, client: APIClient, patient: Patient, cle_patient: Patient
 ) -> None:
-    other = PatientFactory(timezone="Europe/London")
-    regimen_row(other)
+    regimen_row(cle_patient)
     theirs = kind.body(note="their private note")
-    created(client_as(other.user), kind, other, theirs)
+    created(client_as(cle_patient.user), kind, cle_patient, theirs)
     before = stored_content(kind, theirs["id"])
 
     for attempt in (dict(theirs), kind.body(id=theirs["id"])):
@@ -218,7 +217,7 @@ def test_an_id_used_by_another_patient_is_a_409_that_reveals_nothing_of_theirs(
         assert response.status_code == 409, response.content
         assert set(response.json()) == {"detail"}
         text = response.content.decode()
-        assert str(other.pk) not in text
+        assert str(cle_patient.pk) not in text
         assert "their private note" not in text
         assert "London" not in text
     assert stored_content(kind, theirs["id"]) == before
@@ -288,9 +287,9 @@ EDGES_OF_THE_CALENDAR = ["0001-01-01T00:00:00+01:00", "0001-01-01T02:00:00+00:00
 
 @every_kind
 @pytest.mark.parametrize("edge", EDGES_OF_THE_CALENDAR)
-def test_a_time_at_the_edge_of_the_calendar_is_a_400_not_a_500(kind: Kind, edge: str, db: None) -> None:
+def test_a_time_at_the_edge_of_the_calendar_is_a_400_not_a_500(kind: Kind, edge: str, clinic: Clinic) -> None:
     # West of UTC, 02:00 UTC on 0001-01-01 would be echoed in the year 0, which does not exist.
-    patient = PatientFactory(timezone="America/New_York")
+    patient = clinic.ad_patient(timezone="America/New_York")
     regimen_row(patient, start_date=datetime.date(1, 1, 1))
 
     response = post(client_as(patient.user), kind, patient, kind.body(at=edge))
@@ -566,9 +565,9 @@ def test_an_application_naming_one_of_several_active_regimens_is_stored_on_it(
 
 
 def test_an_application_naming_another_patients_regimen_is_a_400(
-    regimen: Regimen, client: APIClient, patient: Patient
+    regimen: Regimen, client: APIClient, patient: Patient, cle_patient: Patient
 ) -> None:
-    theirs = regimen_row(PatientFactory())
+    theirs = regimen_row(cle_patient)
 
     for regimen_id in (str(theirs.pk), str(uuid.uuid4())):
         response = post(client, APPLICATIONS, patient, application_body(regimen=regimen_id))
@@ -605,11 +604,10 @@ def test_a_symptom_links_to_the_application_that_caused_it(
 
 
 def test_a_symptom_linking_to_an_unknown_or_another_patients_application_is_the_same_400(
-    regimen: Regimen, client: APIClient, patient: Patient
+    regimen: Regimen, client: APIClient, patient: Patient, cle_patient: Patient
 ) -> None:
-    other = PatientFactory()
-    regimen_row(other)
-    theirs = created(client_as(other.user), APPLICATIONS, other, application_body())
+    regimen_row(cle_patient)
+    theirs = created(client_as(cle_patient.user), APPLICATIONS, cle_patient, application_body())
 
     foreign = post(client, SYMPTOMS, patient, symptom_body(application=theirs["id"]))
     unknown = post(client, SYMPTOMS, patient, symptom_body(application=str(uuid.uuid4())))
@@ -743,8 +741,8 @@ def test_times_are_echoed_in_the_patients_zone_with_their_local_date(
             assert shown[name] == local(NOW), name
 
 
-def test_a_patient_west_of_utc_sees_the_previous_local_date(db: None) -> None:
-    patient = PatientFactory(timezone="America/New_York")
+def test_a_patient_west_of_utc_sees_the_previous_local_date(clinic: Clinic) -> None:
+    patient = clinic.ad_patient(timezone="America/New_York")
     client = client_as(patient.user)
 
     answer = created(client, SKIN_CHECKS, patient, skin_check_body(at="2026-11-21T03:30:00Z"))
@@ -948,12 +946,12 @@ def test_correcting_poem_answers_rescores_it(client: APIClient, patient: Patient
 
 
 def test_an_application_correction_checks_amount_and_regimen(
-    regimen: Regimen, client: APIClient, patient: Patient
+    regimen: Regimen, client: APIClient, patient: Patient, cle_patient: Patient
 ) -> None:
     body = application_body()
     created(client, APPLICATIONS, patient, body)
     url = APPLICATIONS.detail(patient, body["id"])
-    theirs = regimen_row(PatientFactory())
+    theirs = regimen_row(cle_patient)
 
     amount = client.patch(url, {"amount_ftu": 0}, format="json")
     foreign_regimen = client.patch(url, {"regimen": str(theirs.pk)}, format="json")
@@ -965,11 +963,10 @@ def test_an_application_correction_checks_amount_and_regimen(
 
 
 def test_a_symptom_correction_may_not_link_another_patients_application(
-    regimen: Regimen, client: APIClient, patient: Patient
+    regimen: Regimen, client: APIClient, patient: Patient, cle_patient: Patient
 ) -> None:
-    other = PatientFactory()
-    regimen_row(other)
-    theirs = created(client_as(other.user), APPLICATIONS, other, application_body())
+    regimen_row(cle_patient)
+    theirs = created(client_as(cle_patient.user), APPLICATIONS, cle_patient, application_body())
     body = symptom_body()
     created(client, SYMPTOMS, patient, body)
 
@@ -1019,12 +1016,11 @@ def test_correcting_a_symptoms_score_keeps_its_link_and_a_null_link_removes_it(
 
 
 @pytest.fixture
-def two_caregivers(db: None) -> tuple[Patient, User, User]:
-    first, second = CaregiverFactory(), CaregiverFactory()
-    child = DependentFactory(caregiver=first, timezone="Asia/Qatar")
+def two_caregivers(child: Patient, caregiver: User) -> tuple[Patient, User, User]:
+    second = CaregiverFactory()
     child.caregivers.add(second)
-    regimen_row(child, strength="0.03", created_by=first)
-    return child, first, second
+    regimen_row(child, strength="0.03", created_by=caregiver)
+    return child, caregiver, second
 
 
 @every_kind
@@ -1046,9 +1042,8 @@ def test_another_caregiver_may_not_correct_or_delete_a_log(
 
 @every_kind
 def test_the_patient_may_not_correct_or_delete_what_their_caregiver_logged(
-    kind: Kind, regimen: Regimen, patient: Patient
+    kind: Kind, regimen: Regimen, patient: Patient, caregiver: User
 ) -> None:
-    caregiver = CaregiverFactory()
     patient.caregivers.add(caregiver)
     body = kind.body()
     created(client_as(caregiver), kind, patient, body)
@@ -1064,9 +1059,8 @@ def test_the_patient_may_not_correct_or_delete_what_their_caregiver_logged(
 
 @every_kind
 def test_a_dermatologist_on_the_care_team_reads_but_never_corrects(
-    kind: Kind, regimen: Regimen, client: APIClient, patient: Patient
+    kind: Kind, regimen: Regimen, client: APIClient, patient: Patient, dermatologist: User
 ) -> None:
-    dermatologist = CareTeamMembershipFactory(patient=patient).clinician
     body = kind.body()
     created(client, kind, patient, body)
     url = kind.detail(patient, body["id"])

@@ -11,9 +11,8 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from accounts.models import Patient
-from tests.factories import CaregiverFactory, DependentFactory, PatientFactory
-from tests.personas import client_as, regimen_row
+from accounts.models import Patient, User
+from tests.personas import Clinic, client_as, regimen_row
 from tests.tracking.conftest import base
 from tracking.models import Application, Regimen
 
@@ -136,9 +135,9 @@ def test_an_unknown_drug_is_a_400_naming_drug(client: APIClient, patient: Patien
     assert "drug" in response.json()
 
 
-def test_tacrolimus_0_1_for_a_patient_under_16_on_the_start_date_is_a_400_naming_strength() -> None:
+def test_tacrolimus_0_1_for_a_patient_under_16_on_the_start_date_is_a_400_naming_strength(clinic: Clinic) -> None:
     start = datetime.date(2026, 10, 1)
-    patient = PatientFactory(timezone="Asia/Qatar", birth_date=born_years_before(start, 16, days_later=1))
+    patient = clinic.ad_patient(birth_date=born_years_before(start, 16, days_later=1))
 
     response = create(client_as(patient.user), patient, start_date=start.isoformat())
 
@@ -149,38 +148,36 @@ def test_tacrolimus_0_1_for_a_patient_under_16_on_the_start_date_is_a_400_naming
     assert "0.03%" in message
 
 
-def test_tacrolimus_0_1_is_allowed_from_the_16th_birthday() -> None:
+def test_tacrolimus_0_1_is_allowed_from_the_16th_birthday(clinic: Clinic) -> None:
     start = datetime.date(2026, 10, 1)
-    patient = PatientFactory(timezone="Asia/Qatar", birth_date=born_years_before(start, 16))
+    patient = clinic.ad_patient(birth_date=born_years_before(start, 16))
 
     response = create(client_as(patient.user), patient, start_date=start.isoformat())
 
     assert response.status_code == 201, response.content
 
 
-def test_the_age_rule_looks_at_the_start_date_not_today() -> None:
+def test_the_age_rule_looks_at_the_start_date_not_today(clinic: Clinic) -> None:
     # 15 today, 16 on the planned start date.
-    patient = PatientFactory(timezone="Asia/Qatar", birth_date=born_years_before(datetime.date(2026, 12, 1), 16))
+    patient = clinic.ad_patient(birth_date=born_years_before(datetime.date(2026, 12, 1), 16))
     client = client_as(patient.user)
 
     assert create(client, patient, start_date="2026-12-01").status_code == 201
     assert create(client, patient, start_date="2026-11-30").status_code == 400
 
 
-def test_a_child_under_16_may_use_tacrolimus_0_03() -> None:
-    caregiver = CaregiverFactory()
-    child = DependentFactory(birth_date=datetime.date(2018, 3, 2), timezone="Asia/Qatar", caregiver=caregiver)
-
+def test_a_child_under_16_may_use_tacrolimus_0_03(caregiver: User, child: Patient) -> None:
     response = create(client_as(caregiver), child, strength="0.03")
 
     assert response.status_code == 201, response.content
 
 
 @pytest.mark.parametrize(("drug", "strength"), [("tacrolimus", "0.03"), ("tacrolimus", "0.1"), ("pimecrolimus", "1")])
-def test_any_tci_for_a_child_under_2_on_the_start_date_is_a_400_naming_drug(drug: str, strength: str) -> None:
+def test_any_tci_for_a_child_under_2_on_the_start_date_is_a_400_naming_drug(
+    drug: str, strength: str, clinic: Clinic, caregiver: User
+) -> None:
     start = datetime.date(2026, 10, 1)
-    caregiver = CaregiverFactory()
-    child = DependentFactory(birth_date=born_years_before(start, 2, days_later=1), caregiver=caregiver)
+    child = clinic.child_of(caregiver, birth_date=born_years_before(start, 2, days_later=1))
 
     response = create(client_as(caregiver), child, drug=drug, strength=strength, start_date=start.isoformat())
 
@@ -190,10 +187,9 @@ def test_any_tci_for_a_child_under_2_on_the_start_date_is_a_400_naming_drug(drug
     assert "under 2" in message
 
 
-def test_a_tci_is_allowed_from_the_2nd_birthday() -> None:
+def test_a_tci_is_allowed_from_the_2nd_birthday(clinic: Clinic, caregiver: User) -> None:
     start = datetime.date(2026, 10, 1)
-    caregiver = CaregiverFactory()
-    child = DependentFactory(birth_date=born_years_before(start, 2), caregiver=caregiver)
+    child = clinic.child_of(caregiver, birth_date=born_years_before(start, 2))
 
     response = create(client_as(caregiver), child, drug="pimecrolimus", strength="1", start_date=start.isoformat())
 
@@ -344,9 +340,9 @@ def test_an_adults_suggested_ftu_adds_up_the_adult_table_regions(
         (["chest", "upper_back"], "8.5"),  # front trunk 3.5 + back 5
     ],
 )
-def test_an_8_year_olds_suggested_ftu_comes_from_the_6_to_10_band(areas: list[str], ftu: str) -> None:
-    caregiver = CaregiverFactory()
-    child = DependentFactory(birth_date=datetime.date(2018, 3, 2), timezone="Asia/Qatar", caregiver=caregiver)
+def test_an_8_year_olds_suggested_ftu_comes_from_the_6_to_10_band(
+    areas: list[str], ftu: str, caregiver: User, child: Patient
+) -> None:
     assert child.age_on(TODAY) == 8
 
     response = create(client_as(caregiver), child, strength="0.03", body_areas=areas)
@@ -355,10 +351,10 @@ def test_an_8_year_olds_suggested_ftu_comes_from_the_6_to_10_band(areas: list[st
     assert as_decimal(response.json()["suggested_ftu"]) == Decimal(ftu)
 
 
-def test_a_16_year_old_is_in_the_11_to_16_band_and_a_17_year_old_is_an_adult() -> None:
+def test_a_16_year_old_is_in_the_11_to_16_band_and_a_17_year_old_is_an_adult(clinic: Clinic) -> None:
     areas = ["chest", "leg_left"]
-    young = PatientFactory(timezone="Asia/Qatar", birth_date=born_years_before(TODAY, 16))
-    adult = PatientFactory(timezone="Asia/Qatar", birth_date=born_years_before(TODAY, 17))
+    young = clinic.ad_patient(birth_date=born_years_before(TODAY, 16))
+    adult = clinic.ad_patient(birth_date=born_years_before(TODAY, 17))
 
     young_ftu = create(client_as(young.user), young, strength="0.03", body_areas=areas).json()["suggested_ftu"]
     adult_ftu = create(client_as(adult.user), adult, strength="0.03", body_areas=areas).json()["suggested_ftu"]
@@ -367,10 +363,9 @@ def test_a_16_year_old_is_in_the_11_to_16_band_and_a_17_year_old_is_an_adult() -
     assert as_decimal(adult_ftu) == Decimal("13")  # front trunk 7 + leg 6
 
 
-def test_the_suggestion_follows_the_patients_age_today_as_they_grow() -> None:
-    caregiver = CaregiverFactory()
+def test_the_suggestion_follows_the_patients_age_today_as_they_grow(clinic: Clinic, caregiver: User) -> None:
     # 10 today; 11 from tomorrow.
-    child = DependentFactory(birth_date=born_years_before(TODAY, 11, days_later=1), caregiver=caregiver)
+    child = clinic.child_of(caregiver, birth_date=born_years_before(TODAY, 11, days_later=1))
     regimen = regimen_row(child, strength="0.03", body_areas=["upper_back"])
     client = client_as(caregiver)
 
@@ -666,11 +661,12 @@ def test_a_step_down_the_day_after_the_regimen_ended_is_allowed(client: APIClien
     assert old.end_date == datetime.date(2026, 10, 9)
 
 
-def test_another_patients_regimen_cannot_be_stepped_down(client: APIClient, patient: Patient) -> None:
-    stranger = PatientFactory()
-    theirs = regimen_row(stranger)
+def test_another_patients_regimen_cannot_be_stepped_down(
+    client: APIClient, patient: Patient, cle_patient: Patient
+) -> None:
+    theirs = regimen_row(cle_patient)
 
-    response = step_down(client, stranger, theirs.pk, strength="0.03", start_date="2026-10-15")
+    response = step_down(client, cle_patient, theirs.pk, strength="0.03", start_date="2026-10-15")
     via_own_patient = step_down(client, patient, theirs.pk, strength="0.03", start_date="2026-10-15")
 
     assert response.status_code == 404
@@ -812,8 +808,10 @@ def test_the_list_pages_without_losing_or_repeating_a_regimen(client: APIClient,
     assert seen == [str(regimen.pk) for regimen in reversed(created)]
 
 
-def test_the_list_shows_only_this_patients_regimens(client: APIClient, patient: Patient, regimen: Regimen) -> None:
-    regimen_row(PatientFactory())
+def test_the_list_shows_only_this_patients_regimens(
+    client: APIClient, patient: Patient, regimen: Regimen, cle_patient: Patient
+) -> None:
+    regimen_row(cle_patient)
 
     results = client.get(f"{base(patient)}regimens/").json()["results"]
 

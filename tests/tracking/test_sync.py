@@ -12,8 +12,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from accounts.models import Patient
-from tests.factories import CaregiverFactory, DependentFactory, PatientFactory
+from accounts.models import Patient, User
 from tests.personas import client_as, regimen_row
 from tests.tracking.conftest import base
 from tests.tracking.test_logs import NOW, application_body, poem_body, skin_check_body, symptom_body
@@ -58,12 +57,11 @@ def minutes_ago(minutes: int) -> str:
 
 
 def test_a_mixed_batch_answers_each_item_in_order_and_stores_exactly_the_valid_new_ones(
-    regimen: Regimen, client: APIClient, patient: Patient
+    regimen: Regimen, client: APIClient, patient: Patient, cle_patient: Patient
 ) -> None:
-    other = PatientFactory()
-    regimen_row(other)
+    regimen_row(cle_patient)
     theirs = application_body(at=minutes_ago(90), note="their private note")
-    store(client_as(other.user), other, "applications", theirs)
+    store(client_as(cle_patient.user), cle_patient, "applications", theirs)
     replayed = application_body(at=minutes_ago(80))
     changed = application_body(at=minutes_ago(70))
     store(client, patient, "applications", replayed)
@@ -126,16 +124,15 @@ def test_a_mixed_batch_answers_each_item_in_order_and_stores_exactly_the_valid_n
     }
     assert Application.objects.get(pk=changed["id"]).amount_ftu == changed_before
     assert Application.objects.get(pk=twice_changed["id"]).note == "first thought"
-    assert Application.objects.get(pk=theirs["id"]).patient == other
+    assert Application.objects.get(pk=theirs["id"]).patient == cle_patient
 
 
 def test_an_id_stored_under_another_patient_is_a_conflict_that_reveals_nothing(
-    regimen: Regimen, client: APIClient, patient: Patient
+    regimen: Regimen, client: APIClient, patient: Patient, cle_patient: Patient
 ) -> None:
-    other = PatientFactory(timezone="Europe/London")
-    regimen_row(other)
+    regimen_row(cle_patient)
     theirs = symptom_body(note="their private note")
-    store(client_as(other.user), other, "symptoms", theirs)
+    store(client_as(cle_patient.user), cle_patient, "symptoms", theirs)
 
     response = sync(client, patient, {"symptoms": [theirs, {**theirs, "itch": 1}]})
 
@@ -146,10 +143,10 @@ def test_an_id_stored_under_another_patient_is_a_conflict_that_reveals_nothing(
         assert set(result["errors"]) == {"detail"}
     text = response.content.decode()
     assert "their private note" not in text
-    assert str(other.pk) not in text
+    assert str(cle_patient.pk) not in text
     assert "London" not in text
     assert not Symptom.objects.filter(patient=patient).exists()
-    assert Symptom.objects.get().patient == other
+    assert Symptom.objects.get().patient == cle_patient
 
 
 def test_every_log_type_in_one_batch_answers_under_its_own_key(
@@ -323,12 +320,11 @@ def test_a_symptom_may_link_to_an_application_in_the_same_batch(
 
 
 def test_a_symptom_linking_to_an_application_refused_in_the_same_batch_is_invalid(
-    regimen: Regimen, client: APIClient, patient: Patient
+    regimen: Regimen, client: APIClient, patient: Patient, cle_patient: Patient
 ) -> None:
-    other = PatientFactory()
-    regimen_row(other)
+    regimen_row(cle_patient)
     theirs = application_body(at=minutes_ago(40))
-    store(client_as(other.user), other, "applications", theirs)
+    store(client_as(cle_patient.user), cle_patient, "applications", theirs)
     refused = application_body(at=BEFORE_THE_REGIMEN)
     body = {
         "applications": [refused, theirs],
@@ -344,9 +340,7 @@ def test_a_symptom_linking_to_an_application_refused_in_the_same_batch_is_invali
     assert not Symptom.objects.exists()
 
 
-def test_a_caregiver_syncs_for_their_dependent_as_the_creator(db: None) -> None:
-    caregiver = CaregiverFactory()
-    child = DependentFactory(caregiver=caregiver, timezone="Asia/Qatar")
+def test_a_caregiver_syncs_for_their_dependent_as_the_creator(caregiver: User, child: Patient) -> None:
     regimen_row(child, strength="0.03", created_by=caregiver)
 
     answer = synced(client_as(caregiver), child, {"applications": [application_body()], "poem": [poem_body()]})

@@ -13,7 +13,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tacro_topical.celery import app
-from tests.factories import CareTeamMembershipFactory, PatientFactory
 from tests.personas import client_as, prescribe
 from tests.tracking.conftest import at, base
 from tests.tracking.peers import make_subscription
@@ -92,8 +91,7 @@ class TestReminderSettings:
         assert response.status_code == 400
         assert "kind" in response.json()
 
-    def test_the_care_team_reads_the_settings_but_cannot_change_them(self, patient, regimen):
-        dermatologist = CareTeamMembershipFactory(patient=patient).clinician
+    def test_the_care_team_reads_the_settings_but_cannot_change_them(self, patient, regimen, dermatologist):
         client = client_as(dermatologist)
         assert client.get(f"{base(patient)}reminders/").status_code == 200
         assert client.patch(f"{base(patient)}reminders/dose/", {"enabled": False}, format="json").status_code == 403
@@ -130,17 +128,17 @@ class TestDevices:
         assert response.status_code == 400
         assert "platform" in response.json()
 
-    def test_a_device_is_removed_by_its_owner_only(self, patient):
+    def test_a_device_is_removed_by_its_owner_only(self, patient, cle_patient):
         device = Device.objects.create(user=patient.user, platform="fcm", token="t", token_sha256="d")
-        stranger = client_as(PatientFactory().user)
+        stranger = client_as(cle_patient.user)
         assert stranger.delete(f"/api/v1/devices/{device.pk}/").status_code == 404
         assert client_as(patient.user).delete(f"/api/v1/devices/{device.pk}/").status_code == 204
         assert not Device.objects.exists()
 
-    def test_registering_someone_elses_token_moves_it_to_the_new_login(self, patient):
+    def test_registering_someone_elses_token_moves_it_to_the_new_login(self, patient, cle_patient):
         device, created = device_register(user=patient.user, platform="fcm", token="shared2")
         assert created
-        moved, created_again = device_register(user=PatientFactory().user, platform="fcm", token="shared2")
+        moved, created_again = device_register(user=cle_patient.user, platform="fcm", token="shared2")
         assert (moved.pk, created_again) == (device.pk, False)
 
 
