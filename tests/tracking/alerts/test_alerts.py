@@ -17,12 +17,11 @@ import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Patient, User
 from tests.factories import CareTeamMembershipFactory, DermatologistFactory, PatientFactory
-from tests.personas import regimen_row
+from tests.personas import Clinic, admin_client_as, regimen_row
 from tracking import rules
 from tracking.alerts import selectors as alert_selectors
 from tracking.alerts import services as alert_services
@@ -742,12 +741,12 @@ def test_evaluation_costs_the_same_queries_whatever_the_number_of_logs(patient: 
     assert many <= 12
 
 
-def test_evaluate_all_alerts_covers_patients_with_a_regimen_or_recent_logs(regimen: Regimen) -> None:
+def test_evaluate_all_alerts_covers_patients_with_a_regimen_or_recent_logs(regimen: Regimen, clinic: Clinic) -> None:
     on_regimen = regimen.patient
     skin_check(on_regimen, local("2026-11-10"))
-    recent = PatientFactory(timezone="Europe/London")
+    recent = clinic.ad_patient(timezone="Europe/London")
     skin_check(recent, "2026-11-10T09:00+00:00")
-    quiet = PatientFactory(timezone="Europe/London")
+    quiet = clinic.ad_patient(timezone="Europe/London")
     skin_check(quiet, "2026-10-20T09:00+00:00")  # stored 22 days ago, no regimen: not evaluated
 
     opened = evaluate_all_alerts(now=at("2026-11-11T12:00+00:00"), chunk_size=1)
@@ -756,8 +755,10 @@ def test_evaluate_all_alerts_covers_patients_with_a_regimen_or_recent_logs(regim
     assert set(Alert.objects.values_list("patient", flat=True)) == {on_regimen.pk, recent.pk}
 
 
-def test_evaluate_all_alerts_goes_on_after_one_patient_fails(regimen: Regimen, monkeypatch: pytest.MonkeyPatch) -> None:
-    broken = PatientFactory(timezone="Europe/London")
+def test_evaluate_all_alerts_goes_on_after_one_patient_fails(
+    regimen: Regimen, monkeypatch: pytest.MonkeyPatch, clinic: Clinic
+) -> None:
+    broken = clinic.ad_patient(timezone="Europe/London")
     regimen_row(broken)
     skin_check(regimen.patient, local("2026-11-10"))
     real = alert_services.evaluate_patient_alerts
@@ -783,8 +784,7 @@ def open_alert(patient: Patient, regimen: Regimen) -> Alert:
     return alert
 
 
-def test_resolving_records_when_who_and_the_note(open_alert: Alert) -> None:
-    dermatologist = DermatologistFactory()
+def test_resolving_records_when_who_and_the_note(open_alert: Alert, dermatologist: User) -> None:
 
     with time_machine.travel(at(local("2026-11-11", "10:00")), tick=False):
         resolved = alert_resolve(alert=open_alert, resolved_by=dermatologist, note="  Seen in clinic: benign.  ")
@@ -797,24 +797,23 @@ def test_resolving_records_when_who_and_the_note(open_alert: Alert) -> None:
 
 
 @pytest.mark.parametrize("note", ["", "   "])
-def test_resolving_needs_a_note(open_alert: Alert, note: str) -> None:
+def test_resolving_needs_a_note(open_alert: Alert, note: str, dermatologist: User) -> None:
     with pytest.raises(ValidationError) as error:
-        alert_resolve(alert=open_alert, resolved_by=DermatologistFactory(), note=note)
+        alert_resolve(alert=open_alert, resolved_by=dermatologist, note=note)
 
     assert "resolution_note" in error.value.message_dict
     open_alert.refresh_from_db()
     assert open_alert.is_open
 
 
-def test_resolving_a_resolved_alert_is_refused(open_alert: Alert) -> None:
-    first = DermatologistFactory()
-    alert_resolve(alert=open_alert, resolved_by=first, note="Reviewed.")
+def test_resolving_a_resolved_alert_is_refused(open_alert: Alert, dermatologist: User, stranger: User) -> None:
+    alert_resolve(alert=open_alert, resolved_by=dermatologist, note="Reviewed.")
 
     with pytest.raises(ValidationError, match="already resolved"):
-        alert_resolve(alert=open_alert, resolved_by=DermatologistFactory(), note="Me too.")
+        alert_resolve(alert=open_alert, resolved_by=stranger, note="Me too.")
 
     open_alert.refresh_from_db()
-    assert open_alert.resolved_by == first
+    assert open_alert.resolved_by == dermatologist
     assert open_alert.resolution_note == "Reviewed."
 
 
@@ -834,24 +833,29 @@ def make_alert(patient: Patient, opened_at: str, *, kind: str = AlertKind.PERSIS
 
 
 @pytest.fixture
-def two_teams() -> dict[str, Any]:
-    mine, theirs = DermatologistFactory(), DermatologistFactory()
-    my_patient = PatientFactory(first_name="Quentin", last_name="Mineowner")
+def two_teams(clinic: Clinic) -> dict[str, Any]:
+    """The clinic's team and another clinic's (not the stranger persona: that one is on no team).
+
+    The patients' names are the digests' own, so a name absent from an email means something.
+    """
+    theirs = DermatologistFactory()
+    my_patient = clinic.ad_patient(first_name="Quentin", last_name="Mineowner")
     their_patient = PatientFactory(first_name="Xavier", last_name="Elsewhere")
-    CareTeamMembershipFactory(patient=my_patient, clinician=mine)
     CareTeamMembershipFactory(patient=their_patient, clinician=theirs)
-    return {"mine": mine, "theirs": theirs, "my_patient": my_patient, "their_patient": their_patient}
+    return {"mine": clinic.dermatologist, "theirs": theirs, "my_patient": my_patient, "their_patient": their_patient}
 
 
 def sent_to(user: User) -> list[Any]:
     return [message for message in mail.outbox if message.to == [user.email]]
 
 
-def test_the_digest_sends_each_dermatologist_only_their_own_patients_alerts(two_teams: dict[str, Any]) -> None:
+def test_the_digest_sends_each_dermatologist_only_their_own_patients_alerts(
+    two_teams: dict[str, Any], stranger: User
+) -> None:
     mine = make_alert(two_teams["my_patient"], "2026-11-10T20:00+00:00")
     make_alert(two_teams["my_patient"], "2026-11-10T21:00+00:00", kind=AlertKind.CONCERNING_SKIN_CHECK)
     theirs = make_alert(two_teams["their_patient"], "2026-11-10T22:00+00:00")
-    DermatologistFactory()  # no patients, no email
+    # The stranger persona is a dermatologist with no patients: no email for them.
 
     sent = send_alert_digests(now=at("2026-11-11T06:00+00:00"))
 
@@ -948,17 +952,11 @@ def test_a_digest_that_fails_to_send_is_sent_by_the_next_run(
 # --- Admin -------------------------------------------------------------------------------------------------
 
 
-def admin_client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_a_dermatologists_alert_list_shows_only_their_patients_alerts(two_teams: dict[str, Any]) -> None:
     make_alert(two_teams["my_patient"], "2026-11-10T20:00+00:00")
     make_alert(two_teams["their_patient"], "2026-11-10T20:00+00:00")
 
-    response = admin_client(two_teams["mine"]).get(ADMIN_ALERTS)
+    response = admin_client_as(two_teams["mine"]).get(ADMIN_ALERTS)
 
     assert response.status_code == 200
     content = response.content.decode()
@@ -969,7 +967,7 @@ def test_a_dermatologists_alert_list_shows_only_their_patients_alerts(two_teams:
 def test_a_dermatologist_cannot_open_another_patients_alert_in_the_admin(two_teams: dict[str, Any]) -> None:
     theirs = make_alert(two_teams["their_patient"], "2026-11-10T20:00+00:00")
 
-    response = admin_client(two_teams["mine"]).get(f"{ADMIN_ALERTS}{theirs.pk}/change/")
+    response = admin_client_as(two_teams["mine"]).get(f"{ADMIN_ALERTS}{theirs.pk}/change/")
 
     assert response.status_code in (302, 404)
     assert "Elsewhere" not in response.content.decode()
@@ -977,7 +975,7 @@ def test_a_dermatologist_cannot_open_another_patients_alert_in_the_admin(two_tea
 
 def test_resolving_with_a_note_in_the_admin_records_who_resolved_it(two_teams: dict[str, Any]) -> None:
     alert = make_alert(two_teams["my_patient"], "2026-11-10T20:00+00:00")
-    client = admin_client(two_teams["mine"])
+    client = admin_client_as(two_teams["mine"])
 
     page = client.get(f"{ADMIN_ALERTS}{alert.pk}/change/")
     response = client.post(f"{ADMIN_ALERTS}{alert.pk}/change/", {"resolution_note": "Called the patient."})
@@ -993,7 +991,7 @@ def test_resolving_with_a_note_in_the_admin_records_who_resolved_it(two_teams: d
 def test_saving_without_a_note_in_the_admin_leaves_the_alert_open(two_teams: dict[str, Any]) -> None:
     alert = make_alert(two_teams["my_patient"], "2026-11-10T20:00+00:00")
 
-    admin_client(two_teams["mine"]).post(f"{ADMIN_ALERTS}{alert.pk}/change/", {"resolution_note": "  "})
+    admin_client_as(two_teams["mine"]).post(f"{ADMIN_ALERTS}{alert.pk}/change/", {"resolution_note": "  "})
 
     alert.refresh_from_db()
     assert alert.is_open
@@ -1004,7 +1002,7 @@ def test_a_resolved_alert_is_read_only_in_the_admin(two_teams: dict[str, Any]) -
     alert = make_alert(two_teams["my_patient"], "2026-11-10T20:00+00:00")
     resolve(alert, "2026-11-11T08:00+00:00", by=two_teams["mine"])
 
-    admin_client(two_teams["mine"]).post(f"{ADMIN_ALERTS}{alert.pk}/change/", {"resolution_note": "Rewritten."})
+    admin_client_as(two_teams["mine"]).post(f"{ADMIN_ALERTS}{alert.pk}/change/", {"resolution_note": "Rewritten."})
 
     alert.refresh_from_db()
     assert alert.resolution_note == "Reviewed by phone."
@@ -1012,7 +1010,7 @@ def test_a_resolved_alert_is_read_only_in_the_admin(two_teams: dict[str, Any]) -
 
 def test_alerts_cannot_be_added_or_deleted_in_the_admin(two_teams: dict[str, Any]) -> None:
     alert = make_alert(two_teams["my_patient"], "2026-11-10T20:00+00:00")
-    client = admin_client(two_teams["mine"])
+    client = admin_client_as(two_teams["mine"])
 
     assert client.get(f"{ADMIN_ALERTS}add/").status_code == 403
     assert client.post(f"{ADMIN_ALERTS}{alert.pk}/delete/", {"post": "yes"}).status_code == 403
@@ -1024,21 +1022,22 @@ def test_the_open_filter_lists_only_open_alerts(two_teams: dict[str, Any]) -> No
     resolved = make_alert(two_teams["my_patient"], "2026-11-09T20:00+00:00", kind=AlertKind.LOW_ADHERENCE)
     resolve(resolved, "2026-11-10T08:00+00:00")
 
-    response = admin_client(two_teams["mine"]).get(ADMIN_ALERTS, {"status": "open"})
+    response = admin_client_as(two_teams["mine"]).get(ADMIN_ALERTS, {"status": "open"})
 
     content = response.content.decode()
     assert "burning that does not settle" in content
     assert f"{resolved.pk}/change/" not in content
 
 
-def test_the_alert_list_costs_the_same_queries_for_3_alerts_as_for_30(two_teams: dict[str, Any]) -> None:
-    client = admin_client(two_teams["mine"])
+def test_the_alert_list_costs_the_same_queries_for_3_alerts_as_for_30(
+    two_teams: dict[str, Any], clinic: Clinic
+) -> None:
+    client = admin_client_as(two_teams["mine"])
 
     def measure(count: int) -> int:
         Alert.objects.all().delete()
         for _ in range(count):
-            patient = PatientFactory()
-            CareTeamMembershipFactory(patient=patient, clinician=two_teams["mine"])
+            patient = clinic.ad_patient()
             make_alert(patient, "2026-11-10T20:00+00:00")
         with CaptureQueriesContext(connection) as queries:
             assert client.get(ADMIN_ALERTS).status_code == 200
