@@ -19,12 +19,10 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import AccessChannel, AccessRecord, Condition, Patient, User
 from tests.factories import (
     CareTeamMembershipFactory,
-    ClinicStaffFactory,
-    DependentFactory,
     DermatologistFactory,
     PatientFactory,
 )
-from tests.personas import client_as, regimen_row
+from tests.personas import Clinic, admin_client_as, client_as, regimen_row
 from tests.tracking.conftest import at
 from tracking import rules, tasks
 from tracking.admin.patients import PatientReviewAdmin
@@ -56,29 +54,27 @@ def frozen_now() -> Iterator[None]:
 
 
 @pytest.fixture
-def clinic(db: None) -> dict[str, Any]:
-    """Two dermatologists with a care team each, and clinic staff."""
-    mine, theirs = DermatologistFactory(), DermatologistFactory()
-    amira = PatientFactory(timezone="Asia/Qatar", first_name="Amira", last_name="Saleh", birth_date="1991-03-02")
-    noah = DependentFactory(timezone="Europe/Berlin", first_name="Noah", last_name="Weber", birth_date="2018-06-01")
+def clinic(persona_clinic: Clinic, caregiver: User) -> dict[str, Any]:
+    """The persona clinic (its dermatologist and staff) with two patients, and another clinic's dermatologist with one.
+
+    Amira and the caregiver's child Noah keep the surnames, birthdays and zones the list's order, filters, search and
+    ages below are written for; the other clinic's dermatologist is not the stranger persona, who is on no team.
+    """
+    theirs = DermatologistFactory()
+    amira = persona_clinic.ad_patient(last_name="Saleh", birth_date=datetime.date(1991, 3, 2))
+    noah = persona_clinic.child_of(
+        caregiver, timezone="Europe/Berlin", first_name="Noah", last_name="Weber", birth_date=datetime.date(2018, 6, 1)
+    )
     elsewhere = PatientFactory(timezone="Europe/London", first_name="Eliza", last_name="Elsewhere")
-    for patient in (amira, noah):
-        CareTeamMembershipFactory(patient=patient, clinician=mine)
     CareTeamMembershipFactory(patient=elsewhere, clinician=theirs)
     return {
-        "mine": mine,
+        "mine": persona_clinic.dermatologist,
         "theirs": theirs,
-        "staff": ClinicStaffFactory(),
+        "staff": persona_clinic.staff,
         "amira": amira,
         "noah": noah,
         "elsewhere": elsewhere,
     }
-
-
-def admin_as(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def review_url(patient: Patient, page: str = "") -> str:
@@ -233,7 +229,7 @@ def test_the_list_shows_my_patients_with_open_alerts_first_then_lowest_adherence
     for patient in (amira, noah, clinic["elsewhere"]):
         summary_refresh(patient)
 
-    content = admin_as(clinic["mine"]).get(PATIENTS).content.decode()
+    content = admin_client_as(clinic["mine"]).get(PATIENTS).content.decode()
 
     assert content.index("Weber") < content.index("Saleh")  # Noah has an open alert
     assert "Elsewhere" not in content
@@ -250,7 +246,7 @@ def test_without_alerts_the_lowest_adherence_comes_first(clinic: dict[str, Any])
     summary_refresh(amira)
     summary_refresh(noah)
 
-    content = admin_as(clinic["mine"]).get(PATIENTS).content.decode()
+    content = admin_client_as(clinic["mine"]).get(PATIENTS).content.decode()
 
     assert content.index("Saleh") < content.index("Weber")
 
@@ -263,7 +259,7 @@ def test_the_list_columns_show_age_last_application_flare_burning_and_poem(clini
     poem(amira, "2026-11-14T10:00:00+00:00", 12)
     summary_refresh(amira)
 
-    content = admin_as(clinic["mine"]).get(PATIENTS).content.decode()
+    content = admin_client_as(clinic["mine"]).get(PATIENTS).content.decode()
 
     assert '<td class="field-age">35</td>' in content
     assert "3\xa0hours ago" in content
@@ -298,7 +294,7 @@ def test_the_list_filters_and_searches(clinic: dict[str, Any], query: dict[str, 
     summary_refresh(amira)
     summary_refresh(noah)
 
-    content = admin_as(clinic["mine"]).get(PATIENTS, query).content.decode()
+    content = admin_client_as(clinic["mine"]).get(PATIENTS, query).content.decode()
 
     assert shown in content
     assert hidden not in content.split('id="result_list"')[1]
@@ -307,14 +303,14 @@ def test_the_list_filters_and_searches(clinic: dict[str, Any], query: dict[str, 
 def test_search_finds_a_child_by_the_caregivers_email(clinic: dict[str, Any]) -> None:
     caregiver = clinic["noah"].caregivers.get()
 
-    content = admin_as(clinic["mine"]).get(PATIENTS, {"q": caregiver.email}).content.decode()
+    content = admin_client_as(clinic["mine"]).get(PATIENTS, {"q": caregiver.email}).content.decode()
 
     assert "Weber" in content.split('id="result_list"')[1]
     assert "Saleh" not in content.split('id="result_list"')[1]
 
 
 def test_search_never_reaches_another_dermatologists_patient(clinic: dict[str, Any]) -> None:
-    content = admin_as(clinic["mine"]).get(PATIENTS, {"q": "Elsewhere"}).content.decode()
+    content = admin_client_as(clinic["mine"]).get(PATIENTS, {"q": "Elsewhere"}).content.decode()
 
     assert "/review/" not in content
     assert f"{clinic['elsewhere'].pk}" not in content
@@ -322,14 +318,13 @@ def test_search_never_reaches_another_dermatologists_patient(clinic: dict[str, A
 
 
 def test_the_list_costs_the_same_queries_for_3_patients_as_for_30(
-    clinic: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    clinic: dict[str, Any], monkeypatch: pytest.MonkeyPatch, persona_clinic: Clinic
 ) -> None:
-    client = admin_as(clinic["mine"])
+    client = admin_client_as(clinic["mine"])
 
     def measure(count: int, rows: int) -> int:
         while Patient.objects.filter(care_team_memberships__clinician=clinic["mine"]).count() < count:
-            patient = PatientFactory(timezone="America/New_York")
-            CareTeamMembershipFactory(patient=patient, clinician=clinic["mine"])
+            patient = persona_clinic.ad_patient(timezone="America/New_York")
             morning_doses(patient, twice_daily(patient), 2)
             open_alert(patient)
             summary_refresh(patient)
@@ -350,7 +345,7 @@ def test_the_list_costs_the_same_queries_for_3_patients_as_for_30(
 def test_a_patient_without_a_summary_yet_is_listed_last(clinic: dict[str, Any]) -> None:
     summary_refresh(clinic["amira"])
 
-    content = admin_as(clinic["mine"]).get(PATIENTS).content.decode()
+    content = admin_client_as(clinic["mine"]).get(PATIENTS).content.decode()
 
     assert content.index("Saleh") < content.index("Weber")
 
@@ -393,7 +388,7 @@ def reviewed(clinic: dict[str, Any]) -> Patient:
 
 
 def test_the_review_page_shows_charts_regimens_and_a_timeline(clinic: dict[str, Any], reviewed: Patient) -> None:
-    response = admin_as(clinic["mine"]).get(review_url(reviewed))
+    response = admin_client_as(clinic["mine"]).get(review_url(reviewed))
 
     assert response.status_code == 200
     content = response.content.decode()
@@ -415,7 +410,7 @@ def test_the_review_page_names_weekdays_and_leaves_poem_out_for_lupus(clinic: di
     Patient.objects.filter(pk=amira.pk).update(condition=Condition.CLE_DISCOID)
     twice_daily(amira, phase="maintenance", weekdays=[1, 4])
 
-    content = admin_as(clinic["mine"]).get(review_url(amira)).content.decode()
+    content = admin_client_as(clinic["mine"]).get(review_url(amira)).content.decode()
 
     assert "<td>Mon, Thu</td>" in content
     assert 'id="chart-poem"' not in content
@@ -423,7 +418,7 @@ def test_the_review_page_names_weekdays_and_leaves_poem_out_for_lupus(clinic: di
 
 
 def test_an_eczema_patient_without_poem_still_gets_the_empty_poem_chart(clinic: dict[str, Any]) -> None:
-    content = admin_as(clinic["mine"]).get(review_url(clinic["amira"])).content.decode()
+    content = admin_client_as(clinic["mine"]).get(review_url(clinic["amira"])).content.decode()
 
     assert 'id="chart-poem"' in content
     assert "No entries in this period" in content
@@ -431,7 +426,7 @@ def test_an_eczema_patient_without_poem_still_gets_the_empty_poem_chart(clinic: 
 
 def test_resolving_from_the_review_page_returns_to_it(clinic: dict[str, Any], reviewed: Patient) -> None:
     alert = Alert.objects.get(patient=reviewed)
-    client = admin_as(clinic["mine"])
+    client = admin_client_as(clinic["mine"])
 
     response = client.post(
         f"/admin/tracking/alert/{alert.pk}/change/?from=review", {"resolution_note": "Reviewed in clinic."}
@@ -447,7 +442,9 @@ def test_resolving_from_the_review_page_returns_to_it(clinic: dict[str, Any], re
 def test_saving_an_alert_without_a_note_says_a_note_is_needed(clinic: dict[str, Any], reviewed: Patient) -> None:
     alert = Alert.objects.get(patient=reviewed)
 
-    response = admin_as(clinic["mine"]).post(f"/admin/tracking/alert/{alert.pk}/change/", {"resolution_note": " "})
+    response = admin_client_as(clinic["mine"]).post(
+        f"/admin/tracking/alert/{alert.pk}/change/", {"resolution_note": " "}
+    )
 
     assert response.status_code == 200
     assert "Write a short note on what was done or decided" in response.content.decode()
@@ -456,7 +453,7 @@ def test_saving_an_alert_without_a_note_says_a_note_is_needed(clinic: dict[str, 
 
 
 def test_the_timeline_length_is_chosen_and_a_bad_choice_falls_back(clinic: dict[str, Any], reviewed: Patient) -> None:
-    client = admin_as(clinic["mine"])
+    client = admin_client_as(clinic["mine"])
 
     short = client.get(review_url(reviewed), {"days": "1"}).content.decode()
     bad = client.get(review_url(reviewed), {"days": "lots"})
@@ -468,7 +465,7 @@ def test_the_timeline_length_is_chosen_and_a_bad_choice_falls_back(clinic: dict[
 
 
 def test_the_review_page_costs_the_same_queries_with_more_logs(clinic: dict[str, Any], reviewed: Patient) -> None:
-    client = admin_as(clinic["mine"])
+    client = admin_client_as(clinic["mine"])
     with CaptureQueriesContext(connection) as before:
         client.get(review_url(reviewed))
     regimen = Regimen.objects.get(patient=reviewed)
@@ -485,7 +482,7 @@ def test_the_review_page_costs_the_same_queries_with_more_logs(clinic: dict[str,
 
 @pytest.mark.parametrize("page", ["", "report/", "export.csv?since=2026-11-01&until=2026-11-21"])
 def test_another_dermatologists_patient_is_a_404_on_every_review_page(clinic: dict[str, Any], page: str) -> None:
-    response = admin_as(clinic["mine"]).get(review_url(clinic["elsewhere"], page))
+    response = admin_client_as(clinic["mine"]).get(review_url(clinic["elsewhere"], page))
 
     assert response.status_code == 404
     assert not AccessRecord.objects.filter(patient_id=clinic["elsewhere"].pk).exists()
@@ -493,19 +490,19 @@ def test_another_dermatologists_patient_is_a_404_on_every_review_page(clinic: di
 
 @pytest.mark.parametrize("page", ["change/", "history/", "delete/"])
 def test_another_dermatologists_patient_is_a_404_on_the_admins_own_pages(clinic: dict[str, Any], page: str) -> None:
-    assert admin_as(clinic["mine"]).get(f"{PATIENTS}{clinic['elsewhere'].pk}/{page}").status_code == 404
+    assert admin_client_as(clinic["mine"]).get(f"{PATIENTS}{clinic['elsewhere'].pk}/{page}").status_code == 404
 
 
 def test_an_unknown_patient_is_a_404(clinic: dict[str, Any]) -> None:
-    assert admin_as(clinic["mine"]).get(f"{PATIENTS}{uuid.uuid4()}/review/").status_code == 404
+    assert admin_client_as(clinic["mine"]).get(f"{PATIENTS}{uuid.uuid4()}/review/").status_code == 404
 
 
 def test_clinic_staff_review_any_patient(clinic: dict[str, Any], reviewed: Patient) -> None:
-    assert admin_as(clinic["staff"]).get(review_url(clinic["elsewhere"])).status_code == 200
+    assert admin_client_as(clinic["staff"]).get(review_url(clinic["elsewhere"])).status_code == 200
 
 
 def test_a_patient_cannot_open_the_review_page(clinic: dict[str, Any], reviewed: Patient) -> None:
-    response = admin_as(reviewed.user).get(review_url(reviewed))
+    response = admin_client_as(reviewed.user).get(review_url(reviewed))
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
@@ -524,7 +521,7 @@ def export(client: Client, patient: Patient, since: str, until: str) -> list[dic
 
 
 def test_the_csv_has_utc_and_local_times_with_the_zone_named(clinic: dict[str, Any], reviewed: Patient) -> None:
-    rows = export(admin_as(clinic["mine"]), reviewed, "2026-11-18", "2026-11-21")
+    rows = export(admin_client_as(clinic["mine"]), reviewed, "2026-11-18", "2026-11-21")
 
     by_kind = {row["kind"]: row for row in rows}
     assert set(by_kind) == {"application", "symptoms", "skin_check"}
@@ -537,7 +534,7 @@ def test_the_csv_has_utc_and_local_times_with_the_zone_named(clinic: dict[str, A
 
 
 def test_the_csv_range_is_the_patients_local_dates(clinic: dict[str, Any], reviewed: Patient) -> None:
-    client = admin_as(clinic["mine"])
+    client = admin_client_as(clinic["mine"])
     regimen = Regimen.objects.get(patient=reviewed)
     late = apply(reviewed, regimen, "2026-11-19T22:30:00+00:00")  # 01:30 on the 20th in Qatar
 
@@ -551,7 +548,7 @@ def test_the_csv_range_is_the_patients_local_dates(clinic: dict[str, Any], revie
 def test_a_note_that_looks_like_a_formula_is_quoted_in_the_csv(clinic: dict[str, Any], reviewed: Patient) -> None:
     symptom(reviewed, "2026-11-20T10:00:00+00:00", burning=1, note='=HYPERLINK("http://x","y")')
 
-    rows = export(admin_as(clinic["mine"]), reviewed, "2026-11-20", "2026-11-20")
+    rows = export(admin_client_as(clinic["mine"]), reviewed, "2026-11-20", "2026-11-20")
 
     assert any(row["note"] == '\'=HYPERLINK("http://x","y")' for row in rows)
 
@@ -568,7 +565,7 @@ def test_a_note_that_looks_like_a_formula_is_quoted_in_the_csv(clinic: dict[str,
 def test_a_bad_export_range_is_a_400_that_says_why(
     clinic: dict[str, Any], reviewed: Patient, query: dict[str, str], message: str
 ) -> None:
-    response = admin_as(clinic["mine"]).get(review_url(reviewed, "export.csv"), query)
+    response = admin_client_as(clinic["mine"]).get(review_url(reviewed, "export.csv"), query)
 
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -577,7 +574,7 @@ def test_a_bad_export_range_is_a_400_that_says_why(
 def test_the_visit_report_is_one_printable_page_with_charts_and_alerts(
     clinic: dict[str, Any], reviewed: Patient
 ) -> None:
-    response = admin_as(clinic["mine"]).get(review_url(reviewed, "report/"))
+    response = admin_client_as(clinic["mine"]).get(review_url(reviewed, "report/"))
 
     content = response.content.decode()
     assert response.status_code == 200
@@ -593,7 +590,7 @@ def test_the_visit_report_is_one_printable_page_with_charts_and_alerts(
 
 
 def test_opening_a_review_page_records_who_viewed_which_patient(clinic: dict[str, Any], reviewed: Patient) -> None:
-    admin_as(clinic["mine"]).get(review_url(reviewed))
+    admin_client_as(clinic["mine"]).get(review_url(reviewed))
 
     record = AccessRecord.objects.get()
     assert (record.viewer, record.patient_id, record.channel) == (clinic["mine"], reviewed.pk, AccessChannel.ADMIN)
@@ -603,7 +600,7 @@ def test_opening_a_review_page_records_who_viewed_which_patient(clinic: dict[str
 
 
 def test_exports_and_reports_are_recorded(clinic: dict[str, Any], reviewed: Patient) -> None:
-    client = admin_as(clinic["mine"])
+    client = admin_client_as(clinic["mine"])
     export(client, reviewed, "2026-11-01", "2026-11-21")
     client.get(review_url(reviewed, "report/"))
 
@@ -614,14 +611,14 @@ def test_exports_and_reports_are_recorded(clinic: dict[str, Any], reviewed: Pati
 
 
 def test_the_list_records_each_patient_shown_in_one_insert(clinic: dict[str, Any]) -> None:
-    admin_as(clinic["mine"]).get(PATIENTS)
+    admin_client_as(clinic["mine"]).get(PATIENTS)
 
     assert set(AccessRecord.objects.values_list("patient_id", flat=True)) == {clinic["amira"].pk, clinic["noah"].pk}
     assert set(AccessRecord.objects.values_list("what", flat=True)) == {"accounts_patient_changelist"}
 
 
 def test_log_and_alert_pages_are_recorded_too(clinic: dict[str, Any], reviewed: Patient) -> None:
-    client = admin_as(clinic["mine"])
+    client = admin_client_as(clinic["mine"])
     alert = Alert.objects.get(patient=reviewed)
     client.get(f"/admin/tracking/alert/{alert.pk}/change/")
     client.get("/admin/tracking/symptom/")
@@ -652,14 +649,14 @@ def test_the_api_patient_list_records_each_patient_a_clinician_sees(clinic: dict
 
 
 def test_clinic_staff_browse_the_audit_and_nobody_edits_it(clinic: dict[str, Any], reviewed: Patient) -> None:
-    admin_as(clinic["mine"]).get(review_url(reviewed))
+    admin_client_as(clinic["mine"]).get(review_url(reviewed))
     record = AccessRecord.objects.get()
     superuser = User.objects.create_superuser("root@test.example", "x")
-    staff = admin_as(clinic["staff"])
+    staff = admin_client_as(clinic["staff"])
 
     assert reviewed.pk.hex[:8] in staff.get("/admin/accounts/accessrecord/").content.decode().replace("-", "")
-    assert admin_as(clinic["mine"]).get("/admin/accounts/accessrecord/").status_code == 403
-    for client in (staff, admin_as(superuser)):
+    assert admin_client_as(clinic["mine"]).get("/admin/accounts/accessrecord/").status_code == 403
+    for client in (staff, admin_client_as(superuser)):
         assert client.get("/admin/accounts/accessrecord/add/").status_code == 403
         assert client.post(f"/admin/accounts/accessrecord/{record.pk}/delete/", {"post": "yes"}).status_code == 403
         client.post(f"/admin/accounts/accessrecord/{record.pk}/change/", {"what": "nothing"})
@@ -674,7 +671,7 @@ def test_a_dermatologist_works_in_the_admin_without_any_group(clinic: dict[str, 
     mine = clinic["mine"]
     assert not mine.groups.exists()
 
-    index = admin_as(mine).get("/admin/").content.decode()
+    index = admin_client_as(mine).get("/admin/").content.decode()
 
     for section in ("Patients", "Alerts", "Applications", "Symptoms", "POEM entries", "Skin checks", "Regimens"):
         assert section in index
@@ -688,7 +685,7 @@ def test_a_dermatologist_without_is_staff_has_no_admin(clinic: dict[str, Any]) -
     mine = clinic["mine"]
     User.objects.filter(pk=mine.pk).update(is_staff=False)
 
-    assert admin_as(mine).get(PATIENTS).status_code == 302
+    assert admin_client_as(mine).get(PATIENTS).status_code == 302
 
 
 @pytest.mark.parametrize("model", ["application", "symptom", "poementry", "skincheck", "regimen"])
@@ -705,7 +702,7 @@ def test_logs_are_read_only_and_scoped_in_the_admin(clinic: dict[str, Any], revi
     model_class = models.get(model, Regimen)
     mine_entry = model_class.objects.filter(patient=reviewed).first()
     their_entry = model_class.objects.filter(patient=theirs).first()
-    client = admin_as(clinic["mine"])
+    client = admin_client_as(clinic["mine"])
 
     listing = client.get(f"/admin/tracking/{model}/").content.decode()
     page = client.get(f"/admin/tracking/{model}/{mine_entry.pk}/change/")
@@ -732,7 +729,7 @@ def test_triage_lists_open_alerts_most_severe_and_newest_first(clinic: dict[str,
     alert_resolve(alert=resolved, resolved_by=clinic["mine"], note="Seen in clinic.")
     open_alert(clinic["elsewhere"])
 
-    content = admin_as(clinic["mine"]).get("/admin/tracking/alert/").content.decode()
+    content = admin_client_as(clinic["mine"]).get("/admin/tracking/alert/").content.decode()
 
     positions = [content.index(f"/admin/tracking/alert/{alert.pk}/change/") for alert in (newer_high, older_high, low)]
     assert positions == sorted(positions)
@@ -742,7 +739,7 @@ def test_triage_lists_open_alerts_most_severe_and_newest_first(clinic: dict[str,
 
 
 def test_the_404_page_says_why_and_leads_back(clinic: dict[str, Any]) -> None:
-    response = admin_as(clinic["mine"]).get(review_url(clinic["elsewhere"]))
+    response = admin_client_as(clinic["mine"]).get(review_url(clinic["elsewhere"]))
 
     content = response.content.decode()
     assert response.status_code == 404
@@ -755,7 +752,7 @@ def test_a_formula_behind_spaces_or_in_full_width_is_quoted_too(clinic: dict[str
     symptom(reviewed, "2026-11-20T10:00:00+00:00", burning=1, note="  =1+1")
     symptom(reviewed, "2026-11-20T11:00:00+00:00", burning=1, note="\uff1dSUM(A1)")
 
-    notes = {row["note"] for row in export(admin_as(clinic["mine"]), reviewed, "2026-11-20", "2026-11-20")}
+    notes = {row["note"] for row in export(admin_client_as(clinic["mine"]), reviewed, "2026-11-20", "2026-11-20")}
 
     assert {"'  =1+1", "'\uff1dSUM(A1)"} <= notes
 
@@ -764,7 +761,7 @@ def test_a_formula_behind_spaces_or_in_full_width_is_quoted_too(clinic: dict[str
 def test_an_odd_timeline_length_falls_back_without_an_error(
     clinic: dict[str, Any], reviewed: Patient, days: str
 ) -> None:
-    response = admin_as(clinic["mine"]).get(review_url(reviewed), {"days": days})
+    response = admin_client_as(clinic["mine"]).get(review_url(reviewed), {"days": days})
 
     assert response.status_code == 200
     assert "Timeline, last 28 days" in response.content.decode()
@@ -774,7 +771,7 @@ def test_an_odd_timeline_length_falls_back_without_an_error(
 def test_an_export_at_the_ends_of_the_calendar_is_a_400(
     clinic: dict[str, Any], reviewed: Patient, since: str, until: str
 ) -> None:
-    response = admin_as(clinic["mine"]).get(review_url(reviewed, "export.csv"), {"since": since, "until": until})
+    response = admin_client_as(clinic["mine"]).get(review_url(reviewed, "export.csv"), {"since": since, "until": until})
 
     assert response.status_code == 400
     assert "Choose a date from 1900-01-01 to 2100-12-31." in response.content.decode()
@@ -812,17 +809,17 @@ def test_one_failing_summary_does_not_stop_the_rest(clinic: dict[str, Any], monk
 
 
 def test_a_search_term_is_not_kept_in_the_audit(clinic: dict[str, Any]) -> None:
-    admin_as(clinic["mine"]).get(PATIENTS, {"q": "Saleh", "condition": "atopic_dermatitis"})
+    admin_client_as(clinic["mine"]).get(PATIENTS, {"q": "Saleh", "condition": "atopic_dermatitis"})
 
     paths = set(AccessRecord.objects.values_list("path", flat=True))
     assert paths == {f"{PATIENTS}?q=redacted&condition=atopic_dermatitis"}
 
 
 def test_clinic_staff_find_every_record_about_a_patient_by_id(clinic: dict[str, Any]) -> None:
-    admin_as(clinic["mine"]).get(PATIENTS)
-    admin_as(clinic["mine"]).get(review_url(clinic["amira"]))
+    admin_client_as(clinic["mine"]).get(PATIENTS)
+    admin_client_as(clinic["mine"]).get(review_url(clinic["amira"]))
 
-    content = admin_as(clinic["staff"]).get("/admin/accounts/accessrecord/", {"q": str(clinic["amira"].pk)})
+    content = admin_client_as(clinic["staff"]).get("/admin/accounts/accessrecord/", {"q": str(clinic["amira"].pk)})
 
     assert content.content.decode().count('class="field-what"') == 2
     assert "Saleh" not in content.content.decode()
@@ -836,7 +833,7 @@ def test_a_refused_api_write_is_not_recorded_as_a_view(clinic: dict[str, Any]) -
 
 
 def test_autocomplete_answers_only_my_patients_and_is_recorded(clinic: dict[str, Any]) -> None:
-    response = admin_as(clinic["mine"]).get(
+    response = admin_client_as(clinic["mine"]).get(
         "/admin/autocomplete/", {"app_label": "tracking", "model_name": "alert", "field_name": "patient", "term": "e"}
     )
 
@@ -857,22 +854,21 @@ def test_a_join_code_names_its_patient_only_while_they_are_on_my_team(clinic: di
     CareTeamJoinCode.objects.filter(pk=used.pk).update(used_for=clinic["amira"], used_at=at(NOW))
     page = f"/admin/accounts/careteamjoincode/{used.pk}/change/"
 
-    assert "Amira Saleh" in admin_as(mine).get(page).content.decode()
+    assert "Amira Saleh" in admin_client_as(mine).get(page).content.decode()
     CareTeamMembership.objects.filter(patient=clinic["amira"], clinician=mine).delete()
-    content = admin_as(mine).get(page).content.decode()
+    content = admin_client_as(mine).get(page).content.decode()
 
     assert "Amira Saleh" not in content
     assert "not on your care team any more" in content
 
 
 def test_a_note_saved_after_someone_else_resolved_the_alert_is_not_lost_in_silence(
-    clinic: dict[str, Any], reviewed: Patient
+    clinic: dict[str, Any], reviewed: Patient, stranger: User
 ) -> None:
     alert = Alert.objects.get(patient=reviewed)
-    other = DermatologistFactory()
-    alert_resolve(alert=alert, resolved_by=other, note="Phoned the patient.")
+    alert_resolve(alert=alert, resolved_by=stranger, note="Phoned the patient.")
 
-    response = admin_as(clinic["mine"]).post(
+    response = admin_client_as(clinic["mine"]).post(
         f"/admin/tracking/alert/{alert.pk}/change/?from=review", {"resolution_note": "Saw her in clinic."}, follow=True
     )
 
@@ -882,7 +878,7 @@ def test_a_note_saved_after_someone_else_resolved_the_alert_is_not_lost_in_silen
     assert "Resolved:" not in content
     assert "changed successfully" not in content
     alert.refresh_from_db()
-    assert (alert.resolved_by, alert.resolution_note) == (other, "Phoned the patient.")
+    assert (alert.resolved_by, alert.resolution_note) == (stranger, "Phoned the patient.")
 
 
 def test_clinic_staff_changing_a_zone_in_the_admin_keeps_the_history_and_moves_reminders(
@@ -903,7 +899,7 @@ def test_clinic_staff_changing_a_zone_in_the_admin_keeps_the_history_and_moves_r
         "care_team_memberships-INITIAL_FORMS": "0",
     }
 
-    response = admin_as(clinic["staff"]).post(f"{PATIENTS}{amira.pk}/change/", form)
+    response = admin_client_as(clinic["staff"]).post(f"{PATIENTS}{amira.pk}/change/", form)
 
     assert response.status_code == 302, response.content.decode()[:2000]
     amira.refresh_from_db()
@@ -922,8 +918,8 @@ def test_the_adherence_bands_follow_the_care_teams_alert_threshold(clinic: dict[
     morning_doses(amira, twice_daily(amira), 3)  # 3 of 27: 11 %
     summary_refresh(amira)
 
-    page = admin_as(clinic["mine"]).get(PATIENTS)
-    filtered = admin_as(clinic["mine"]).get(PATIENTS, {"adherence": "lt40"}).content.decode()
+    page = admin_client_as(clinic["mine"]).get(PATIENTS)
+    filtered = admin_client_as(clinic["mine"]).get(PATIENTS, {"adherence": "lt40"}).content.decode()
 
     assert "below 40%" in page.content.decode()
     assert "below 50%" not in page.content.decode()
