@@ -38,6 +38,9 @@ ALERT_CHANGE = re.compile(r"/admin/tracking/alert/([0-9a-f-]{36})/change/(\?from
 
 @dataclass(frozen=True)
 class Clinic:
+    """The demo's clinic, not the shared personas: the browser signs in through the form with the demo's password and
+    walks the patients seed_demo writes (charts need its weeks of logs)."""
+
     dermatologist: User
     grace: Patient
     outsider: Patient  # on the other dermatologist's care team only
