@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from tests.factories import PatientFactory
 from tests.personas import client_as, prescribe
 from tests.tracking.peers import SmtpServer, VapidKeys, WebPushReceiver, make_vapid_keys, use_smtp_server
 from tests.workers import real_worker, wait_for
@@ -80,12 +79,12 @@ def prescribe_due_a_minute_ago(patient) -> None:
 
 
 def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_worker(
-    redis_worker, smtp_server, vapid_keys, push_receiver, settings
+    redis_worker, smtp_server, vapid_keys, push_receiver, settings, clinic
 ):
     # The local receiver speaks plain HTTP on loopback, by the name "localhost".
     settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
     settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
-    patient = PatientFactory(timezone="Asia/Qatar", user__email="amira@test.example")
+    patient = clinic.ad_patient(user__email="amira@test.example")  # the address the SMTP server must receive
     subscription = push_receiver.subscribe()
     device, _ = device_register(user=patient.user, platform="webpush", token=subscription.token())
     prescribe_due_a_minute_ago(patient)
@@ -129,10 +128,12 @@ def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_work
     assert Notification.objects.count() == 1
 
 
-def test_a_web_push_410_through_the_worker_deactivates_the_device(redis_worker, vapid_keys, push_receiver, settings):
+def test_a_web_push_410_through_the_worker_deactivates_the_device(
+    redis_worker, vapid_keys, push_receiver, settings, clinic
+):
     settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
     settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
-    patient = PatientFactory(timezone="Europe/Berlin")
+    patient = clinic.ad_patient(timezone="Europe/Berlin")
     subscription = push_receiver.subscribe()
     push_receiver.answer(410, {"reason": "push subscription has unsubscribed or expired"})
     device, _ = device_register(user=patient.user, platform="webpush", token=subscription.token())
@@ -153,9 +154,9 @@ def test_a_web_push_410_through_the_worker_deactivates_the_device(redis_worker, 
     assert not Device.objects.filter(user=patient.user, active=True).exists()
 
 
-def test_in_the_embedded_default_a_due_reminder_reaches_the_inbox(filesystem_worker):
+def test_in_the_embedded_default_a_due_reminder_reaches_the_inbox(filesystem_worker, clinic):
     """What `make run` runs without Redis: the filesystem transport (the suite's database stands in for SQLite)."""
-    patient = PatientFactory(timezone="America/New_York")
+    patient = clinic.ad_patient(timezone="America/New_York")
     prescribe_due_a_minute_ago(patient)
 
     tasks.sweep_reminders.delay()

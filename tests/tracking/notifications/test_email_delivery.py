@@ -17,10 +17,9 @@ import time_machine
 from django.core import mail
 from pytest_django.fixtures import Settings
 
-from accounts.models import Patient
+from accounts.models import Patient, User
 from tacro_topical.celery import app
-from tests.factories import DependentFactory
-from tests.personas import prescribe
+from tests.personas import Clinic, prescribe
 from tests.tracking.conftest import at
 from tracking.models import Delivery, DeliveryStatus
 from tracking.notifications.services import delivery_send, occurrences_deliver, stale_work
@@ -36,11 +35,11 @@ SLOT = "2026-11-21T20:00:00+03:00"
 
 
 @pytest.fixture
-def child_named_with_a_line_break() -> Iterator[Patient]:
-    """A child whose name was stored before names were checked: straight into the database."""
+def child_named_with_a_line_break(clinic: Clinic, caregiver: User) -> Iterator[Patient]:
+    """The child persona, with a name stored before names were checked: straight into the database."""
     with time_machine.travel(at("2026-11-21T09:00:00+03:00"), tick=False):
-        child = DependentFactory(timezone="Asia/Qatar", first_name=INJECTED_NAME)
-        prescribe(child, created_by=child.caregivers.get(), strength="0.03", start_date=datetime.date(2026, 11, 1))
+        child = clinic.child_of(caregiver, first_name=INJECTED_NAME)
+        prescribe(child, created_by=caregiver, strength="0.03", start_date=datetime.date(2026, 11, 1))
         yield child
 
 

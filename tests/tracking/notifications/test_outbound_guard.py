@@ -27,7 +27,6 @@ import time_machine
 from pytest_django.fixtures import Settings
 
 from tacro_topical import outbound
-from tests.factories import PatientFactory
 from tests.personas import client_as, prescribe
 from tests.tracking.conftest import at
 from tests.tracking.peers import (
@@ -588,10 +587,10 @@ def test_registering_an_old_device_again_makes_it_recent_and_keeps_the_limit(pat
     assert second.deactivated_reason == DeactivationReason.REPLACED
 
 
-def test_the_limit_counts_each_users_devices_apart(patient, settings):
+def test_the_limit_counts_each_users_devices_apart(patient, settings, cle_patient):
     settings.PUSH_DEVICES_PER_USER = 1
 
     device_register(user=patient.user, platform="fcm", token="mine")
-    device_register(user=PatientFactory().user, platform="fcm", token="theirs")
+    device_register(user=cle_patient.user, platform="fcm", token="theirs")
 
     assert Device.objects.filter(active=True).count() == 2
