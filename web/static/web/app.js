@@ -8,11 +8,13 @@ import { conflictNotices, dismissNotice, discard, flush, onQueueChange, refused,
 import { caregiving, choosePatient, go, loadMe, needSignIn, state, tp } from "./state.js";
 import * as auth from "./screens/auth.js";
 import * as history from "./screens/history.js";
+import * as inbox from "./screens/inbox.js";
 import * as more from "./screens/more.js";
 import * as poem from "./screens/poem.js";
 import * as skinCheck from "./screens/skin-check.js";
 import * as today from "./screens/today.js";
 import { describeEntry } from "./screens/entries.js";
+import { flushNotificationActions } from "./push.js";
 
 const ROUTES = {
   "sign-in": auth.signIn,
@@ -22,6 +24,7 @@ const ROUTES = {
   "verify-email": auth.verifyEmail,
   today: today.render,
   history: history.render,
+  inbox: inbox.render,
   poem: poem.render,
   "skin-check": skinCheck.render,
   more: more.render,
@@ -30,6 +33,7 @@ const PUBLIC = new Set(["sign-in", "register", "forgot-password", "reset-passwor
 const TABS = [
   { route: "today", label: "nav.today" },
   { route: "history", label: "nav.history" },
+  { route: "inbox", label: "nav.inbox" },
   { route: "more", label: "nav.more" },
 ];
 const RETRY_SECONDS = 30;
@@ -47,7 +51,27 @@ function currentRoute() {
   return { name, params: new URLSearchParams(query) };
 }
 
-async function show() {
+// One drawing at a time: a screen asked for while one is drawn (a hash change, the service worker saying a
+// reminder's button logged a dose) is drawn after it, never into it.
+let drawing = null;
+let drawAgain = false;
+
+function show() {
+  if (drawing) {
+    drawAgain = true;
+    return drawing;
+  }
+  drawing = draw().finally(() => {
+    drawing = null;
+    if (drawAgain) {
+      drawAgain = false;
+      show();
+    }
+  });
+  return drawing;
+}
+
+async function draw() {
   const route = currentRoute();
   if (!route) return;
   if (!ROUTES[route.name]) return go("today");
@@ -176,6 +200,7 @@ async function updateStatus() {
 /** Send what waits; an expired session asks to sign in, and the queue goes after. */
 export async function sendWaiting() {
   if (!(await loadSession())) return;
+  flushNotificationActions(); // snoozes and acknowledgements a reminder's buttons could not send
   try {
     await flush();
   } catch (error) {
@@ -205,6 +230,13 @@ async function start() {
   }, RETRY_SECONDS * 1000);
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/", type: "classic" }).catch(() => {});
+    // A reminder's "Applied" logged a dose, or sent what waited: show it.
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data?.type !== "queue-changed") return;
+      updateStatus();
+      const route = currentRoute();
+      if (route && ["today", "inbox"].includes(route.name) && !main.contains(document.activeElement?.closest("form"))) show();
+    });
   }
   await show();
   sendWaiting();

@@ -1,6 +1,8 @@
 // English and Arabic: the message catalogues (i18n/en.json, i18n/ar.json), the page's direction, and dates
 // and times in the patient's zone and the reader's language through Intl (never an ISO string on screen).
 
+import { kv } from "./idb.js";
+
 export const LANGUAGES = { en: { dir: "ltr", name: "English" }, ar: { dir: "rtl", name: "العربية" } };
 const STORAGE_KEY = "tacro-topical.language";
 const catalogues = {};
@@ -27,6 +29,7 @@ function applyToDocument() {
   root.lang = current;
   root.dir = LANGUAGES[current].dir;
   document.title = t("app.title");
+  kv.set("language", current).catch(() => {}); // for the service worker's reminders, which cannot read localStorage
 }
 
 export async function startI18n() {

@@ -4,6 +4,7 @@ import { api, Offline, SignInNeeded, signOut } from "./api.js";
 import { has, t } from "./i18n.js";
 import { kv, table } from "./idb.js";
 import { discard, enqueue, flush } from "./queue.js";
+import { turnOff } from "./push.js";
 
 const PATIENT_KEY = "tacro-topical.patient";
 
@@ -103,6 +104,8 @@ export async function saveLog(kind, body) {
 
 /** Sign out: revoke the session on the server, forget this device's copies; what still waits to be sent stays. */
 export async function signOutHere() {
+  // This phone stops getting the account's reminders: the server forgets the device first, while signed in.
+  await turnOff().catch(() => {});
   await signOut();
   await kv.clear();
   await table("notices").clear();

@@ -6,6 +6,7 @@ import { api } from "../api.js";
 import { choiceGroup } from "../forms.js";
 import { waiting } from "../queue.js";
 import { caregiving, choosePatient, go, signOutHere, state } from "../state.js";
+import { pushStatus, turnOff, turnOn } from "../push.js";
 
 export async function render(main) {
   main.append(h("h1", {}, t("more.heading")));
@@ -39,10 +40,43 @@ export async function render(main) {
   main.append(h("section", { class: "card", "aria-labelledby": "language-heading" },
     h("h2", { id: "language-heading" }, t("more.language_heading")), languages));
 
+  main.append(await remindersCard());
+
   const queued = (await waiting()).length;
   main.append(h("section", { class: "card", "aria-labelledby": "account-heading" },
     h("h2", { id: "account-heading" }, t("more.account")),
     state.me ? h("p", {}, t("more.signed_in_as", { email: state.me.email })) : null,
     queued ? h("p", { class: "notice warning" }, t("more.sign_out_waiting", { count: queued })) : null,
     h("button", { type: "button", class: "button secondary", onclick: () => signOutHere() }, t("more.sign_out"))));
+}
+
+/** Reminders on this phone (Web Push), and the inbox for those without. */
+async function remindersCard() {
+  const card = h("section", { class: "card", "aria-labelledby": "reminders-heading" });
+  const draw = (status, problem) => {
+    const button = status === "on"
+      ? h("button", { type: "button", class: "button secondary", onclick: () => change(turnOff) }, t("push.turn_off"))
+      : status === "off"
+        ? h("button", { type: "button", class: "button primary", onclick: () => change(turnOn) }, t("push.turn_on"))
+        : null;
+    card.replaceChildren(
+      h("h2", { id: "reminders-heading" }, t("push.heading")),
+      h("p", { id: "push-status", dataset: { status } }, t(`push.status.${status}`)),
+      problem ? h("p", { class: "field-error", role: "alert" }, problem) : null,
+      button,
+      h("p", {}, h("a", { href: "#/inbox" }, t("push.inbox_link"))),
+    );
+  };
+  const change = async (action) => {
+    for (const button of card.querySelectorAll("button")) button.disabled = true;
+    try {
+      draw(await action());
+    } catch {
+      draw(await pushStatus(), t("push.failed"));
+    }
+    card.querySelector("#push-status")?.setAttribute("tabindex", "-1");
+    card.querySelector("#push-status")?.focus();
+  };
+  draw(await pushStatus());
+  return card;
 }
