@@ -8,8 +8,9 @@ and removing it with DELETE; the service worker's own code turning a reminder's 
 
 What does not: a real push subscription and a real push event. Debian's headless Chromium refuses
 `PushManager.subscribe` ("AbortError: Registration failed - permission denied", even with the permission
-granted), and there is no push service to reach offline anyway, so `PushManager.subscribe` is replaced in the page by a stand-in that answers a
-well-formed subscription (an FCM endpoint, a real P-256 key) and records the applicationServerKey it was given;
+granted), and there is no push service to reach offline anyway, so `PushManager.subscribe` is replaced in
+the page by a stand-in that answers a well-formed subscription (an FCM endpoint, a real P-256 key) and
+records the applicationServerKey it was given;
 and a NotificationEvent made by a script cannot be waited on (waitUntil throws on untrusted events), so the
 test calls the handlers the worker's `push` and `notificationclick` listeners call, with the same arguments.
 """
