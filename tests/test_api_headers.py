@@ -20,8 +20,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Patient, User
 from tacro_topical.middleware import NoStoreMiddleware
-from tests.personas import admin_client_as, client_as
-from tests.personas import regimen_row
+from tests.personas import admin_client_as, client_as, regimen_row
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,7 @@ from django.db import OperationalError
 from rest_framework.test import APIClient
 
 from accounts.models import Patient
-from tests.personas import client_as
-from tests.personas import regimen_row
+from tests.personas import client_as, regimen_row
 from tracking.models import Application
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1

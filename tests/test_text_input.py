@@ -22,8 +22,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Patient, User
 from tacro_topical.serializers import ModelSerializer, PersonTextValidator
-from tests.personas import client_as
-from tests.personas import regimen_row
+from tests.personas import client_as, regimen_row
 from tracking.models import Alert
 
 ONE_LINE = "one line"

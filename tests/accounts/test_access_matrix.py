@@ -15,8 +15,7 @@ from rest_framework.test import APIClient
 from accounts.models import Patient, User
 from tests.access import ACT, ACTORS, READ, BodyFactory, Route, World, fresh_join_code
 from tests.factories import CaregiverFactory, CareTeamMembershipFactory, DermatologistFactory
-from tests.personas import client_as
-from tests.personas import regimen_row
+from tests.personas import client_as, regimen_row
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 
 
