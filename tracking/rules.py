@@ -11,6 +11,8 @@ import enum
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from django.utils.translation import gettext_noop
+
 
 class Drug(enum.StrEnum):
     TACROLIMUS = "tacrolimus"
@@ -346,40 +348,57 @@ POEM_INTERVAL_DAYS = 7
 # Prompts that are not tied to a dose time go out at this local time (a product choice, not clinical).
 PROMPT_LOCAL_TIME = "18:00"
 
-DOSE_REMINDER_TITLE = "Time for your {drug} {strength}%"
+# A notification's title and body reach lock screens (push, e-mail subjects, the inbox): they never name
+# the drug or its strength, only "your treatment" (the product card); the app shows the regimen itself.
+# Each is a msgid of Django's translations (locale/ar/LC_MESSAGES/django.po), put in the recipient's
+# language by tracking/notifications/wording.py; `.child` titles are for a caregiver, naming the child.
+DOSE_REMINDER_TITLE = gettext_noop("Time for your treatment")
+DOSE_REMINDER_TITLE_CHILD = gettext_noop("Time for {name}'s treatment")
 # Source: US Protopic/Elidel labels: a thin layer to affected skin, rubbed in gently and completely.
-DOSE_REMINDER_BODY = "Apply a thin layer to {areas}, as your dermatologist prescribed, then log it."
-MISSED_DOSE_TITLE = "Did you apply your {drug} {strength}%?"
-MISSED_DOSE_BODY = (
+DOSE_REMINDER_BODY = gettext_noop("Apply a thin layer to {areas}, as your dermatologist prescribed, then log it.")
+MISSED_DOSE_TITLE = gettext_noop("Did you apply your treatment?")
+MISSED_DOSE_TITLE_CHILD = gettext_noop("Was {name}'s treatment applied?")
+MISSED_DOSE_BODY = gettext_noop(
     "The {slot} dose is not logged yet. If you applied it, log it; if not, follow your dermatologist's plan."
 )
 # Source: CLINICAL.md, Instruments: POEM, 7 questions about the past week.
-POEM_PROMPT_TITLE = "Your weekly eczema check (POEM)"
-POEM_PROMPT_BODY = "Seven short questions about your skin over the past week. Your dermatologist sees the score."
-REFILL_PROMPT_TITLE = "Your tube may run out soon"
-REFILL_PROMPT_BODY = (
-    "At the amount you log, your {drug} {strength}% may run out around {empty_date}. "
+POEM_PROMPT_TITLE = gettext_noop("Your weekly eczema check")
+POEM_PROMPT_TITLE_CHILD = gettext_noop("{name}'s weekly eczema check")
+POEM_PROMPT_BODY = gettext_noop(
+    "Seven short questions about your skin over the past week. Your dermatologist sees the score."
+)
+REFILL_PROMPT_TITLE = gettext_noop("Your tube may run out soon")
+REFILL_PROMPT_TITLE_CHILD = gettext_noop("{name}'s tube may run out soon")
+# {empty_date} is a day and month in the reader's language ("3 December"), never an ISO date.
+REFILL_PROMPT_BODY = gettext_noop(
+    "At the amount you log, the tube may run out around {empty_date}. "
     "Ask your dermatologist or pharmacy for a refill in time."
 )
-SKIN_CHECK_PROMPT_TITLE = "Time for your skin self-check"
+REFILL_PROMPT_SOON = gettext_noop("soon")
+SKIN_CHECK_PROMPT_TITLE = gettext_noop("Time for your skin self-check")
+SKIN_CHECK_PROMPT_TITLE_CHILD = gettext_noop("Time to check {name}'s skin")
 # Source: Protopic/Elidel label monitoring (CLINICAL.md): investigate swollen lymph nodes; watch for
 # skin infections (herpes simplex, eczema herpeticum); seed 000: regular skin checks for long-term
 # use, because of the rare skin cancers reported (boxed warning, 2006).
 SKIN_CHECK_LIST: tuple[str, ...] = (
-    "anything new or changing on your skin, such as a mole or growth (rare skin cancers are reported on the label)",
-    "swollen lymph nodes (lumps in the neck, armpits or groin)",
-    "signs of a skin infection, such as cold sores (herpes simplex) or spreading blisters (eczema herpeticum)",
+    gettext_noop(
+        "anything new or changing on your skin, such as a mole or growth (rare skin cancers are reported on the label)"
+    ),
+    gettext_noop("swollen lymph nodes (lumps in the neck, armpits or groin)"),
+    gettext_noop(
+        "signs of a skin infection, such as cold sores (herpes simplex) or spreading blisters (eczema herpeticum)"
+    ),
 )
-SKIN_CHECK_PROMPT_BODY = (
+SKIN_CHECK_PROMPT_BODY = gettext_noop(
     "Look over your skin for: {items}. Log the check in the app; if anything concerns you, "
     "mark it so your dermatologist is told."
 )
 # Source: label (minimise natural and artificial sunlight, no sunlamps, tanning beds or UV
 # phototherapy) and seed 002 (strict UV protection for cutaneous lupus), as in CLINICAL.md.
-CLE_SUN_PROTECTION_ADVICE = (
+CLE_SUN_PROTECTION_ADVICE = gettext_noop(
     "Protect your skin from the sun and other UV light, as your dermatologist advised: no sunlamps or tanning beds."
 )
-ASK_YOUR_DERMATOLOGIST = "Questions? Ask your dermatologist."
+ASK_YOUR_DERMATOLOGIST = gettext_noop("Questions? Ask your dermatologist.")
 # Reminders that fired long after their slot (the scheduler was down) are recorded, not sent:
 # a dose reminder hours late would mislead more than help. A product choice.
 REMINDER_STALE_AFTER = datetime.timedelta(hours=6)

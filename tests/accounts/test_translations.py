@@ -23,8 +23,8 @@ CATALOGUE = Path(settings.BASE_DIR) / "locale" / "ar" / "LC_MESSAGES"
 
 
 def po_entries(path: Path) -> dict[str | tuple[str, int], str]:
-    """A .po file's translations, keyed as Python's gettext keys a compiled catalogue: msgid, or
-    (msgid, n) for each plural form. Fuzzy entries are left out, as msgfmt leaves them out."""
+    """A .po file's translations, keyed as Python's gettext keys a compiled catalogue: msgid (with its
+    msgctxt before it), or (msgid, n) for each plural form. Fuzzy entries are left out, as msgfmt leaves them out."""
     entries: dict[str | tuple[str, int], str] = {}
     for block in path.read_text(encoding="utf-8").split("\n\n"):
         lines = [line for line in block.splitlines() if line and not line.startswith("#")]
@@ -41,6 +41,8 @@ def po_entries(path: Path) -> dict[str | tuple[str, int], str]:
         msgid = fields["msgid"]
         if not msgid:
             continue  # the header
+        if "msgctxt" in fields:  # pgettext's entries: the catalogue keys them "context\x04msgid"
+            msgid = f"{fields['msgctxt']}\x04{msgid}"
         if "msgid_plural" in fields:
             for name, value in fields.items():
                 if name.startswith("msgstr["):

@@ -97,20 +97,20 @@ def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_work
 
     (entry,) = wait_for(inbox)
     occurrence = Occurrence.objects.get(kind="dose")
-    assert entry["title"] == "Time for your tacrolimus 0.1%"
+    assert entry["title"] == "Time for your treatment"
     assert entry["occurrence"] == str(occurrence.pk)
 
     wait_for(lambda: smtp_server.received)
     (mail,) = smtp_server.received
     assert mail.rcpt_tos == ["amira@test.example"]
-    assert mail.subject == "Time for your tacrolimus 0.1%"
+    assert mail.subject == "Time for your treatment"
     assert "Apply a thin layer to face" in mail.text
     assert "Apply a thin layer to face" in mail.html
 
     wait_for(push_receiver.deliveries)
     (push,) = push_receiver.deliveries()
     assert push.payload()["collapse_key"] == occurrence.pk.hex
-    assert push.payload()["title"] == "Time for your tacrolimus 0.1%"
+    assert push.payload()["title"] == "Time for your treatment"
     assert push.request.headers["topic"] == occurrence.pk.hex
 
     def all_recorded() -> bool:

@@ -1,10 +1,20 @@
-"""The words of a notification: title and body of an occurrence, from the texts in tracking/rules.py only."""
+"""The words of a notification: title and body of an occurrence, from the texts in tracking/rules.py only.
+
+They are written in the recipient's language (User.language; a caregiver reads a child's reminders in their
+own), through Django's translations (locale/ar/LC_MESSAGES/django.po). A title and a body can show on a
+lock screen, so neither names the drug or its strength: "your treatment", and the app shows the regimen.
+"""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Sequence
 
-from accounts.models import Condition, Patient
+from django.utils import translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext, pgettext, pgettext_lazy
+
+from accounts.models import Condition, Language, Patient
 from tracking import rules
 from tracking.models import Occurrence, Regimen, ScheduleKind
 from tracking.notifications.selectors import estimated_empty_date
@@ -12,38 +22,88 @@ from tracking.reminders.services import FOLLOW_UP_KIND
 
 CLE_CONDITIONS = frozenset({Condition.CLE_ACUTE, Condition.CLE_SUBACUTE, Condition.CLE_DISCOID, Condition.CLE_OTHER})
 
+# The body areas of rules.BODY_AREAS in plain words, as the web app names them (web/static/web/i18n/).
+AREA_NAMES = {
+    "scalp": pgettext_lazy("body area", "scalp"),
+    "face": pgettext_lazy("body area", "face"),
+    "eyelids": pgettext_lazy("body area", "eyelids"),
+    "neck": pgettext_lazy("body area", "neck"),
+    "chest": pgettext_lazy("body area", "chest"),
+    "abdomen": pgettext_lazy("body area", "tummy"),
+    "upper_back": pgettext_lazy("body area", "upper back"),
+    "lower_back": pgettext_lazy("body area", "lower back"),
+    "arm_left": pgettext_lazy("body area", "left arm"),
+    "arm_right": pgettext_lazy("body area", "right arm"),
+    "hand_left": pgettext_lazy("body area", "left hand"),
+    "hand_right": pgettext_lazy("body area", "right hand"),
+    "genital": pgettext_lazy("body area", "genital area"),
+    "leg_left": pgettext_lazy("body area", "left leg"),
+    "leg_right": pgettext_lazy("body area", "right leg"),
+    "foot_left": pgettext_lazy("body area", "left foot"),
+    "foot_right": pgettext_lazy("body area", "right foot"),
+}
+
+# A caregiver's titles name the child; the patient's say "your".
+_TITLES_FOR_CHILD = {
+    rules.DOSE_REMINDER_TITLE: rules.DOSE_REMINDER_TITLE_CHILD,
+    rules.MISSED_DOSE_TITLE: rules.MISSED_DOSE_TITLE_CHILD,
+    rules.POEM_PROMPT_TITLE: rules.POEM_PROMPT_TITLE_CHILD,
+    rules.REFILL_PROMPT_TITLE: rules.REFILL_PROMPT_TITLE_CHILD,
+    rules.SKIN_CHECK_PROMPT_TITLE: rules.SKIN_CHECK_PROMPT_TITLE_CHILD,
+}
+
 
 def human_list(items: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c', in the active language."""
     if len(items) <= 1:
         return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+    separator = pgettext("list separator", ", ")
+    return gettext("{items} and {last}").format(items=separator.join(items[:-1]), last=items[-1])
 
 
 def area_names(codes: Iterable[str]) -> str:
-    return human_list([code.replace("_", " ") for code in codes])
+    return human_list([str(AREA_NAMES.get(code, code.replace("_", " "))) for code in codes])
 
 
-def wording(occurrence: Occurrence, regimen: Regimen | None, patient: Patient) -> tuple[str, str]:
-    """Title and body of an occurrence, from the texts in tracking/rules.py only."""
+def day_and_month(day: datetime.date) -> str:
+    """'3 December' (or its Arabic), never an ISO date."""
+    return date_format(day, "j F")
+
+
+def wording(
+    occurrence: Occurrence,
+    regimen: Regimen | None,
+    patient: Patient,
+    *,
+    language: str = Language.ENGLISH,
+    child_name: str = "",
+) -> tuple[str, str]:
+    """Title and body of an occurrence in `language`, from the texts in tracking/rules.py only.
+
+    `child_name` is for a caregiver's copy: the title names the child instead of saying "your".
+    """
+    with translation.override(language):
+        title_text, body = _texts(occurrence, regimen, patient)
+        if patient.condition in CLE_CONDITIONS:
+            body = f"{body} {gettext(rules.CLE_SUN_PROTECTION_ADVICE)}"
+        body = f"{body} {gettext(rules.ASK_YOUR_DERMATOLOGIST)}"
+        title = gettext(_TITLES_FOR_CHILD[title_text]).format(name=child_name) if child_name else gettext(title_text)
+    return title, body
+
+
+def _texts(occurrence: Occurrence, regimen: Regimen | None, patient: Patient) -> tuple[str, str]:
+    """The untranslated title (a rules msgid) and the body in the active language."""
     kind = occurrence.kind
     slot = occurrence.slot.split(" ")[0]
     if kind == ScheduleKind.DOSE and regimen is not None:
-        title = rules.DOSE_REMINDER_TITLE.format(drug=regimen.drug, strength=regimen.strength)
-        body = rules.DOSE_REMINDER_BODY.format(areas=area_names(regimen.body_areas))
-    elif kind == FOLLOW_UP_KIND and regimen is not None:
-        title = rules.MISSED_DOSE_TITLE.format(drug=regimen.drug, strength=regimen.strength)
-        body = rules.MISSED_DOSE_BODY.format(slot=slot)
-    elif kind == ScheduleKind.REFILL and regimen is not None:
+        return rules.DOSE_REMINDER_TITLE, gettext(rules.DOSE_REMINDER_BODY).format(areas=area_names(regimen.body_areas))
+    if kind == FOLLOW_UP_KIND and regimen is not None:
+        return rules.MISSED_DOSE_TITLE, gettext(rules.MISSED_DOSE_BODY).format(slot=slot)
+    if kind == ScheduleKind.REFILL and regimen is not None:
         empty_date = estimated_empty_date(regimen, patient, occurrence.local_date)
-        title = rules.REFILL_PROMPT_TITLE
-        body = rules.REFILL_PROMPT_BODY.format(
-            drug=regimen.drug, strength=regimen.strength, empty_date=empty_date or "soon"
-        )
-    elif kind == ScheduleKind.SKIN_CHECK:
-        title = rules.SKIN_CHECK_PROMPT_TITLE
-        body = rules.SKIN_CHECK_PROMPT_BODY.format(items="; ".join(rules.SKIN_CHECK_LIST))
-    else:
-        title, body = rules.POEM_PROMPT_TITLE, rules.POEM_PROMPT_BODY
-    if patient.condition in CLE_CONDITIONS:
-        body = f"{body} {rules.CLE_SUN_PROTECTION_ADVICE}"
-    return title, f"{body} {rules.ASK_YOUR_DERMATOLOGIST}"
+        when = day_and_month(empty_date) if empty_date else gettext(rules.REFILL_PROMPT_SOON)
+        return rules.REFILL_PROMPT_TITLE, gettext(rules.REFILL_PROMPT_BODY).format(empty_date=when)
+    if kind == ScheduleKind.SKIN_CHECK:
+        items = pgettext("list separator", "; ").join(gettext(item) for item in rules.SKIN_CHECK_LIST)
+        return rules.SKIN_CHECK_PROMPT_TITLE, gettext(rules.SKIN_CHECK_PROMPT_BODY).format(items=items)
+    return rules.POEM_PROMPT_TITLE, gettext(rules.POEM_PROMPT_BODY)

@@ -71,7 +71,7 @@ class TestFanOut:
         fire("2026-11-21T20:00:00+03:00")
         notification = Notification.objects.get()
         assert notification.recipient == patient.user
-        assert notification.title == "Time for your tacrolimus 0.1%"
+        assert notification.title == "Time for your treatment"  # no drug name on a lock screen
         assert "face and neck" in notification.body
         assert "dermatologist" in notification.body
         statuses = dict(Delivery.objects.values_list("channel", "status"))
@@ -86,7 +86,7 @@ class TestFanOut:
         fire("2026-11-21T20:00:00+03:00")
         notifications = Notification.objects.all()
         assert {n.recipient_id for n in notifications} == set(child.caregivers.values_list("pk", flat=True))
-        assert all(n.title.startswith("Yusuf: ") for n in notifications)
+        assert all(n.title == "Time for Yusuf's treatment" for n in notifications)
 
     def test_a_dose_already_logged_is_skipped_and_recorded_as_skipped(self, patient, regimen):
         log_application(patient, regimen, "2026-11-21T19:40:00+03:00")
@@ -141,7 +141,7 @@ class TestFanOut:
         fire("2026-11-27T18:00:00+03:00")
         prompt = Notification.objects.get(kind="refill")
         assert prompt.title == rules.REFILL_PROMPT_TITLE
-        assert "may run out around 2026-12-03" in prompt.body
+        assert "may run out around 3 December" in prompt.body  # a day in words, never an ISO date
         assert "dermatologist or pharmacy" in prompt.body
 
     def test_a_refill_prompt_is_skipped_when_the_estimate_moved_beyond_a_week(self, patient, frozen):
@@ -185,7 +185,7 @@ class TestFollowUp:
         fire("2026-11-21T21:00:00+03:00")
         follow_up.refresh_from_db()
         assert follow_up.state == OccurrenceState.DELIVERED
-        assert Notification.objects.get(kind="dose_follow_up").title == "Did you apply your tacrolimus 0.1%?"
+        assert Notification.objects.get(kind="dose_follow_up").title == "Did you apply your treatment?"
         assert Occurrence.objects.filter(slot__contains="follow-up").count() == 1  # no follow-up of the follow-up
 
     def test_no_follow_up_when_the_dose_is_logged_by_then(self, patient, regimen):
@@ -295,7 +295,7 @@ class TestSending:
         assert delivery_send(delivery.pk, now=SENT_AT).status == DeliveryStatus.SENT
         (message,) = mail.outbox
         assert message.to == [patient.user.email]
-        assert message.subject == "Time for your tacrolimus 0.1%"
+        assert message.subject == "Time for your treatment"
         assert "face and neck" in message.body
         html, mimetype = message.alternatives[0]
         assert mimetype == "text/html"

@@ -88,7 +88,8 @@ class _Context:
             self.recipients[patient_id].append(user_id)
         user_ids = {user_id for users in self.recipients.values() for user_id in users}
         self.users = {
-            user.pk: user for user in User.objects.filter(pk__in=user_ids, is_active=True).only("pk", "email")
+            user.pk: user
+            for user in User.objects.filter(pk__in=user_ids, is_active=True).only("pk", "email", "language")
         }
         self.devices: dict[int, list[Device]] = defaultdict(list)
         for device in Device.objects.filter(user_id__in=user_ids, active=True):
@@ -222,20 +223,30 @@ def occurrences_deliver(ids: Sequence[uuid.UUID], *, now: datetime.datetime | No
                 skipped[reason].append(occurrence.pk)
                 continue
             delivered.append(occurrence.pk)
-            title, body = wording(occurrence, occurrence.schedule.regimen, occurrence.patient)
             channels = _channels_for(occurrence, context)
+            # Each recipient reads it in their own language; a caregiver's title names the child.
+            words: dict[tuple[str, str], tuple[str, str]] = {}
             for user_id in _addressees(occurrence, context):
                 user = context.users.get(user_id)
                 if user is None:
                     continue
+                child_name = "" if user_id == occurrence.patient.user_id else occurrence.patient.first_name
+                key = (user.language, child_name)
+                if key not in words:
+                    words[key] = wording(
+                        occurrence,
+                        occurrence.schedule.regimen,
+                        occurrence.patient,
+                        language=user.language,
+                        child_name=child_name,
+                    )
+                title, body = words[key]
                 notification = Notification(
                     occurrence_id=occurrence.pk,
                     recipient_id=user_id,
                     patient_id=occurrence.patient_id,
                     kind=occurrence.kind,
-                    title=title
-                    if user_id == occurrence.patient.user_id
-                    else f"{occurrence.patient.first_name}: {title}",
+                    title=title,
                     body=body,
                     in_inbox=Channel.INBOX in channels,
                     created_at=now,
