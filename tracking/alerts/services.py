@@ -278,7 +278,7 @@ def alert_digest_send(*, clinician_id: int, now: datetime.datetime | None = None
         email_send(_digest_email(clinician, alerts))
     except DeliveryError as error:
         # The clinician id and attempt only, never names or addresses.
-        if not error.retryable:
+        if error.permanent:
             logger.warning("alert digest to clinician %s failed for good; its alerts count as sent", clinician_id)
             return DigestOutcome(DeliveryStatus.FAILED)
         AlertDigest.objects.filter(pk=digest.pk).delete()

@@ -32,7 +32,6 @@ from tests.tracking.peers import (
     VapidKeys,
     WebPushReceiver,
     make_subscription,
-    make_vapid_keys,
     oauth_token_reply,
     read_vapid_authorization,
     unused_port,
@@ -106,7 +105,7 @@ def test_email_to_a_refused_connection_is_retryable(settings: Settings, message:
 
     error = send_error(EmailTransport(), message, None)
 
-    assert error.retryable is True
+    assert error.permanent is False
     assert error.device_gone is False
 
 
@@ -121,34 +120,12 @@ def test_email_rejected_at_data_is_retryable_only_when_temporary(
         use_smtp_server(settings, server.host, server.port)
         error = send_error(EmailTransport(), message, None)
 
-    assert error.retryable is retryable
+    assert error.permanent is not retryable
     assert reply[:3] in error.detail
     assert server.received == []
 
 
 # --- Web Push -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def vapid_keys(settings: Settings) -> VapidKeys:
-    keys = make_vapid_keys()
-    settings.WEBPUSH_VAPID_PRIVATE_KEY = keys.private_key
-    settings.WEBPUSH_VAPID_PUBLIC_KEY = keys.public_key
-    settings.WEBPUSH_VAPID_SUBJECT = "mailto:care-team@example.org"
-    return keys
-
-
-@pytest.fixture
-def loopback_push_service(settings: Settings) -> None:
-    """A local receiver may stand in for a push service: `localhost` allowed, and the test switch."""
-    settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
-    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
-
-
-@pytest.fixture
-def push_receiver(loopback_push_service: None) -> Iterator[WebPushReceiver]:
-    with WebPushReceiver() as receiver:
-        yield receiver
 
 
 def at_localhost(url: str) -> str:
@@ -210,7 +187,7 @@ def test_webpush_expired_subscription_marks_the_device_gone(
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
     assert error.device_gone is True
-    assert error.retryable is False
+    assert error.permanent is True
     # Our own words, keyed by the status: never the answer's body.
     assert error.detail == {404: DeactivationReason.WEBPUSH_NOT_FOUND, 410: DeactivationReason.WEBPUSH_EXPIRED}[status]
 
@@ -224,7 +201,7 @@ def test_webpush_throttled_or_failing_push_service_is_retryable(
 
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
-    assert error.retryable is True
+    assert error.permanent is False
     assert error.device_gone is False
 
 
@@ -237,7 +214,7 @@ def test_webpush_other_client_errors_are_final_but_keep_the_device(
 
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
-    assert error.retryable is False
+    assert error.permanent is True
     assert error.device_gone is False
 
 
@@ -248,7 +225,7 @@ def test_webpush_unreachable_push_service_is_retryable(
 
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
-    assert error.retryable is True
+    assert error.permanent is False
     assert error.device_gone is False
 
 
@@ -269,7 +246,7 @@ def test_webpush_unreadable_subscription_marks_the_device_gone_without_sending(
     error = send_error(WebPushTransport(), message, webpush_device(token))
 
     assert error.device_gone is True
-    assert error.retryable is False
+    assert error.permanent is True
     assert error.detail == DeactivationReason.WEBPUSH_UNREADABLE
     assert push_receiver.requests == []
 
@@ -295,7 +272,7 @@ def test_webpush_unreadable_vapid_key_is_a_final_error_that_keeps_the_device(
 
     error = send_error(WebPushTransport(), message, webpush_device(subscription.token()))
 
-    assert error.retryable is False
+    assert error.permanent is True
     assert error.device_gone is False
     assert "WEBPUSH_VAPID_PRIVATE_KEY" in error.detail
     assert push_receiver.requests == []
@@ -422,7 +399,7 @@ def test_fcm_unregistered_token_marks_the_device_gone(
     error = send_error(FcmTransport(), message, fcm_device())
 
     assert error.device_gone is True
-    assert error.retryable is False
+    assert error.permanent is True
 
 
 def test_fcm_unregistered_error_code_marks_the_device_gone_whatever_the_status(
@@ -443,7 +420,7 @@ def test_fcm_throttled_or_unavailable_is_retryable(
 
     error = send_error(FcmTransport(), message, fcm_device())
 
-    assert error.retryable is True
+    assert error.permanent is False
     assert error.device_gone is False
     assert str(status) in error.detail
 
@@ -467,7 +444,7 @@ def test_fcm_invalid_argument_is_final_and_keeps_the_device(
 
     error = send_error(FcmTransport(), message, fcm_device())
 
-    assert error.retryable is False
+    assert error.permanent is True
     assert error.device_gone is False
     assert "INVALID_ARGUMENT" in error.detail
 
@@ -481,7 +458,7 @@ def test_fcm_unreachable_token_endpoint_is_retryable(
 
     error = send_error(FcmTransport(), message, fcm_device())
 
-    assert error.retryable is True
+    assert error.permanent is False
     assert fcm_sends(fcm_server) == []
 
 
@@ -494,7 +471,7 @@ def test_fcm_refused_grant_is_final(
 
     error = send_error(FcmTransport(), message, fcm_device())
 
-    assert error.retryable is False
+    assert error.permanent is True
     assert error.device_gone is False
     assert fcm_sends(fcm_server) == []
 
@@ -583,7 +560,7 @@ def test_apns_unregistered_or_bad_token_marks_the_device_gone(
     error = send_error(ApnsTransport(), message, apns_device())
 
     assert error.device_gone is True
-    assert error.retryable is False
+    assert error.permanent is True
 
 
 @pytest.mark.parametrize(
@@ -600,7 +577,7 @@ def test_apns_throttled_or_unavailable_is_retryable(
 
     error = send_error(ApnsTransport(), message, apns_device())
 
-    assert error.retryable is True
+    assert error.permanent is False
     assert error.device_gone is False
     assert reason in error.detail
 
@@ -612,7 +589,7 @@ def test_apns_other_client_error_is_final_and_keeps_the_device(
 
     error = send_error(ApnsTransport(), message, apns_device())
 
-    assert error.retryable is False
+    assert error.permanent is True
     assert error.device_gone is False
     assert "BadTopic" in error.detail
 
@@ -623,7 +600,7 @@ def test_apns_expired_provider_token_is_retried_with_a_new_token(
     transport = ApnsTransport()
     apns_server.answer(403, {"reason": "ExpiredProviderToken"})
     error = send_error(transport, message, apns_device())
-    assert error.retryable is True
+    assert error.permanent is False
 
     apns_server.answer(200)
     # A new JWT differs from the refused one even within the same second: ECDSA signatures are randomised.
@@ -677,7 +654,7 @@ def test_transport_for_each_channel_and_device_platform(name: str, transport_cla
 
 
 def test_transport_for_push_itself_is_an_error_naming_the_choices() -> None:
-    with pytest.raises(LookupError, match="apns, email, fcm, webpush"):
+    with pytest.raises(LookupError, match="apns, email, fcm, inbox, webpush"):
         transport_for("push")
 
 
@@ -685,5 +662,5 @@ def test_transport_for_push_itself_is_an_error_naming_the_choices() -> None:
 def test_push_without_a_device_is_a_final_error(transport_class: type, message: Message) -> None:
     error = send_error(transport_class(), message, None)
 
-    assert error.retryable is False
+    assert error.permanent is True
     assert error.device_gone is False

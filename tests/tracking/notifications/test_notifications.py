@@ -309,7 +309,7 @@ class TestSending:
         delivery = Delivery.objects.get(channel="email")
 
         def refuse(self, message, device):
-            raise DeliveryError("The mail server could not be reached: ConnectionRefusedError", retryable=True)
+            raise DeliveryError("The mail server could not be reached: ConnectionRefusedError", permanent=False)
 
         monkeypatch.setattr(EmailTransport, "send", refuse)
         now = at("2026-11-21T20:00:00+03:00")
@@ -328,7 +328,7 @@ class TestSending:
         fire("2026-11-21T20:00:00+03:00")
         delivery = Delivery.objects.get(channel="email")
         monkeypatch.setattr(
-            EmailTransport, "send", lambda self, m, d: (_ for _ in ()).throw(DeliveryError("busy", retryable=True))
+            EmailTransport, "send", lambda self, m, d: (_ for _ in ()).throw(DeliveryError("busy", permanent=False))
         )
         now = at("2026-11-21T20:00:00+03:00")
         first = delivery_send(delivery.pk, now=now)
@@ -344,7 +344,7 @@ class TestSending:
             EmailTransport,
             "send",
             lambda self, m, d: (_ for _ in ()).throw(
-                DeliveryError("The mail server refused the recipient", retryable=False)
+                DeliveryError("The mail server refused the recipient", permanent=True)
             ),
         )
         assert delivery_send(delivery.pk, now=SENT_AT).status == "failed"

@@ -17,14 +17,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
 import pytest
 import time_machine
-from pytest_django.fixtures import Settings
 
 from tacro_topical import outbound
 from tests.personas import client_as, prescribe
@@ -33,10 +32,8 @@ from tests.tracking.peers import (
     LOOPBACK,
     BrowserSubscription,
     JsonHttpServer,
-    VapidKeys,
     WebPushReceiver,
     make_subscription,
-    make_vapid_keys,
 )
 from tracking.models import Delivery, Device, Platform
 from tracking.notifications.services import delivery_send, device_register, occurrences_deliver
@@ -96,27 +93,6 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         answers[host] = list(addresses)
 
     return answer
-
-
-@pytest.fixture
-def vapid_keys(settings: Settings) -> VapidKeys:
-    keys = make_vapid_keys()
-    settings.WEBPUSH_VAPID_PRIVATE_KEY = keys.private_key
-    settings.WEBPUSH_VAPID_PUBLIC_KEY = keys.public_key
-    return keys
-
-
-@pytest.fixture
-def loopback_push_service(settings: Settings) -> None:
-    """What lets a local receiver stand in for a push service: `localhost` allowed, and the test switch."""
-    settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
-    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
-
-
-@pytest.fixture
-def push_receiver(loopback_push_service: None) -> Iterator[WebPushReceiver]:
-    with WebPushReceiver() as receiver:
-        yield receiver
 
 
 def subscribe(receiver: WebPushReceiver) -> BrowserSubscription:
@@ -450,7 +426,7 @@ def test_a_redirect_from_the_push_service_is_not_followed(vapid_keys, loopback_p
 
         assert push_service.paths == ["/push/x"]
         assert internal_service.requests == []
-        assert error.retryable is False
+        assert error.permanent is True
         assert error.device_gone is False
         assert str(status) in error.detail
 
@@ -488,7 +464,7 @@ def test_a_push_service_that_drips_its_answer_is_cut_off_at_the_deadline(
         elapsed = time.monotonic() - started
 
     assert elapsed < 1.5 + 0.5
-    assert error.retryable is True
+    assert error.permanent is False
     assert error.detail == "The push service gave no answer within 1.5 s."
 
 

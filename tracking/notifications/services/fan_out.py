@@ -35,6 +35,7 @@ from tracking.models import (
     ScheduleKind,
 )
 from tracking.notifications.selectors import estimated_empty_date
+from tracking.notifications.transports.registry import transport_for
 from tracking.notifications.wording import wording
 from tracking.reminders.schedules import parse_wall_time, wall_time_instant, zone_named
 from tracking.reminders.selectors import EffectiveSetting, effective_settings
@@ -204,7 +205,7 @@ def _channels_for(occurrence: Occurrence, context: _Context) -> tuple[str, ...]:
 def occurrences_deliver(ids: Sequence[uuid.UUID], *, now: datetime.datetime | None = None) -> FanOut:
     """Turn pending occurrences into notifications and per-channel deliveries, in one transaction.
 
-    Returns the ids of the email and push deliveries to send; the inbox is delivered here.
+    Returns the ids of the deliveries a worker sends (email, push); the inbox's is sent once written.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -272,10 +273,14 @@ def _deliveries_for(
     notification: Notification, channels: Sequence[str], devices: list[Device], now: datetime.datetime
 ) -> list[Delivery]:
     rows = []
-    if Channel.INBOX in channels:
-        rows.append(Delivery(notification=notification, channel="inbox", status=DeliveryStatus.SENT, sent_at=now))
-    if Channel.EMAIL in channels:
-        rows.append(Delivery(notification=notification, channel="email", next_attempt_at=now))
+    for channel in (Channel.INBOX, Channel.EMAIL):
+        if channel in channels:
+            if transport_for(channel).delivered_when_written:
+                rows.append(
+                    Delivery(notification=notification, channel=channel, status=DeliveryStatus.SENT, sent_at=now)
+                )
+            else:
+                rows.append(Delivery(notification=notification, channel=channel, next_attempt_at=now))
     if Channel.PUSH in channels:
         if not devices:
             rows.append(

@@ -98,7 +98,7 @@ def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> 
             Device.objects.filter(pk=delivery.device.pk).update(
                 active=False, deactivated_reason=error.detail[:300], updated_at=now
             )
-        if error.retryable and delivery.attempts < settings.DELIVERY_MAX_ATTEMPTS:
+        if not error.permanent and delivery.attempts < settings.DELIVERY_MAX_ATTEMPTS:
             wait = backoff(delivery.attempts)
             _record(delivery, DeliveryStatus.PENDING, error.detail, next_attempt_at=now + wait)
             return SendOutcome(DeliveryStatus.PENDING, retry_in=wait)
@@ -124,7 +124,7 @@ def _send_once(transport: Transport, message: Message, device: Device | None) ->
         return DeliveryError(
             f"The message cannot be sent on this channel ({type(refused).__name__}): a header would carry "
             "a control character, or the message cannot be encoded.",
-            retryable=False,
+            permanent=True,
         )
     return None
 

@@ -24,7 +24,7 @@ from tracking.notifications.transports.base import (
     DeliveryError,
     Message,
     ProcessClient,
-    is_retryable_status,
+    is_permanent_status,
     require_device,
     ttl_seconds,
 )
@@ -72,10 +72,10 @@ def _apns_signing_key(key_file: str) -> ec.EllipticCurvePrivateKey:
             key = serialization.load_pem_private_key(file.read(), password=None)
     except (OSError, ValueError, TypeError) as error:
         raise DeliveryError(
-            f"APNS_KEY_FILE cannot be read as a .p8 key: {type(error).__name__}", retryable=False
+            f"APNS_KEY_FILE cannot be read as a .p8 key: {type(error).__name__}", permanent=True
         ) from error
     if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise DeliveryError("APNS_KEY_FILE does not hold an EC (ES256) key.", retryable=False)
+        raise DeliveryError("APNS_KEY_FILE does not hold an EC (ES256) key.", permanent=True)
     return key
 
 
@@ -96,6 +96,7 @@ class ApnsTransport:
 
     channel = "apns"
     needs_device = True
+    delivered_when_written = False
 
     def __init__(self) -> None:
         self._client = ProcessClient(http2=True)
@@ -138,8 +139,8 @@ class ApnsTransport:
             # Our cached JWT aged out (a clock jump, a suspended worker): a fresh one will do.
             with self._token_lock:
                 self._provider_token = None
-            return DeliveryError(detail, retryable=True)
-        return DeliveryError(detail, retryable=is_retryable_status(response.status_code))
+            return DeliveryError(detail, permanent=False)
+        return DeliveryError(detail, permanent=is_permanent_status(response.status_code))
 
     def _token_for(self, config: _ApnsConfig) -> str:
         """The provider JWT, reused until it nears Apple's one-hour limit or the settings change."""

@@ -80,30 +80,36 @@ class DeactivationReason(StrEnum):
 class DeliveryError(Exception):
     """A send that did not go through.
 
-    `retryable`: a later attempt may succeed (timeouts, 429, 5xx). `device_gone`: the device or
+    `permanent`: a later attempt will fail the same way (a refused address, most 4xx); otherwise one
+    may succeed (timeouts, 429, 5xx) and delivery retries after its backoff. `device_gone`: the device or
     subscription no longer exists (Web Push 404/410, FCM UNREGISTERED, APNs 410); delivery
     deactivates it with `detail` as the reason, which is why only `gone()` makes one.
     """
 
-    def __init__(self, detail: str, *, retryable: bool) -> None:
+    def __init__(self, detail: str, *, permanent: bool) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.retryable = retryable
+        self.permanent = permanent
         self.device_gone = False
 
     @classmethod
     def gone(cls, reason: DeactivationReason) -> DeliveryError:
         """The device will never work again; `reason` becomes its deactivated_reason. Final."""
-        error = cls(reason.value, retryable=False)
+        error = cls(reason.value, permanent=True)
         error.device_gone = True
         return error
 
 
 class Transport(Protocol):
-    """One way of reaching a person. `needs_device`: push sends once per registered device."""
+    """One way of reaching a person. `needs_device`: push sends once per registered device.
+
+    `delivered_when_written`: the notification reaches the person by being written (the inbox), so its
+    delivery is sent at once; every other transport's delivery waits for a worker's `send`.
+    """
 
     channel: str
     needs_device: bool
+    delivered_when_written: bool
 
     def unavailable_reason(self) -> str | None:
         """Why this transport cannot send at all here (no credentials configured), or None."""
@@ -131,14 +137,14 @@ def clip(text: str) -> str:
     return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
 
 
-def is_retryable_status(status: int) -> bool:
-    """429 and 5xx say "later"; any other 4xx will be answered the same way next time."""
-    return status == 429 or status >= 500
+def is_permanent_status(status: int) -> bool:
+    """Any 4xx but 429 will be answered the same way next time; 429 and 5xx say "later"."""
+    return status != 429 and status < 500
 
 
 def require_device(device: Device | None, channel: str) -> Device:
     if device is None:
-        raise DeliveryError(f"A {channel} send needs a device.", retryable=False)
+        raise DeliveryError(f"A {channel} send needs a device.", permanent=True)
     return device
 
 
@@ -163,10 +169,10 @@ class ProcessClient:
             return self._client
 
     def post_json(self, url: str, *, service: str, json: object, headers: dict[str, str]) -> httpx.Response:
-        """POST `json` to a push service named in settings; no answer in time, or none at all, is retryable."""
+        """POST `json` to a push service named in settings; no answer in time, or none at all, is worth a retry."""
         try:
             return self.get().post(url, json=json, headers=headers)
         except httpx.TimeoutException as error:
-            raise DeliveryError(f"{service} did not answer in time.", retryable=True) from error
+            raise DeliveryError(f"{service} did not answer in time.", permanent=False) from error
         except httpx.TransportError as error:
-            raise DeliveryError(f"{service} could not be reached: {type(error).__name__}", retryable=True) from error
+            raise DeliveryError(f"{service} could not be reached: {type(error).__name__}", permanent=False) from error

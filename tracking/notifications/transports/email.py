@@ -1,4 +1,4 @@
-"""E-mail through Django's mail: a text and an HTML body, SMTP's answers read as retryable or final."""
+"""E-mail through Django's mail: a text and an HTML body, SMTP's answers read as temporary or permanent."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ class EmailTransport:
 
     channel = "email"
     needs_device = False
+    delivered_when_written = False
 
     def unavailable_reason(self) -> str | None:
         return None
 
     def send(self, message: Message, device: Device | None) -> None:
         if not message.recipient_email:
-            raise DeliveryError("The recipient has no email address.", retryable=False)
+            raise DeliveryError("The recipient has no email address.", permanent=True)
         context = {"message": message, "site_url": settings.SITE_URL}
         email = EmailMultiAlternatives(
             subject=message.title,
@@ -47,11 +48,11 @@ def email_send(email: EmailMessage) -> None:
     try:
         email.send()
     except smtplib.SMTPRecipientsRefused as error:
-        raise DeliveryError(f"The mail server refused the recipient: {error}", retryable=False) from error
+        raise DeliveryError(f"The mail server refused the recipient: {error}", permanent=True) from error
     except smtplib.SMTPResponseException as error:
         # 4xx are temporary by SMTP's own definition; 5xx are final.
         raise DeliveryError(
-            f"The mail server answered {error.smtp_code}.", retryable=400 <= error.smtp_code < 500
+            f"The mail server answered {error.smtp_code}.", permanent=not 400 <= error.smtp_code < 500
         ) from error
     except (TimeoutError, smtplib.SMTPException, OSError) as error:
-        raise DeliveryError(f"The mail server could not be reached: {type(error).__name__}", retryable=True) from error
+        raise DeliveryError(f"The mail server could not be reached: {type(error).__name__}", permanent=False) from error

@@ -28,7 +28,7 @@ from tracking.notifications.transports.base import (
     Message,
     ProcessClient,
     clip,
-    is_retryable_status,
+    is_permanent_status,
     require_device,
     ttl_seconds,
 )
@@ -80,10 +80,10 @@ def _fcm_project_id(service_account_file: str) -> str:
     except (OSError, ValueError, AttributeError) as error:
         raise DeliveryError(
             f"FCM_SERVICE_ACCOUNT_FILE cannot be read as a service-account JSON file: {type(error).__name__}",
-            retryable=False,
+            permanent=True,
         ) from error
     if not isinstance(project_id, str) or not project_id:
-        raise DeliveryError("FCM_SERVICE_ACCOUNT_FILE has no project_id.", retryable=False)
+        raise DeliveryError("FCM_SERVICE_ACCOUNT_FILE has no project_id.", permanent=True)
     return project_id
 
 
@@ -130,6 +130,7 @@ class FcmTransport:
 
     channel = "fcm"
     needs_device = True
+    delivered_when_written = False
 
     def __init__(self, access_token: AccessTokenSource | None = None) -> None:
         self._access_token = access_token
@@ -159,7 +160,7 @@ class FcmTransport:
         if response.status_code == 404 or "UNREGISTERED" in codes:
             # The app was uninstalled or the token expired; only the app can register a new one.
             raise DeliveryError.gone(DeactivationReason.FCM_UNREGISTERED)
-        raise DeliveryError(detail, retryable=is_retryable_status(response.status_code))
+        raise DeliveryError(detail, permanent=is_permanent_status(response.status_code))
 
     def _fetch_access_token(self, service_account_file: str) -> str:
         # Looked up at call time, so replacing the module's function also reaches the registry's instance.
@@ -167,12 +168,12 @@ class FcmTransport:
         try:
             return source(service_account_file)
         except google.auth.exceptions.TransportError as error:
-            raise DeliveryError("Google's token endpoint could not be reached.", retryable=True) from error
+            raise DeliveryError("Google's token endpoint could not be reached.", permanent=False) from error
         except google.auth.exceptions.RefreshError as error:
             raise DeliveryError(
-                f"Google refused an FCM access token: {clip(str(error))}", retryable=error.retryable
+                f"Google refused an FCM access token: {clip(str(error))}", permanent=not error.retryable
             ) from error
         except (google.auth.exceptions.GoogleAuthError, OSError, ValueError) as error:
             raise DeliveryError(
-                f"FCM_SERVICE_ACCOUNT_FILE cannot be used: {type(error).__name__}", retryable=False
+                f"FCM_SERVICE_ACCOUNT_FILE cannot be used: {type(error).__name__}", permanent=True
             ) from error

@@ -30,7 +30,7 @@ from tracking.notifications.transports.base import (
     DeliveryError,
     Message,
     clip,
-    is_retryable_status,
+    is_permanent_status,
     require_device,
     ttl_seconds,
 )
@@ -103,7 +103,7 @@ def _load_vapid_key(configured: str) -> Vapid:
         return Vapid.from_string(private_key=configured)
     except (VapidException, ValueError, TypeError) as error:
         raise DeliveryError(
-            "WEBPUSH_VAPID_PRIVATE_KEY is neither a readable key file nor a base64url key.", retryable=False
+            "WEBPUSH_VAPID_PRIVATE_KEY is neither a readable key file nor a base64url key.", permanent=True
         ) from error
 
 
@@ -168,8 +168,8 @@ def _webpush_status_error(status: int) -> DeliveryError:
     if status in _WEBPUSH_GONE:
         return DeliveryError.gone(_WEBPUSH_GONE[status])
     if 300 <= status < 400:
-        return DeliveryError(f"The push service answered {status}, a redirect, which is not followed.", retryable=False)
-    return DeliveryError(f"The push service answered {status}.", retryable=is_retryable_status(status))
+        return DeliveryError(f"The push service answered {status}, a redirect, which is not followed.", permanent=True)
+    return DeliveryError(f"The push service answered {status}.", permanent=is_permanent_status(status))
 
 
 class WebPushTransport:
@@ -183,6 +183,7 @@ class WebPushTransport:
 
     channel = "webpush"
     needs_device = True
+    delivered_when_written = False
 
     def unavailable_reason(self) -> str | None:
         if not settings.WEBPUSH_VAPID_PRIVATE_KEY:
@@ -215,10 +216,10 @@ class WebPushTransport:
             logger.warning("web push to device %s refused: the endpoint %s", device.pk, refused)
             raise DeliveryError.gone(DeactivationReason.WEBPUSH_REFUSED) from refused
         except outbound.NoAnswerError as failed:
-            raise DeliveryError(f"The push service {failed}.", retryable=True) from failed
+            raise DeliveryError(f"The push service {failed}.", permanent=False) from failed
         except VapidException as error:
             raise DeliveryError(
-                f"The VAPID claims were refused: {clip(str(error))} Check WEBPUSH_VAPID_SUBJECT.", retryable=False
+                f"The VAPID claims were refused: {clip(str(error))} Check WEBPUSH_VAPID_SUBJECT.", permanent=True
             ) from error
         except WebPushException as error:
             # pywebpush could not encrypt for these keys although they parsed.
