@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from tacro_topical.celery import app as celery_app
+
 # The shared personas (tests/personas.py), as fixtures for every test: each is built only when asked for.
 from tests.personas import (  # noqa: F401
     ad_patient,
@@ -49,3 +51,12 @@ def redis_url() -> str:
     if not test_redis_url:
         service_unavailable("Redis")
     return str(test_redis_url)
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Celery tasks run in place, so the work a request hands to a worker happens inside the test."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous

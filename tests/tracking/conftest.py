@@ -7,10 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 import time_machine
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import Patient
 from tests.personas import client_as, regimen_row
+from tests.tracking.peers import VapidKeys, WebPushReceiver, make_vapid_keys
 from tracking.models import Regimen
 
 
@@ -43,3 +45,29 @@ def frozen() -> Iterator[object]:
     """Saturday 21 November 2026, 09:00 in Qatar."""
     with time_machine.travel(at("2026-11-21T09:00:00+03:00"), tick=False) as traveller:
         yield traveller
+
+
+# --- Web Push against a local receiver (tests/tracking/peers.py) ---------------------------------------
+
+
+@pytest.fixture
+def vapid_keys(settings: Settings) -> VapidKeys:
+    """A fresh VAPID key pair in the settings, as `make run` would configure one."""
+    keys = make_vapid_keys()
+    settings.WEBPUSH_VAPID_PRIVATE_KEY = keys.private_key
+    settings.WEBPUSH_VAPID_PUBLIC_KEY = keys.public_key
+    settings.WEBPUSH_VAPID_SUBJECT = "mailto:care-team@example.org"
+    return keys
+
+
+@pytest.fixture
+def loopback_push_service(settings: Settings) -> None:
+    """What lets a local receiver stand in for a push service: `localhost` allowed, and the test switch."""
+    settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
+    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
+
+
+@pytest.fixture
+def push_receiver(loopback_push_service: None) -> Iterator[WebPushReceiver]:
+    with WebPushReceiver() as receiver:
+        yield receiver

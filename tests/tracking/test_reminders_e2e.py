@@ -16,7 +16,7 @@ import pytest
 from django.utils import timezone
 
 from tests.personas import client_as, prescribe
-from tests.tracking.peers import SmtpServer, VapidKeys, WebPushReceiver, make_vapid_keys, use_smtp_server
+from tests.tracking.peers import SmtpServer, use_smtp_server
 from tests.workers import real_worker, wait_for
 from tracking.models import Delivery, Device, Notification, Occurrence
 from tracking.notifications.services import device_register
@@ -56,20 +56,6 @@ def smtp_server(settings) -> Iterator[SmtpServer]:
         yield server
 
 
-@pytest.fixture
-def vapid_keys(settings) -> VapidKeys:
-    keys = make_vapid_keys()
-    settings.WEBPUSH_VAPID_PRIVATE_KEY = keys.private_key
-    settings.WEBPUSH_VAPID_PUBLIC_KEY = keys.public_key
-    return keys
-
-
-@pytest.fixture
-def push_receiver() -> Iterator[WebPushReceiver]:
-    with WebPushReceiver() as receiver:
-        yield receiver
-
-
 def prescribe_due_a_minute_ago(patient) -> None:
     """A regimen whose one dose time came a minute ago on the patient's wall clock (never across midnight)."""
     now = timezone.now().astimezone(ZoneInfo(patient.timezone))
@@ -79,11 +65,9 @@ def prescribe_due_a_minute_ago(patient) -> None:
 
 
 def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_worker(
-    redis_worker, smtp_server, vapid_keys, push_receiver, settings, clinic
+    redis_worker, smtp_server, vapid_keys, push_receiver, clinic
 ):
-    # The local receiver speaks plain HTTP on loopback, by the name "localhost".
-    settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
-    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
+    # The local receiver speaks plain HTTP on loopback, by the name "localhost" (push_receiver allows it).
     patient = clinic.ad_patient(user__email="amira@test.example")  # the address the SMTP server must receive
     subscription = push_receiver.subscribe()
     device, _ = device_register(user=patient.user, platform="webpush", token=subscription.token())
@@ -128,11 +112,7 @@ def test_a_due_reminder_reaches_the_inbox_email_and_web_push_through_a_real_work
     assert Notification.objects.count() == 1
 
 
-def test_a_web_push_410_through_the_worker_deactivates_the_device(
-    redis_worker, vapid_keys, push_receiver, settings, clinic
-):
-    settings.WEBPUSH_ALLOWED_HOSTS = ["localhost"]
-    settings.OUTBOUND_ALLOW_LOOPBACK_FOR_TESTS = True
+def test_a_web_push_410_through_the_worker_deactivates_the_device(redis_worker, vapid_keys, push_receiver, clinic):
     patient = clinic.ad_patient(timezone="Europe/Berlin")
     subscription = push_receiver.subscribe()
     push_receiver.answer(410, {"reason": "push subscription has unsubscribed or expired"})

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterator
 
 import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tacro_topical.celery import app
 from tests.personas import client_as, prescribe
 from tests.tracking.conftest import at, base
 from tests.tracking.peers import make_subscription
@@ -24,15 +22,6 @@ from tracking.reminders.sweep import sweep
 @pytest.fixture
 def regimen(patient, frozen):
     return prescribe(patient)
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    """Run Celery tasks in place, so the after-commit hooks do their work inside the test."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
 
 
 class TestReminderSettings:
