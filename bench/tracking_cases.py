@@ -29,7 +29,7 @@ from tracking.models.regimens import ALL_WEEKDAYS
 from tracking.selectors import AdherenceReport
 
 BENCH_EMAIL_DOMAIN = "tacro-bench.invalid"
-ZONE = "Asia/Qatar"  # as in tests/tracking/conftest.py
+ZONE = "Asia/Qatar"  # the AD patient persona's zone (tests/personas.py)
 DOSE_TIMES = (datetime.time(8, 0), datetime.time(20, 0))
 LOGGED_AT = (datetime.time(8, 5), datetime.time(20, 5))  # five minutes after each dose time
 ADHERENCE_DAYS = 365
@@ -80,7 +80,7 @@ def make_patient(label: str) -> Patient:
 
 
 def make_regimen(patient: Patient, start_date: datetime.date) -> Regimen:
-    """One twice-daily treatment regimen, as tests/tracking/conftest.py makes it."""
+    """One twice-daily treatment regimen, as tests/personas.py's regimen_row makes it."""
     return Regimen.objects.create(
         patient=patient,
         drug="tacrolimus",
