@@ -30,3 +30,27 @@ def test_accounts_imports_nothing_from_tracking() -> None:
     }
 
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def model_manager_uses(path: Path) -> list[int]:
+    """Lines where `<Model>.objects` is read: a query written in place rather than asked of a selector."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return sorted(node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "objects")
+
+
+def test_views_and_serializers_ask_selectors_instead_of_querying() -> None:
+    # DESIGN.md, Layers: apis are thin, serializers hold no business rules; reads live in selectors.py.
+    doors = [
+        *(ROOT / "tracking" / "apis").rglob("*.py"),
+        *(ROOT / "tracking" / "serializers").rglob("*.py"),
+        *(ROOT / "tracking").glob("*/apis.py"),
+        ROOT / "accounts" / "apis.py",
+        ROOT / "accounts" / "auth_apis.py",
+        ROOT / "accounts" / "serializers.py",
+        ROOT / "tacro_topical" / "serializers.py",
+    ]
+    assert len(doors) > 10  # the globs still find the packages
+
+    queries = {str(path.relative_to(ROOT)): model_manager_uses(path) for path in doors}
+
+    assert {path: lines for path, lines in queries.items() if lines} == {}
