@@ -2,8 +2,8 @@
 
 "Applied" on a dose reminder logs the dose without opening the app: the worker posts the application
 for the patient and regimen the payload names. The notification's title and body are also in the
-payload (encrypted for the subscription), but the worker shows its own words: the stored title names
-the drug (tracking/rules.py), and a lock screen must not.
+payload (encrypted for the subscription), and name no drug (tracking/rules.py): a lock screen shows them
+(the worker shows the app's own words, in the app's language).
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ def test_a_dose_reminder_names_the_patient_and_regimen_to_log_it_with(push_recei
     assert payload["kind"] == "dose"
     assert payload["patient_id"] == str(patient.pk)
     assert payload["regimen_id"] == str(regimen.pk)
-    # What the service worker must not put on a lock screen: the stored title names the drug.
-    assert "tacrolimus" in payload["title"]
+    # What a lock screen may show: "your treatment", never the drug's name.
+    assert payload["title"] == "Time for your treatment"
+    assert "tacrolimus" not in payload["body"]
 
 
 def test_a_caregivers_reminder_names_the_child(push_receiver: WebPushReceiver) -> None:
