@@ -17,6 +17,7 @@ QUEUED_NAMES = [
     "tracking.tasks.deliver_occurrences",
     "tracking.tasks.send_delivery",
     "tracking.tasks.requeue_stale",
+    "tracking.notifications.tasks.send_test_push",
     "tracking.tasks.patient_logs_changed",
     "tracking.tasks.evaluate_all_alerts",
     "tracking.tasks.send_alert_digests",

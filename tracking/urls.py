@@ -45,4 +45,5 @@ urlpatterns = [
     path("push/vapid-public-key/", notification_apis.VapidPublicKeyApi.as_view(), name="push-vapid-public-key"),
     path("devices/", notification_apis.DeviceListApi.as_view(), name="device-list"),
     path("devices/<uuid:device_id>/", notification_apis.DeviceDetailApi.as_view(), name="device-detail"),
+    path("devices/<uuid:device_id>/test/", notification_apis.DeviceTestApi.as_view(), name="device-test"),
 ]

@@ -1,5 +1,6 @@
-"""The caller's inbox (list, ack, snooze) and push devices: /notifications/ and /devices/; and the
-server's VAPID public key for Web Push subscriptions: /push/vapid-public-key/ (anyone may read it).
+"""The caller's inbox (list, ack, snooze) and push devices (and a test push to one): /notifications/ and
+/devices/; and the server's VAPID public key for Web Push subscriptions: /push/vapid-public-key/ (anyone
+may read it).
 
 Thin: validate, call one service or selector, answer. Notifications and devices belong to the
 caller alone, and anyone else's are a 404.
@@ -25,7 +26,14 @@ from tacro_topical.serializers import RejectUnknownFields
 from tracking import rules
 from tracking.models import Device, Notification, Platform
 from tracking.notifications import selectors
-from tracking.notifications.services import device_register, device_remove, notification_ack, notification_snooze
+from tracking.notifications.services import (
+    device_register,
+    device_remove,
+    device_unavailable_reason,
+    notification_ack,
+    notification_snooze,
+)
+from tracking.notifications.tasks import send_test_push
 from tracking.notifications.transports.webpush import subscription_json
 from tracking.notifications.vapid import VapidKeyUnavailableError, vapid_public_key
 from tracking.reminders.schedules import zone_named
@@ -190,6 +198,36 @@ class DeviceDetailApi(APIView):
             raise Http404
         device_remove(device=device, user=caller(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeviceTestApi(APIView):
+    @extend_schema(
+        operation_id="devices_test",
+        request=None,
+        responses={
+            202: OpenApiResponse(description="A test push is on its way to the device."),
+            401: UNAUTHENTICATED,
+            404: NOT_FOUND,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="This device cannot get push now: it was deactivated (the reason says why) or its"
+                " platform is not configured on this server.",
+            ),
+        },
+        summary="Send the caller's device a test push",
+        description="A harmless push in the caller's language (kind `test`, nothing about anyone's health), sent by"
+        " a worker through the device's push service; nothing is written to the inbox. A device its push service"
+        " says is gone is deactivated, as with a reminder.",
+    )
+    def post(self, request: Request, device_id: uuid.UUID) -> Response:
+        device = selectors.device_of(caller(request), device_id)
+        if device is None:
+            raise Http404
+        unavailable = device_unavailable_reason(device)
+        if unavailable is not None:
+            return Response({"detail": unavailable}, status=status.HTTP_409_CONFLICT)
+        send_test_push.delay(str(device.pk))
+        return Response(status=status.HTTP_202_ACCEPTED)
 
 
 # --- Web Push key --------------------------------------------------------------------------------

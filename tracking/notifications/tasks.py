@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from celery import shared_task
 from django.conf import settings
 
+from tracking.models import Device
 from tracking.notifications import services as notifications
 
 
@@ -47,6 +48,13 @@ def send_delivery(delivery_id: int) -> str | None:
     if outcome.retry_in is not None:
         send_delivery.apply_async((delivery_id,), countdown=outcome.retry_in.total_seconds())
     return outcome.status
+
+
+@shared_task(name="tracking.notifications.tasks.send_test_push", ignore_result=True)
+def send_test_push(device_id: str) -> bool:
+    """The test push a user asked for (POST /api/v1/devices/{id}/test/): one attempt, no retry."""
+    device = Device.objects.select_related("user").filter(pk=uuid.UUID(device_id)).first()
+    return device is not None and notifications.device_test_send(device)
 
 
 @shared_task(name="tracking.tasks.requeue_stale", ignore_result=True)

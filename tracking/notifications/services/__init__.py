@@ -4,10 +4,15 @@
 - sending.py: one attempt at an email or push delivery, with its lease and backoff (`delivery_send`),
   and the requeue of work no worker finished (`stale_work`);
 - inbox.py: a recipient's ack and snooze;
-- devices.py: push devices, registered and removed.
+- devices.py: push devices, registered and removed, and a test push to one.
 """
 
-from tracking.notifications.services.devices import device_register, device_remove
+from tracking.notifications.services.devices import (
+    device_register,
+    device_remove,
+    device_test_send,
+    device_unavailable_reason,
+)
 from tracking.notifications.services.fan_out import FanOut, occurrences_deliver
 from tracking.notifications.services.inbox import notification_ack, notification_snooze
 from tracking.notifications.services.sending import SEND_LEASE, SendOutcome, Stale, backoff, delivery_send, stale_work
@@ -21,6 +26,8 @@ __all__ = [
     "delivery_send",
     "device_register",
     "device_remove",
+    "device_test_send",
+    "device_unavailable_reason",
     "notification_ack",
     "notification_snooze",
     "occurrences_deliver",

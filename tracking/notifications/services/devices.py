@@ -1,16 +1,22 @@
-"""Push devices: registering where a user gets push (at most PUSH_DEVICES_PER_USER active), removing one."""
+"""Push devices: registering where a user gets push (at most PUSH_DEVICES_PER_USER active), removing one,
+and the test push a user sends to one of theirs ("send me a test")."""
 
 from __future__ import annotations
+
+import logging
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.models import User
 from tracking.models import Device, Platform
 from tracking.models.reminders import token_digest
-from tracking.notifications.transports.base import DeactivationReason
+from tracking.notifications.transports.base import DeactivationReason, DeliveryError, Message
+from tracking.notifications.transports.registry import transport_for
 from tracking.notifications.transports.webpush import registrable_subscription
 
 
@@ -65,3 +71,50 @@ def device_remove(*, device: Device, user: User) -> None:
     if device.user_id != user.pk:
         raise PermissionDenied
     device.delete()
+
+
+logger = logging.getLogger(__name__)
+
+# A test push says nothing about anyone's health: it can show on a lock screen, to whoever holds the phone.
+TEST_PUSH_KIND = "test"
+TEST_PUSH_TITLE = gettext_noop("A test reminder")
+TEST_PUSH_BODY = gettext_noop("Reminders reach this phone. There is nothing to do.")
+
+
+def device_unavailable_reason(device: Device) -> str | None:
+    """Why a push to `device` cannot go now (switched off, or its platform not configured here), or None."""
+    if not device.active:
+        return f"This device no longer receives push: {device.deactivated_reason or 'it was switched off.'}"
+    return transport_for(device.platform).unavailable_reason()
+
+
+def device_test_send(device: Device) -> bool:
+    """Send one test push to `device`, in its owner's language, through its platform's transport.
+
+    No notification, occurrence or delivery row is written: a test is not a reminder and leaves no trace in
+    the inbox or the record. A device its push service says is gone is deactivated, as a reminder's send
+    does; any other failure is logged (ids only). Returns whether the push service took it.
+    """
+    if device_unavailable_reason(device) is not None:
+        return False
+    with translation.override(device.user.language):
+        title, body = gettext(TEST_PUSH_TITLE), gettext(TEST_PUSH_BODY)
+    test_id = uuid.uuid4()
+    message = Message(
+        notification_id=test_id,
+        occurrence_id=test_id,
+        kind=TEST_PUSH_KIND,
+        title=title,
+        body=body,
+        recipient_email=device.user.email,
+    )
+    try:
+        transport_for(device.platform).send(message, device)
+    except DeliveryError as error:
+        if error.device_gone:
+            Device.objects.filter(pk=device.pk).update(
+                active=False, deactivated_reason=error.detail[:300], updated_at=timezone.now()
+            )
+        logger.warning("test push to device %s failed", device.pk)
+        return False
+    return True

@@ -1,8 +1,7 @@
 // Reminders by Web Push on this phone: subscribe with the server's VAPID key, register the subscription as a
 // device (POST devices/, platform webpush), and undo both. The service worker (sw.js) shows the reminders and
-// acts on their "Applied" and "Snooze" buttons; this module only sets the subscription up.
-//
-// There is no route that sends a test push, so the app offers none.
+// acts on their "Applied" and "Snooze" buttons; this module sets the subscription up, and asks the server for a
+// test push to this phone (POST devices/{id}/test/).
 
 import { anonymous, api, ApiError } from "./api.js";
 import { kv } from "./idb.js";
@@ -76,6 +75,20 @@ export async function turnOff() {
   const subscription = registration ? await registration.pushManager.getSubscription() : null;
   if (subscription) await subscription.unsubscribe();
   return "off";
+}
+
+/** Ask the server to push a test reminder to this phone: "sent", or "refused" (the server no longer has this
+ * device, or cannot push to it now). Network trouble throws. */
+export async function sendTest() {
+  const kept = await kv.get(PUSH_KEY);
+  if (!kept?.device) return "refused";
+  try {
+    await api("POST", `devices/${kept.device}/test/`);
+    return "sent";
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 404 || error.status === 409)) return "refused";
+    throw error;
+  }
 }
 
 /** Ask the service worker to send what a notification's button could not (offline): snoozes and acknowledgements. */

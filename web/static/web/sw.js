@@ -49,8 +49,9 @@ self.addEventListener("fetch", (event) => {
 // --- Reminders (Web Push) ------------------------------------------------------------------------------------
 //
 // A push is a reminder: {notification_id, occurrence_id, collapse_key, kind, title, body, patient_id,
-// regimen_id?}. The title the server stored names the drug, and a lock screen must not, so the notification
-// shows the app's own words by kind, in the app's language (i18n/*.json, "push.*"). A dose reminder has two
+// regimen_id?}. The server's title and body name no drug but are in the account's language; the notification
+// shows the app's own words by kind, in the language the app last used (i18n/*.json, "push.*"), never a drug's
+// name. A test push ("send me a test", kind "test") opens More. A dose reminder has two
 // buttons that work without opening the app:
 //   "Applied": the dose is logged now with the regimen's areas. It goes into the app's IndexedDB queue first
 //              (with its own UUID), then POST patients/{id}/sync/; offline it stays queued and the app, or
@@ -62,7 +63,9 @@ self.addEventListener("fetch", (event) => {
 const API = "/api/v1/";
 const SNOOZE_MINUTES = 15;
 const DOSE_KINDS = ["dose", "dose_follow_up"];
-const ROUTES_BY_KIND = { dose: "today", dose_follow_up: "today", poem: "poem", skin_check: "skin-check" };
+const ROUTES_BY_KIND = {
+  dose: "today", dose_follow_up: "today", poem: "poem", skin_check: "skin-check", test: "more",
+};
 
 function idb() {
   return new Promise((resolve, reject) => {

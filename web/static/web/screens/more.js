@@ -6,7 +6,7 @@ import { api } from "../api.js";
 import { choiceGroup } from "../forms.js";
 import { waiting } from "../queue.js";
 import { caregiving, choosePatient, go, signOutHere, state } from "../state.js";
-import { pushStatus, turnOff, turnOn } from "../push.js";
+import { pushStatus, sendTest, turnOff, turnOn } from "../push.js";
 
 export async function render(main) {
   main.append(h("h1", {}, t("more.heading")));
@@ -53,19 +53,42 @@ export async function render(main) {
 /** Reminders on this phone (Web Push), and the inbox for those without. */
 async function remindersCard() {
   const card = h("section", { class: "card", "aria-labelledby": "reminders-heading" });
-  const draw = (status, problem) => {
+  const draw = (status, problem, notice) => {
     const button = status === "on"
       ? h("button", { type: "button", class: "button secondary", onclick: () => change(turnOff) }, t("push.turn_off"))
       : status === "off"
         ? h("button", { type: "button", class: "button primary", onclick: () => change(turnOn) }, t("push.turn_on"))
         : null;
+    const test = status === "on"
+      ? h("button", { type: "button", id: "push-test", class: "button secondary", onclick: () => sendOne() },
+        t("push.send_test"))
+      : null;
     card.replaceChildren(
       h("h2", { id: "reminders-heading" }, t("push.heading")),
       h("p", { id: "push-status", dataset: { status } }, t(`push.status.${status}`)),
       problem ? h("p", { class: "field-error", role: "alert" }, problem) : null,
+      notice ? h("p", { id: "push-test-sent", class: "notice", role: "status" }, notice) : null,
+      test,
       button,
       h("p", {}, h("a", { href: "#/inbox" }, t("push.inbox_link"))),
     );
+  };
+  // "Send me a test": the server pushes a harmless test reminder to this phone; the answer is said, not shown
+  // by colour alone, and the status line stays as it is.
+  const sendOne = async () => {
+    for (const button of card.querySelectorAll("button")) button.disabled = true;
+    let result;
+    try {
+      result = await sendTest();
+    } catch {
+      result = "failed";
+    }
+    const status = await pushStatus();
+    if (result === "sent") draw(status, null, t("push.test.sent"));
+    else draw(status, t(result === "refused" ? "push.test.refused" : "push.failed"));
+    const said = card.querySelector("#push-test-sent, [role=alert]");
+    said?.setAttribute("tabindex", "-1");
+    said?.focus();
   };
   const change = async (action) => {
     for (const button of card.querySelectorAll("button")) button.disabled = true;
