@@ -99,6 +99,7 @@ def test_a_patients_day_reminder_from_the_worker_applied_in_the_app_then_in_hist
             page.get_by_role("button", name="Send me a test reminder").click()
         assert asked.value.status == 202
         expect(page.locator("#push-test-sent")).to_contain_text("A test reminder is on its way")
+        assert app.serious_violations() == []  # More with reminders on, the test button and its answer
         test_push = wait_for(lambda: push_service.deliveries(), what="the test push reached the push service")[0]
         assert test_push.payload()["kind"] == "test"
 
