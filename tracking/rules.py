@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from django.utils.translation import gettext_noop
@@ -429,6 +429,73 @@ LOW_ADHERENCE_PCT = 50
 # Source: CLINICAL.md, Adherence: 80% of scheduled doses is the usual "adherent" cut-off.
 ADHERENT_PCT = 80
 LOW_ADHERENCE_WINDOW_DAYS = 14
+
+# --- Skin self-check answers and urgent signs (issue #17, the safety net) ------------------------
+# Source: Protopic/Elidel label monitoring and the 2006 boxed warning (CLINICAL.md: rare skin
+# cancers and lymphoma reported, investigate swollen lymph nodes, watch for skin infections such as
+# herpes simplex and eczema herpeticum). Each answer is yes (True), no (False) or not answered (None).
+SKIN_CHECK_QUESTIONS: dict[str, str] = {
+    "new_or_changing_spot": "A new or changing mole or spot?",
+    "sore_not_healing": "A sore that does not heal?",
+    "swollen_lymph_nodes": "Swollen lymph nodes (lumps in the neck, armpits or groin)?",
+    "blisters_or_erosions": "Painful clustered blisters, or small punched-out sores (erosions)?",
+    "fever": "A fever?",
+    "spreading_rash": "A rash that is spreading?",
+}
+SKIN_CHECK_ANSWERS: tuple[str, ...] = tuple(SKIN_CHECK_QUESTIONS)
+# Source: NICE CG57 (atopic eczema in under 12s), 1.6.3: suspected eczema herpeticum (areas of rapidly
+# worsening painful eczema, clustered blisters like early cold sores, punched-out erosions, possibly
+# fever) needs treatment and same-day specialist advice; CLINICAL.md ("Pregnancy, breast-feeding,
+# urgent signs"): such a report tells the patient to seek care today and reaches the care team at once.
+URGENT_SUSPECTED_ECZEMA_HERPETICUM = "suspected_eczema_herpeticum"
+# Source: issue #17 (a fever with a spreading rash is urgent) and the labels' "watch for skin
+# infections": a spreading rash alone, or a fever alone, is concerning but not urgent.
+URGENT_FEVER_WITH_SPREADING_RASH = "fever_with_spreading_rash"
+URGENT_SKIN_SIGN_WORDS: dict[str, str] = {
+    URGENT_SUSPECTED_ECZEMA_HERPETICUM: gettext_noop("painful clustered blisters or punched-out erosions"),
+    URGENT_FEVER_WITH_SPREADING_RASH: gettext_noop("a fever with a spreading rash"),
+}
+
+
+def skin_check_urgent_signs(answers: Mapping[str, bool | None]) -> tuple[str, ...]:
+    """The urgent signs a skin check's answers report (URGENT_*), in a fixed order; empty when none.
+
+    Only a yes counts: no and not answered (None, or left out) never make a check urgent.
+    """
+    signs = []
+    if answers.get("blisters_or_erosions") is True:
+        signs.append(URGENT_SUSPECTED_ECZEMA_HERPETICUM)
+    if answers.get("fever") is True and answers.get("spreading_rash") is True:
+        signs.append(URGENT_FEVER_WITH_SPREADING_RASH)
+    return tuple(signs)
+
+
+def skin_check_concerning(*, concerning: bool | None, answers: Mapping[str, bool | None]) -> bool:
+    """Whether the care team should see a check: marked concerning, or any question answered yes.
+
+    Every question is one the label asks to investigate, so a yes is concerning whatever the flag says.
+    """
+    return concerning is True or any(answers.get(name) is True for name in SKIN_CHECK_ANSWERS)
+
+
+# What the patient reads at once, in their language, when a check reports an urgent sign.
+SKIN_CHECK_URGENT_ADVICE = gettext_noop(
+    "Seek medical care today. What you reported can be a sign of a skin infection that needs treatment "
+    "the same day. Call your dermatologist now; if you cannot reach them today, go to an urgent care "
+    "clinic or an emergency department. We have told your care team too, but do not wait for them to call."
+)
+# What the patient's dermatologists get at once (tracking/notifications/services/care_team.py). The
+# title shows on lock screens and e-mail previews: it names no patient and no drug. A push's body
+# names nobody either (a lock screen, and FCM/APNs carry it); the e-mail's body names the patient
+# and what was reported, which the dermatologist needs to act, behind their mailbox's sign-in.
+URGENT_ALERT_TITLE = gettext_noop("Urgent: a patient reported signs that need care today")
+URGENT_ALERT_PUSH_BODY = gettext_noop("Open the alert in the clinic's admin to see who and what was reported.")
+URGENT_ALERT_SIGNS_UNNAMED = gettext_noop("urgent signs")
+URGENT_ALERT_EMAIL_BODY = gettext_noop(
+    "{patient} reported {signs} in a skin check on {performed_on}, and was told to seek medical care today. "
+    "This can be eczema herpeticum or another skin infection that needs same-day care (NICE CG57). "
+    "You get this at once, not in the daily digest, because you are on this patient's care team. Open the alert:"
+)
 
 
 # --- Request limits (product limits, not label facts) ----------------------------------------------

@@ -12,7 +12,11 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.admin import PatientDataAdmin
+from tracking import rules
 from tracking.models import Application, PoemEntry, Regimen, SkinCheck, Symptom
+
+# The skin self-check's answers, each a column (yes, no, or not answered) and a filter.
+ANSWERS = rules.SKIN_CHECK_ANSWERS
 
 
 class ReadOnlyPatientDataAdmin(PatientDataAdmin):
@@ -59,6 +63,11 @@ class PoemEntryAdmin(ReadOnlyPatientDataAdmin):
 
 @admin.register(SkinCheck)
 class SkinCheckAdmin(ReadOnlyPatientDataAdmin):
-    list_display = ("performed_at", "patient", "performed_by", "concerning", "deleted_at")
-    list_filter = ("concerning", "performed_by")
+    list_display = ("performed_at", "patient", "performed_by", "concerning", "urgent", *ANSWERS, "deleted_at")
+    list_filter = ("concerning", "performed_by", *ANSWERS)
     date_hierarchy = "performed_at"
+
+    @admin.display(boolean=True, description="urgent")
+    def urgent(self, check: SkinCheck) -> bool:
+        """Reported a sign that needs same-day care (rules.skin_check_urgent_signs)."""
+        return check.is_urgent

@@ -39,6 +39,7 @@ from tracking.alerts.course_findings import (
 from tracking.alerts.findings import MAX_LISTED_SKIN_CHECKS, ONE_DAY, AlertContext, KindHistory, Reading, Thresholds
 from tracking.alerts.symptom_findings import (
     ConcerningCheck,
+    UrgentCheck,
     WorseningReadings,
     named_check_ids,
     worsening_first,
@@ -193,25 +194,45 @@ def concerning_skin_check_readings(context: AlertContext) -> list[ConcerningChec
     return unshown_concerning_checks(context, limit=MAX_LISTED_SKIN_CHECKS + 1)
 
 
-def unshown_concerning_checks(context: AlertContext, *, limit: int) -> list[ConcerningCheck]:
-    """(id, performed_at, performed_by) of concerning checks no skin-check alert names, newest first.
-
-    One query, and one more to read what the patient's skin-check alerts name when there are any.
-    """
-    named: list[tuple[str, object]] = []
-    if context.past(AlertKind.CONCERNING_SKIN_CHECK).last_opened_at is not None:  # none yet: nothing named
-        named = list(
-            Alert.objects.filter(patient=context.patient, kind=AlertKind.CONCERNING_SKIN_CHECK).values_list(
-                "episode_key", "evidence"
-            )
-        )
+def urgent_skin_check_readings(context: AlertContext) -> list[UrgentCheck]:
+    """The newest unshown checks reporting an urgent sign, as many as an alert lists and the one it is about."""
     return list(
-        logs_for(SkinCheck, context.patient)
-        .filter(concerning=True)
-        .exclude(pk__in=named_check_ids(named))
-        .order_by("-performed_at")
-        .values_list("pk", "performed_at", "performed_by")[:limit]
+        _unshown_checks(context, AlertKind.URGENT_SKIN_SIGNS)
+        .exclude(urgent_signs=[])
+        .values_list("pk", "performed_at", "performed_by", "urgent_signs")[: MAX_LISTED_SKIN_CHECKS + 1]
     )
+
+
+def unshown_concerning_checks(
+    context: AlertContext, *, limit: int, kind: AlertKind = AlertKind.CONCERNING_SKIN_CHECK
+) -> list[ConcerningCheck]:
+    """(id, performed_at, performed_by) of the checks an alert of `kind` is about that no such alert names,
+    newest first: concerning ones without an urgent sign (those have their own alert, URGENT_SKIN_SIGNS),
+    or, for URGENT_SKIN_SIGNS, those with one.
+
+    One query, and one more to read what the patient's alerts of the kind name when there are any.
+    """
+    checks = _unshown_checks(context, kind)
+    if kind == AlertKind.URGENT_SKIN_SIGNS:
+        checks = checks.exclude(urgent_signs=[])
+    else:
+        checks = checks.filter(concerning=True, urgent_signs=[])
+    return list(checks.values_list("pk", "performed_at", "performed_by")[:limit])
+
+
+def _unshown_checks(context: AlertContext, kind: AlertKind) -> QuerySet[SkinCheck]:
+    """The patient's skin checks no alert of `kind` is about or lists, newest first."""
+    named: list[tuple[str, object]] = []
+    if context.past(kind).last_opened_at is not None:  # none yet: nothing named
+        named = list(Alert.objects.filter(patient=context.patient, kind=kind).values_list("episode_key", "evidence"))
+    return logs_for(SkinCheck, context.patient).exclude(pk__in=named_check_ids(named)).order_by("-performed_at")
+
+
+def care_team_dermatologists(patient: Patient) -> QuerySet[User]:
+    """Who is told at once about the patient's urgent alerts: the active dermatologists on their care team."""
+    return User.objects.filter(
+        role=Role.DERMATOLOGIST, is_active=True, care_team_memberships__patient=patient
+    ).distinct()
 
 
 # --- Who is due, what a digest lists -----------------------------------------------------------------

@@ -33,8 +33,9 @@ from django.utils import timezone
 from accounts.models import Patient, User
 from tracking.alerts import course_findings, selectors, symptom_findings
 from tracking.alerts.findings import MAX_LISTED_SKIN_CHECKS, AlertContext, Finding
-from tracking.models import Alert, AlertDigest, AlertKind, DeliveryStatus
-from tracking.notifications.services import backoff
+from tracking.models import IMMEDIATE_ALERT_KINDS, Alert, AlertDigest, AlertKind, DeliveryStatus
+from tracking.notifications.services import alert_notify_care_team, backoff
+from tracking.notifications.tasks import enqueue_sends
 from tracking.notifications.transports.base import DeliveryError
 from tracking.notifications.transports.email import email_send
 from tracking.review.services import summary_count_open_alerts, summary_refresh
@@ -48,6 +49,8 @@ DIGEST_FIRST_LOOKBACK = datetime.timedelta(hours=24)
 DIGEST_SETTLE = datetime.timedelta(minutes=1)
 
 Readings = TypeVar("Readings")
+# The kinds about one skin check each, whose later checks are listed in the open alert.
+SKIN_CHECK_KINDS = frozenset({AlertKind.CONCERNING_SKIN_CHECK, AlertKind.URGENT_SKIN_SIGNS})
 Rule = Callable[[AlertContext], Finding | None]
 
 
@@ -65,6 +68,8 @@ def _rule(
 
 # Each kind with the rule that judges it, in the order an evaluation runs them.
 RULES: tuple[tuple[AlertKind, Rule], ...] = (
+    # First: the one the care team is told about at once.
+    (AlertKind.URGENT_SKIN_SIGNS, _rule(selectors.urgent_skin_check_readings, symptom_findings.urgent_skin_signs)),
     (
         AlertKind.CONCERNING_SKIN_CHECK,
         _rule(selectors.concerning_skin_check_readings, symptom_findings.concerning_skin_check),
@@ -91,15 +96,38 @@ def evaluate_patient_alerts(patient: Patient, *, now: datetime.datetime | None =
     opened: list[Alert] = []
     for kind, rule in RULES:
         if context.past(kind).is_open:
-            if kind == AlertKind.CONCERNING_SKIN_CHECK:
-                _list_later_skin_checks(context)
+            if kind in SKIN_CHECK_KINDS:
+                _list_later_skin_checks(context, kind)
+            if kind in IMMEDIATE_ALERT_KINDS:
+                _tell_care_team_again(patient, kind)
             continue
         finding = rule(context)
         if finding is not None:
             alert = _open(context, finding)
             if alert is not None:
                 opened.append(alert)
+                if alert.kind in IMMEDIATE_ALERT_KINDS:
+                    _tell_care_team_at_once(alert)
     return opened
+
+
+def _tell_care_team_at_once(alert: Alert) -> None:
+    """The patient's dermatologists hear of it now, by their fastest channel, not in tomorrow's digest.
+
+    The notifications are written now and sent by workers once they commit. Race: a worker dying between
+    opening the alert and this leaves it to the hourly evaluation (`_tell_care_team_again`).
+    """
+    send_ids = alert_notify_care_team(alert=alert)
+    if send_ids:
+        transaction.on_commit(lambda: enqueue_sends(send_ids))
+
+
+def _tell_care_team_again(patient: Patient, kind: AlertKind) -> None:
+    """While an immediate alert is open, tell whoever on the care team has not heard of it: the worker that
+    opened it died before telling them, or a dermatologist joined the care team since. Nobody hears twice."""
+    alert = Alert.objects.filter(patient=patient, kind=kind, resolved_at__isnull=True).select_related("patient").first()
+    if alert is not None:
+        _tell_care_team_at_once(alert)
 
 
 def _open(context: AlertContext, finding: Finding) -> Alert | None:
@@ -136,14 +164,14 @@ def _open(context: AlertContext, finding: Finding) -> Alert | None:
     return alert
 
 
-def _list_later_skin_checks(context: AlertContext) -> None:
-    """Add concerning checks that no alert names yet to the open skin-check alert's evidence.
+def _list_later_skin_checks(context: AlertContext, kind: AlertKind) -> None:
+    """Add checks that no alert of `kind` names yet to the open skin-check alert of that kind's evidence.
 
     They open no alert of their own while it is open (one open per kind); listed here, the
     clinician sees them before resolving it.
     """
     alert = (
-        Alert.objects.filter(patient=context.patient, kind=AlertKind.CONCERNING_SKIN_CHECK, resolved_at__isnull=True)
+        Alert.objects.filter(patient=context.patient, kind=kind, resolved_at__isnull=True)
         .only("pk", "evidence")
         .first()
     )
@@ -153,7 +181,7 @@ def _list_later_skin_checks(context: AlertContext) -> None:
     room = MAX_LISTED_SKIN_CHECKS - len(listed)
     if room <= 0:
         return  # the rest wait for the next alert, after this one is resolved
-    new = [str(check_id) for check_id, _, _ in selectors.unshown_concerning_checks(context, limit=room)]
+    new = [str(check_id) for check_id, _, _ in selectors.unshown_concerning_checks(context, limit=room, kind=kind)]
     if not new:
         return
     evidence = {**alert.evidence, "other_skin_check_ids": [*listed, *new]}

@@ -166,6 +166,41 @@ def concerning_skin_check(context: AlertContext, checks: list[ConcerningCheck]) 
     )
 
 
+UrgentCheck = tuple[uuid.UUID, datetime.datetime, str, list[str]]
+
+
+def urgent_skin_signs(context: AlertContext, checks: list[UrgentCheck]) -> Finding | None:
+    """The newest skin check reporting an urgent sign (rules.skin_check_urgent_signs) that no urgent
+    alert has shown the care team yet; the clinicians are told at once (tracking.models.IMMEDIATE_ALERT_KINDS).
+
+    Episodes as for a concerning check: one alert per check; others unshown are listed in its evidence,
+    and those logged while it is open are added to it (services._list_later_skin_checks).
+    """
+    if not checks:
+        return None
+    (check_id, performed_at, performed_by, signs), others = checks[0], checks[1:]
+    performed_on = context.clock.local_date(performed_at)
+    who = "A clinician" if performed_by == PerformedBy.CLINICIAN else "The patient or a caregiver"
+    words = " and ".join(rules.URGENT_SKIN_SIGN_WORDS[sign] for sign in signs if sign in rules.URGENT_SKIN_SIGN_WORDS)
+    more = f" ({len(others)} earlier urgent check(s) not reviewed yet.)" if others else ""
+    return Finding(
+        kind=AlertKind.URGENT_SKIN_SIGNS,
+        severity=AlertSeverity.HIGH,
+        summary=short(
+            f"{who} reported {words} in the skin check of {iso(performed_on)}: same-day care needed "
+            f"(suspected eczema herpeticum or skin infection, NICE CG57); told to seek medical care today.{more}"
+        ),
+        evidence={
+            "skin_check_id": str(check_id),
+            "performed_on": iso(performed_on),
+            "performed_by": performed_by,
+            "urgent_signs": list(signs),
+            "other_skin_check_ids": [str(other[0]) for other in others],
+        },
+        episode_key=f"{SKIN_CHECK_EPISODE}{check_id}",
+    )
+
+
 def named_check_ids(alerts: Iterable[tuple[str, Any]]) -> set[uuid.UUID]:
     """The skin checks that skin-check alerts, given as (episode_key, evidence), are about or list."""
     shown: set[uuid.UUID] = set()

@@ -61,13 +61,15 @@ class LogApi(APIView):
     correction_serializer: ClassVar[type[serializers.Serializer]]
     output_serializer: ClassVar[type[serializers.Serializer]]
 
-    def answer(self, entry: PatientLog, patient: Patient, **kwargs: Any) -> Response:
-        return Response(self.output_serializer(entry, context=context_for(patient)).data, **kwargs)
+    def answer(self, request: Request, entry: PatientLog, patient: Patient, **kwargs: Any) -> Response:
+        return Response(self.output_serializer(entry, context=context_for(patient, request)).data, **kwargs)
 
 
-def result_response(result: LogResult, output: type[serializers.Serializer], patient: Patient) -> Response:
+def result_response(
+    request: Request, result: LogResult, output: type[serializers.Serializer], patient: Patient
+) -> Response:
     """201 for a new log, 200 with the stored entry for a replay, 409 for a changed or foreign id."""
-    context = context_for(patient)
+    context = context_for(patient, request)
     if result.outcome == Outcome.CREATED:
         return Response(output(result.entry, context=context).data, status=status.HTTP_201_CREATED)
     if result.outcome == Outcome.DUPLICATE:
@@ -94,7 +96,8 @@ class LogListApi(LogApi, PagedApi):
         filters = shapes.LogFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         page = self.paginate_queryset(selectors.logs_for(self.model, patient, **filters.validated_data))
-        return self.get_paginated_response(self.output_serializer(page, many=True, context=context_for(patient)).data)
+        context = context_for(patient, request)
+        return self.get_paginated_response(self.output_serializer(page, many=True, context=context).data)
 
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = patient_with_clock(request, patient_id, to_act=True)
@@ -106,7 +109,7 @@ class LogListApi(LogApi, PagedApi):
             created_by=request.user,  # type: ignore[arg-type]
             item=dict(serializer.validated_data),
         )
-        return result_response(result, self.output_serializer, patient)
+        return result_response(request, result, self.output_serializer, patient)
 
 
 class LogDetailApi(LogApi):
@@ -122,14 +125,14 @@ class LogDetailApi(LogApi):
 
     def get(self, request: Request, patient_id: uuid.UUID, log_id: uuid.UUID) -> Response:
         patient, entry = self.entry(request, patient_id, log_id)
-        return self.answer(entry, patient)
+        return self.answer(request, entry, patient)
 
     def patch(self, request: Request, patient_id: uuid.UUID, log_id: uuid.UUID) -> Response:
         patient, entry = self.entry(request, patient_id, log_id, to_act=True)
         serializer = self.correction_serializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         entry = services.log_correct(entry=entry, user=request.user, changes=dict(serializer.validated_data))  # type: ignore[arg-type]
-        return self.answer(entry, patient)
+        return self.answer(request, entry, patient)
 
     def delete(self, request: Request, patient_id: uuid.UUID, log_id: uuid.UUID) -> Response:
         _patient, entry = self.entry(request, patient_id, log_id, to_act=True, clock=False)  # no answer to build

@@ -10,15 +10,27 @@ from typing import Any
 from rest_framework.request import Request
 
 from accounts.apis import patient_for_request
+from accounts.auth_apis import language_of
 from accounts.clock import PatientClock
-from accounts.models import Patient
+from accounts.models import Language, Patient
 from tacro_topical.schema import FORBIDDEN, NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR
 from tracking import selectors
 
 
-def context_for(patient: Patient) -> dict[str, Any]:
-    """Serializer context: the patient's clock, so times are echoed on their own wall clock."""
-    return {"clock": PatientClock.for_patient(patient)}
+def context_for(patient: Patient, request: Request | None = None) -> dict[str, Any]:
+    """Serializer context: the patient's clock, so times are echoed on their own wall clock; with the
+    request, the caller's language for what the answer says in words (a skin check's advice)."""
+    context: dict[str, Any] = {"clock": PatientClock.for_patient(patient)}
+    if request is not None:
+        context["language"] = caller_language(request)
+    return context
+
+
+def caller_language(request: Request) -> str:
+    """The language the caller reads: User.language, or, while that is still the default (English), the
+    first language of settings.LANGUAGES their Accept-Language asks for (API.md, PATCH me)."""
+    chosen = getattr(request.user, "language", Language.ENGLISH)
+    return chosen if chosen != Language.ENGLISH else language_of(request)
 
 
 def patient_with_clock(request: Request, patient_id: uuid.UUID, *, to_act: bool = False) -> Patient:

@@ -16,7 +16,7 @@ from accounts.models import Patient, User
 from tacro_topical.errors import errors_by_field_path
 from tracking import rules, services
 from tracking import serializers as shapes
-from tracking.apis.shared import patient_with_clock, write_responses
+from tracking.apis.shared import caller_language, patient_with_clock, write_responses
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 from tracking.models.logs import PatientLog
 from tracking.services import Outcome
@@ -40,10 +40,11 @@ class SyncApi(APIView):
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = patient_with_clock(request, patient_id, to_act=True)
         batches = sync_batches(request.data)
+        language = caller_language(request)
         answer: dict[str, list[dict[str, Any]]] = {}
         for key, model, input_serializer in SYNC_KINDS:
             if key in batches:
-                answer[key] = sync_kind(batches[key], model, input_serializer, patient, request.user)  # type: ignore[arg-type]
+                answer[key] = sync_kind(batches[key], model, input_serializer, patient, request.user, language)  # type: ignore[arg-type]
         return Response(answer)
 
 
@@ -74,8 +75,12 @@ def sync_kind(
     input_serializer: type[serializers.Serializer],
     patient: Patient,
     user: User,
+    language: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Validate each item alone, store the valid ones in one go, and answer in request order."""
+    """Validate each item alone, store the valid ones in one go, and answer in request order.
+
+    A skin check reporting an urgent sign carries the patient's `advice` (in `language`), as its route answers.
+    """
     answers: list[dict[str, Any] | None] = [None] * len(items)
     valid: list[tuple[int, dict[str, Any]]] = []
     for position, item in enumerate(items):
@@ -96,5 +101,9 @@ def sync_kind(
             answer["errors"] = result.errors
         elif result.outcome == Outcome.CONFLICT:
             answer["errors"] = {"detail": [result.detail]}
+        if isinstance(result.entry, SkinCheck) and result.outcome != Outcome.CONFLICT:
+            advice = shapes.skin_check_advice(result.entry, language)
+            if advice is not None:
+                answer["advice"] = advice
         answers[position] = answer
     return answers  # type: ignore[return-value]

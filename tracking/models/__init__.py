@@ -1,6 +1,6 @@
 """Tracking models: regimens, the logs patients write against them, reminders and alerts."""
 
-from tracking.models.alerts import Alert, AlertDigest, AlertKind, AlertSeverity
+from tracking.models.alerts import IMMEDIATE_ALERT_KINDS, Alert, AlertDigest, AlertKind, AlertSeverity
 from tracking.models.logs import Application, PerformedBy, PoemEntry, SkinCheck, Symptom
 from tracking.models.regimens import Phase, Regimen
 from tracking.models.reminders import (
@@ -20,6 +20,7 @@ from tracking.models.reminders import (
 from tracking.models.review import PatientSummary
 
 __all__ = [
+    "IMMEDIATE_ALERT_KINDS",
     "Alert",
     "AlertDigest",
     "AlertKind",

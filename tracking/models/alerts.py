@@ -19,6 +19,11 @@ class AlertKind(models.TextChoices):
     WORSENING_FLARE = "worsening_flare", "worsening flare"
     LOW_ADHERENCE = "low_adherence", "low adherence"
     CONCERNING_SKIN_CHECK = "concerning_skin_check", "concerning skin check"
+    URGENT_SKIN_SIGNS = "urgent_skin_signs", "urgent signs in a skin check"
+
+
+# Kinds the care team is told about at once, by the fastest channel each clinician has, not in the digest.
+IMMEDIATE_ALERT_KINDS = frozenset({AlertKind.URGENT_SKIN_SIGNS})
 
 
 class AlertSeverity(models.IntegerChoices):

@@ -167,10 +167,36 @@ class SkinCheck(PatientLog):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="skin_checks")
     performed_at = models.DateTimeField()
     performed_by = models.CharField(max_length=16, choices=PerformedBy.choices, default=PerformedBy.SELF)
-    concerning = models.BooleanField(help_text="Something the patient or clinician wants the care team to see.")
+    concerning = models.BooleanField(
+        help_text="Something the care team should see: marked so, or a self-check question answered yes."
+    )
+    # The self-check's answers (rules.SKIN_CHECK_QUESTIONS): yes, no, or not answered (null; every check
+    # logged before the questions existed).
+    new_or_changing_spot = models.BooleanField(null=True, blank=True, help_text="A new or changing mole or spot.")
+    sore_not_healing = models.BooleanField(null=True, blank=True, help_text="A sore that does not heal.")
+    swollen_lymph_nodes = models.BooleanField(null=True, blank=True, help_text="Swollen lymph nodes.")
+    blisters_or_erosions = models.BooleanField(
+        null=True, blank=True, help_text="Painful clustered blisters or punched-out erosions."
+    )
+    fever = models.BooleanField(null=True, blank=True, help_text="A fever.")
+    spreading_rash = models.BooleanField(null=True, blank=True, help_text="A rash that is spreading.")
+    urgent_signs = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The urgent signs the answers report (rules.skin_check_urgent_signs); empty when none.",
+    )
 
     class Meta:
         indexes: ClassVar = [models.Index(fields=("patient", "performed_at"), name="skincheck_patient_time")]
 
     def __str__(self) -> str:
         return f"skin check at {self.performed_at:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def answers(self) -> dict[str, bool | None]:
+        """The self-check's answers by question (rules.SKIN_CHECK_ANSWERS)."""
+        return {name: getattr(self, name) for name in rules.SKIN_CHECK_ANSWERS}
+
+    @property
+    def is_urgent(self) -> bool:
+        return bool(self.urgent_signs)

@@ -171,10 +171,21 @@ class Occurrence(models.Model):
 
 
 class Notification(models.Model):
-    """What one recipient got for one occurrence: the inbox entry, and the handle for ack and snooze."""
+    """What one recipient got for one occurrence (a reminder) or one alert (a clinician told at once):
+    the inbox entry, and the handle for ack and snooze (a reminder's only)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    occurrence = models.ForeignKey(Occurrence, on_delete=models.CASCADE, related_name="notifications")
+    occurrence = models.ForeignKey(
+        Occurrence, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    alert = models.ForeignKey(
+        "tracking.Alert",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        help_text="The care-team alert a clinician is told about at once (tracking.models.IMMEDIATE_ALERT_KINDS).",
+    )
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=24)
@@ -191,6 +202,16 @@ class Notification(models.Model):
         ]
         constraints: ClassVar = [
             models.UniqueConstraint(fields=("occurrence", "recipient"), name="notification_once_per_recipient"),
+            # A redelivered task, or two evaluations at once, tell a clinician about an alert once.
+            models.UniqueConstraint(
+                fields=("alert", "recipient"),
+                condition=models.Q(alert__isnull=False),
+                name="notification_once_per_alert_recipient",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(occurrence__isnull=False) | models.Q(alert__isnull=False),
+                name="notification_about_something",
+            ),
         ]
 
     def __str__(self) -> str:

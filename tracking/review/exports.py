@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from accounts.clock import PatientClock
 from accounts.models import Patient
+from tracking import rules
 from tracking.models import Application, PoemEntry, SkinCheck, Symptom
 
 EXPORT_COLUMNS = (
@@ -28,8 +29,12 @@ EXPORT_COLUMNS = (
     "poem_score",
     "poem_band",
     "concerning",
+    # The skin self-check's answers (yes, no, or empty when not answered) and its urgent signs.
+    *rules.SKIN_CHECK_ANSWERS,
+    "urgent_signs",
     "note",
 )
+YES_NO: dict[bool | None, str] = {True: "yes", False: "no"}
 EXPORT_MAX_DAYS = 366
 # The dates a clinician may ask for: a mistyped year gets a message naming the field.
 EXPORT_EARLIEST, EXPORT_LATEST = datetime.date(1900, 1, 1), datetime.date(2100, 12, 31)
@@ -111,7 +116,15 @@ def export_rows(patient: Patient, *, first: datetime.date, last: datetime.date) 
     for poem in PoemEntry.objects.filter(kept, recorded_at__gte=start, recorded_at__lt=end):
         add(poem.recorded_at, "poem", poem.pk, poem_score=poem.score, poem_band=poem.band, note=poem.note)
     for check in SkinCheck.objects.filter(kept, performed_at__gte=start, performed_at__lt=end):
-        add(check.performed_at, "skin_check", check.pk, concerning="yes" if check.concerning else "no", note=check.note)
+        add(
+            check.performed_at,
+            "skin_check",
+            check.pk,
+            concerning="yes" if check.concerning else "no",
+            **{name: YES_NO.get(answer, "") for name, answer in check.answers.items()},
+            urgent_signs=" ".join(check.urgent_signs),
+            note=check.note,
+        )
     for _moment, cells in sorted(rows, key=lambda row: row[0]):
         yield cells
 

@@ -299,10 +299,7 @@ def timeline_events(
         scored = f"{poem.score} ({poem.band.replace('_', ' ')})" if poem.score is not None else "not scorable"
         add(poem.recorded_at, "POEM", scored)
     for check in checks:
-        outcome = "concerning" if check.concerning else "nothing of concern"
-        add(
-            check.performed_at, "skin check", f"{outcome}, by {check.get_performed_by_display()}", flag=check.concerning
-        )
+        add(check.performed_at, "skin check", skin_check_text(check), flag=check.concerning)
     for occurrence in occurrences:
         reason = f": {occurrence.skip_reason}" if occurrence.skip_reason else ""
         add(occurrence.due_at, "reminder", f"{occurrence.kind.replace('_', ' ')} {occurrence.state}{reason}")
@@ -325,6 +322,17 @@ def symptom_text(symptom: Symptom) -> str:
     if symptom.body_areas:
         parts.append(f"on {', '.join(symptom.body_areas)}")
     return ", ".join(parts)
+
+
+def skin_check_text(check: SkinCheck) -> str:
+    """A skin check on the timeline: urgent signs first, then the questions answered yes, then who checked."""
+    outcome = "concerning" if check.concerning else "nothing of concern"
+    if check.is_urgent:
+        signs = " and ".join(rules.URGENT_SKIN_SIGN_WORDS.get(sign, sign) for sign in check.urgent_signs)
+        outcome = f"URGENT: {signs}"
+    yes = [rules.SKIN_CHECK_QUESTIONS[name].rstrip("?").lower() for name, answer in check.answers.items() if answer]
+    answered = f" (yes: {'; '.join(yes)})" if yes else ""
+    return f"{outcome}{answered}, by {check.get_performed_by_display()}"
 
 
 def is_concerning_burning(symptom: Symptom) -> bool:

@@ -45,6 +45,7 @@ from tracking.serializers.logs import (
     SymptomCorrectionSerializer,
     SymptomInputSerializer,
     SymptomSerializer,
+    skin_check_advice,
 )
 from tracking.serializers.regimens import (
     RegimenCreateSerializer,
@@ -93,5 +94,6 @@ __all__ = [
     "nrs_field",
     "rfc3339",
     "score_field",
+    "skin_check_advice",
     "times_field",
 ]

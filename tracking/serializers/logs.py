@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.utils import translation
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -144,12 +145,46 @@ class PoemInputSerializer(RejectUnknownFields, serializers.Serializer):
     note = note_field()
 
 
+SKIN_CHECK_ANSWER_HELP = (
+    "true (yes), false (no) or null/left out (not answered). A yes makes the check concerning; "
+    "an urgent sign (see urgent_signs) tells the patient to seek care today and the care team at once."
+)
+ANSWER_OR_CONCERNING = (
+    "Send concerning (true or false), or answer at least one self-check question: "
+    + ", ".join(rules.SKIN_CHECK_ANSWERS)
+    + "."
+)
+
+
+def skin_check_answer_field(name: str) -> serializers.BooleanField:
+    """One self-check question's answer (rules.SKIN_CHECK_QUESTIONS): optional and nullable."""
+    question = rules.SKIN_CHECK_QUESTIONS[name]
+    return serializers.BooleanField(required=False, allow_null=True, help_text=f"{question} {SKIN_CHECK_ANSWER_HELP}")
+
+
 class SkinCheckInputSerializer(RejectUnknownFields, serializers.Serializer):
     id = StrictUUIDField(help_text=LOG_ID_HELP)
     performed_at = log_time_field()
     performed_by = ExplainedChoiceField(choices=PerformedBy.choices)
-    concerning = serializers.BooleanField(help_text="True raises an alert for the care team.")
+    concerning = serializers.BooleanField(
+        required=False,
+        help_text="True raises an alert for the care team. May be left out when the self-check questions are "
+        "answered: a yes to any of them makes the check concerning.",
+    )
+    new_or_changing_spot = skin_check_answer_field("new_or_changing_spot")
+    sore_not_healing = skin_check_answer_field("sore_not_healing")
+    swollen_lymph_nodes = skin_check_answer_field("swollen_lymph_nodes")
+    blisters_or_erosions = skin_check_answer_field("blisters_or_erosions")
+    fever = skin_check_answer_field("fever")
+    spreading_rash = skin_check_answer_field("spreading_rash")
     note = note_field()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        answered = any(attrs.get(name) is not None for name in rules.SKIN_CHECK_ANSWERS)
+        if not self.partial and attrs.get("concerning") is None and not answered:
+            raise serializers.ValidationError({"concerning": [ANSWER_OR_CONCERNING]})
+        return attrs
 
 
 class ApplicationCorrectionSerializer(ApplicationInputSerializer):
@@ -255,11 +290,44 @@ class PoemSerializer(LogSerializer):
 
 class SkinCheckSerializer(LogSerializer):
     performed_at = AwareDateTimeField(read_only=True)
+    # The answers are the model's nullable booleans: yes, no, or null (not answered).
+    urgent_signs = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(rules.URGENT_SKIN_SIGN_WORDS)),
+        read_only=True,
+        help_text=f"The urgent signs the answers report: {rules.URGENT_SUSPECTED_ECZEMA_HERPETICUM} (painful "
+        f"clustered blisters or punched-out erosions), {rules.URGENT_FEVER_WITH_SPREADING_RASH} (a fever and a "
+        "spreading rash). Empty when nothing is urgent.",
+    )
+    advice = serializers.SerializerMethodField(
+        help_text="What the patient should do now, in the caller's language (User.language, else Accept-Language): "
+        '"Seek medical care today..." when an urgent sign is reported, with the dermatologist to call; null otherwise. '
+        "Show it at once, prominently."
+    )
 
     class Meta:
         model = SkinCheck
-        fields = (*LogSerializer.LOG_FIELDS, "performed_at", "performed_by", "concerning")
+        fields = (
+            *LogSerializer.LOG_FIELDS,
+            "performed_at",
+            "performed_by",
+            "concerning",
+            *rules.SKIN_CHECK_ANSWERS,
+            "urgent_signs",
+            "advice",
+        )
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_advice(self, check: SkinCheck) -> str | None:
+        return skin_check_advice(check, self.context.get("language"))
+
+
+def skin_check_advice(check: SkinCheck, language: str | None) -> str | None:
+    """The patient's advice for a check, in `language` (the active one when None); None when nothing is urgent."""
+    if not check.is_urgent:
+        return None
+    with translation.override(language or translation.get_language()):
+        return translation.gettext(rules.SKIN_CHECK_URGENT_ADVICE)
 
 
 class LogFilterSerializer(serializers.Serializer):

@@ -22,6 +22,11 @@ class SyncItemResultSerializer(serializers.Serializer):
         help_text="For an invalid item: each offending field by its path within the item (`body_areas[1]`), "
         "with what is wrong and what is allowed. For a conflict: `detail`.",
     )
+    advice = serializers.CharField(
+        required=False,
+        help_text="For a skin check reporting an urgent sign (created or duplicate): what the patient should do "
+        "now, in the caller's language, as the skin-check route answers it. Show it at once.",
+    )
 
 
 class SyncBatchSerializer(serializers.Serializer):

@@ -84,6 +84,14 @@ class LogKind:
     model: type[PatientLog]
     optional: Mapping[str, Any]  # field → value when left out, so leaving it out equals sending it
     build: Callable[[Patient, list[dict[str, Any]]], Callable[[dict[str, Any]], dict[str, Any]]]
+    # Fields added after logs were stored: left out of the fingerprint when empty (None), so a replay of
+    # a log stored before they existed is still a duplicate, not a conflict.
+    added_later: frozenset[str] = frozenset()
+
+    def sent(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        """The item as its fingerprint sees it: the optional fields filled in, empty later additions left out."""
+        values = {**self.optional, **item}
+        return {name: value for name, value in values.items() if not (name in self.added_later and value is None)}
 
     def rows(self) -> QuerySet:
         rows = self.model._default_manager.all()
@@ -144,8 +152,18 @@ def _build_poem(patient: Patient, items: list[dict[str, Any]]) -> Callable[[dict
     return build
 
 
-def _build_as_sent(patient: Patient, items: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    return dict
+def _build_skin_check(patient: Patient, items: list[dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Derive what the answers say (rules.py): concerning when marked or any answer is yes; the urgent signs."""
+
+    def build(item: dict[str, Any]) -> dict[str, Any]:
+        answers = {name: item.get(name) for name in rules.SKIN_CHECK_ANSWERS}
+        return {
+            **item,
+            "concerning": rules.skin_check_concerning(concerning=item.get("concerning"), answers=answers),
+            "urgent_signs": list(rules.skin_check_urgent_signs(answers)),
+        }
+
+    return build
 
 
 LOG_KINDS: dict[type[PatientLog], LogKind] = {
@@ -156,7 +174,13 @@ LOG_KINDS: dict[type[PatientLog], LogKind] = {
         _build_symptom,
     ),
     PoemEntry: LogKind(PoemEntry, {"note": ""}, _build_poem),
-    SkinCheck: LogKind(SkinCheck, {"note": ""}, _build_as_sent),
+    SkinCheck: LogKind(
+        SkinCheck,
+        {"note": ""},
+        _build_skin_check,
+        # `concerning` became optional with the answers (issue #17): old clients always send it.
+        added_later=frozenset({"concerning", *rules.SKIN_CHECK_ANSWERS}),
+    ),
 }
 
 
@@ -175,7 +199,7 @@ def logs_record(
     the ids in between, the INSERT is redone skipping taken ids, and one more query reads the winners.
     """
     kind = LOG_KINDS[model]
-    items = [{**kind.optional, **item} for item in items]
+    items = [kind.sent(item) for item in items]
     prints = [fingerprint(item) for item in items]
     stored = kind.rows().in_bulk([item["id"] for item in items])
 
@@ -342,6 +366,8 @@ def _current_values(entry: PatientLog) -> dict[str, Any]:
         values |= {"regimen": entry.regimen_id, "body_areas": entry.body_areas}
     if isinstance(entry, PoemEntry):
         values |= {"answers": entry.answers}
+    if isinstance(entry, SkinCheck):  # what `concerning` and `urgent_signs` are derived from
+        values |= {"concerning": entry.concerning, **entry.answers}
     return values
 
 

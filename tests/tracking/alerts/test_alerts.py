@@ -738,7 +738,7 @@ def test_evaluation_costs_the_same_queries_whatever_the_number_of_logs(patient: 
     few, many = measure(15), measure(45)
 
     assert few == many
-    assert many <= 12
+    assert many <= 13  # a query per rule: the urgent skin-signs rule (issue #17) added one
 
 
 def test_evaluate_all_alerts_covers_patients_with_a_regimen_or_recent_logs(regimen: Regimen, clinic: Clinic) -> None:

@@ -4,9 +4,11 @@
 - sending.py: one attempt at an email or push delivery, with its lease and backoff (`delivery_send`),
   and the requeue of work no worker finished (`stale_work`);
 - inbox.py: a recipient's ack and snooze;
-- devices.py: push devices, registered and removed, and a test push to one.
+- devices.py: push devices, registered and removed, and a test push to one;
+- care_team.py: a patient's dermatologists told at once about an urgent alert (`alert_notify_care_team`).
 """
 
+from tracking.notifications.services.care_team import alert_notify_care_team
 from tracking.notifications.services.devices import (
     device_register,
     device_remove,
@@ -22,6 +24,7 @@ __all__ = [
     "FanOut",
     "SendOutcome",
     "Stale",
+    "alert_notify_care_team",
     "backoff",
     "delivery_send",
     "device_register",

@@ -26,6 +26,8 @@ def notification_snooze(
 ) -> Notification:
     """Remind this recipient again in `minutes` (5-240), as a new occurrence of the same slot."""
     minutes = snooze_validate(minutes)
+    if notification.occurrence_id is None:  # a clinician told about an urgent alert: it is resolved, not snoozed
+        raise ValidationError({"minutes": "Only a reminder can be snoozed; this is an alert for the care team."})
     if notification.acked_at is not None:
         raise ValidationError({"minutes": "This notification was already acknowledged; there is nothing to snooze."})
     now = now or timezone.now()

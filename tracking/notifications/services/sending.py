@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from tracking.claiming import locked_for_claim
-from tracking.models import Delivery, DeliveryStatus, Device, Occurrence, OccurrenceState
+from tracking.models import Delivery, DeliveryStatus, Device, Notification, Occurrence, OccurrenceState
 from tracking.notifications.transports.base import DeliveryError, Message, Transport
 from tracking.notifications.transports.registry import transport_for
 
@@ -82,16 +83,7 @@ def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> 
         _record(delivery, DeliveryStatus.SKIPPED, unavailable)
         return SendOutcome(DeliveryStatus.SKIPPED)
     notification = delivery.notification
-    message = Message(
-        notification_id=notification.pk,
-        occurrence_id=notification.occurrence_id,
-        kind=notification.kind,
-        title=notification.title,
-        body=notification.body,
-        recipient_email=notification.recipient.email,
-        patient_id=notification.patient_id,
-        regimen_id=notification.occurrence.schedule.regimen_id,
-    )
+    message = message_for(notification)
     error = _send_once(transport, message, delivery.device)
     if error is not None:
         if error.device_gone and delivery.device is not None:
@@ -108,6 +100,37 @@ def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> 
         return SendOutcome(DeliveryStatus.FAILED)
     _record(delivery, DeliveryStatus.SENT, "", sent_at=timezone.now())
     return SendOutcome(DeliveryStatus.SENT)
+
+
+def message_for(notification: Notification) -> Message:
+    """What the transports send for a notification: a reminder (its occurrence), or an alert a clinician is
+    told about at once, which carries no patient id (nothing a clinician's phone needs to act on)."""
+    if notification.occurrence is None:
+        return Message(
+            notification_id=notification.pk,
+            occurrence_id=None,
+            kind=notification.kind,
+            title=notification.title,
+            body=notification.body,
+            recipient_email=notification.recipient.email,
+            alert_id=notification.alert_id,
+            link=alert_admin_url(notification.alert_id) if notification.alert_id else "",
+        )
+    return Message(
+        notification_id=notification.pk,
+        occurrence_id=notification.occurrence_id,
+        kind=notification.kind,
+        title=notification.title,
+        body=notification.body,
+        recipient_email=notification.recipient.email,
+        patient_id=notification.patient_id,
+        regimen_id=notification.occurrence.schedule.regimen_id,
+    )
+
+
+def alert_admin_url(alert_id: uuid.UUID) -> str:
+    """Where a clinician opens an alert: its page in the admin (sign-in and second factor first)."""
+    return settings.SITE_URL.rstrip("/") + reverse("admin:tracking_alert_change", args=[alert_id])
 
 
 def _send_once(transport: Transport, message: Message, device: Device | None) -> DeliveryError | None:

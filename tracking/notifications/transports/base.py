@@ -28,7 +28,7 @@ class Message:
     """What every channel needs to say one notification, and nothing about the patient beyond it."""
 
     notification_id: uuid.UUID
-    occurrence_id: uuid.UUID
+    occurrence_id: uuid.UUID | None  # None for a clinician told at once about an alert (`alert_id`)
     kind: str
     title: str
     body: str
@@ -37,19 +37,25 @@ class Message:
     # from the notification itself (the web app's "Applied" action), without opening the app.
     patient_id: uuid.UUID | None = None
     regimen_id: uuid.UUID | None = None
+    # The care-team alert a clinician is told about at once (tracking.models.IMMEDIATE_ALERT_KINDS).
+    alert_id: uuid.UUID | None = None
+    # Where the clinician opens the alert (the admin), for an e-mail about one.
+    link: str = ""
 
     @property
     def collapse_key(self) -> str:
-        """The occurrence id: a device shows a re-sent duplicate of one occurrence once.
+        """The occurrence id (or the alert's): a device shows a re-sent duplicate of one occurrence once.
 
         32 hex characters, which also fits Web Push's Topic header (at most 32 URL-safe characters).
         """
-        return self.occurrence_id.hex
+        about = self.occurrence_id or self.alert_id
+        return about.hex if about is not None else self.notification_id.hex
 
     def push_payload(self) -> dict[str, str]:
         return {
             "notification_id": str(self.notification_id),
-            "occurrence_id": str(self.occurrence_id),
+            **({"occurrence_id": str(self.occurrence_id)} if self.occurrence_id else {}),
+            **({"alert_id": str(self.alert_id)} if self.alert_id else {}),
             "collapse_key": self.collapse_key,
             "kind": self.kind,
             "title": self.title,

@@ -29,13 +29,15 @@ class EmailTransport:
         if not message.recipient_email:
             raise DeliveryError("The recipient has no email address.", permanent=True)
         context = {"message": message, "site_url": settings.SITE_URL}
+        # A clinician told about an alert opens it in the admin; a reminder's reader opens the app.
+        template = "tracking/email/alert_notification" if message.alert_id else "tracking/email/notification"
         email = EmailMultiAlternatives(
             subject=message.title,
-            body=render_to_string("tracking/email/notification.txt", context),
+            body=render_to_string(f"{template}.txt", context),
             to=[message.recipient_email],
             headers={"X-Entity-Ref-ID": message.collapse_key},
         )
-        email.attach_alternative(render_to_string("tracking/email/notification.html", context), "text/html")
+        email.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
         email_send(email)
 
 
