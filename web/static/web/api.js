@@ -12,6 +12,7 @@ import { language } from "./i18n.js";
 
 const BASE = "/api/v1/";
 const SESSION_KEY = "session";
+const LAST_EMAIL_KEY = "last-email";
 const EARLY_REFRESH_SECONDS = 30;
 
 /** The API answered with an error; `body` is its JSON (field errors, or {detail}). */
@@ -38,7 +39,16 @@ async function saveSession(session) {
 }
 
 export async function endLocalSession() {
+  // Who it was stays known: the sign-in screen offers the address, and the entries this person left
+  // waiting are counted and kept for them until they sign in again.
+  const ended = await loadSession();
+  if (ended?.email) await kv.set(LAST_EMAIL_KEY, ended.email);
   await kv.delete(SESSION_KEY);
+}
+
+/** The address of the session that ended last on this device (or null). */
+export async function lastEmail() {
+  return (await kv.get(LAST_EMAIL_KEY)) || null;
 }
 
 function expiresSoon(token) {

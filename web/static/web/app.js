@@ -1,11 +1,11 @@
 // The app's start: language, router (hash routes, so e-mail links' tokens never reach a server log), header
 // with whose record this is, the waiting count, and the service worker.
 
-import { api, loadSession, Offline, SignInNeeded } from "./api.js";
+import { loadSession, Offline, SignInNeeded } from "./api.js";
 import { clear, h } from "./dom.js";
-import { LANGUAGES, language, onLanguageChange, setLanguage, startI18n, t } from "./i18n.js";
+import { LANGUAGES, language, onLanguageChange, startI18n, t } from "./i18n.js";
 import { conflictNotices, dismissNotice, discard, flush, onQueueChange, refused, waiting } from "./queue.js";
-import { caregiving, choosePatient, go, loadMe, needSignIn, state, tp } from "./state.js";
+import { caregiving, chooseLanguage, choosePatient, go, loadMe, needSignIn, sendLanguage, state } from "./state.js";
 import * as auth from "./screens/auth.js";
 import * as history from "./screens/history.js";
 import * as inbox from "./screens/inbox.js";
@@ -122,10 +122,7 @@ function languageButton() {
   return h(
     "button",
     { type: "button", class: "button secondary language", lang: other,
-      onclick: async () => {
-        await setLanguage(other);
-        if (state.me) api("PATCH", "me/", { language: other }).catch(() => {}); // e-mails and prompts follow
-      } },
+      onclick: () => chooseLanguage(other) },
     LANGUAGES[other].name,
   );
 }
@@ -168,21 +165,23 @@ function drawTabs(route, visible) {
 
 async function drawNotices() {
   if (!notices) return;
-  clear(notices);
-  if (!state.me) return;
+  // Built apart and put in at once: two drawings at the same time (a send and a screen) never show one twice.
+  const drawn = [];
+  if (!state.me) return notices.replaceChildren();
   for (const notice of await conflictNotices()) {
-    notices.append(h("div", { class: "notice warning" },
+    drawn.push(h("div", { class: "notice warning" },
       h("p", {}, h("strong", {}, t("sync.conflict_title")), " ", t("sync.conflict_text")),
       notice.stored ? h("p", {}, t("sync.kept"), " ", describeEntry(notice.kind, notice.stored)) : null,
       h("button", { type: "button", class: "button secondary", onclick: async () => { await dismissNotice(notice.id); drawNotices(); } }, t("sync.dismiss"))));
   }
   for (const item of await refused()) {
     const messages = Object.entries(item.errors || {}).map(([key, value]) => `${[].concat(value).join(" ")}`);
-    notices.append(h("div", { class: "notice warning" },
+    drawn.push(h("div", { class: "notice warning" },
       h("p", {}, h("strong", {}, t("sync.refused_title")), " ", describeEntry(item.kind, item.body)),
       h("p", {}, messages.join(" ")),
       h("button", { type: "button", class: "button secondary", onclick: async () => { await discard(item.id); drawNotices(); } }, t("sync.discard"))));
   }
+  notices.replaceChildren(...drawn);
 }
 
 async function updateStatus() {
@@ -201,6 +200,7 @@ async function updateStatus() {
 export async function sendWaiting() {
   if (!(await loadSession())) return;
   flushNotificationActions(); // snoozes and acknowledgements a reminder's buttons could not send
+  if (state.me) sendLanguage(); // a language chosen offline
   try {
     await flush();
   } catch (error) {

@@ -4,7 +4,13 @@
 import { kv } from "./idb.js";
 
 export const LANGUAGES = { en: { dir: "ltr", name: "English" }, ar: { dir: "rtl", name: "العربية" } };
-const STORAGE_KEY = "tacro-topical.language";
+// Which language, decided here (see web/README.md, "Language"): one the user chose on this device wins;
+// else the signed-in account's own (adopted at sign-in, so a new phone opens in the language the account
+// reads its reminders in); else the browser's. A choice is sent to the account (PATCH me/) so inbox, push
+// and e-mail follow it; one made offline or before signing in is marked unsent and goes at the next chance.
+const STORAGE_KEY = "tacro-topical.language"; // chosen by the user on this device
+const ACCOUNT_KEY = "tacro-topical.language.account"; // the account's, adopted at sign-in
+const UNSENT_KEY = "tacro-topical.language.unsent"; // chosen here, not yet stored on the account
 const catalogues = {};
 let current = "en";
 const listeners = new Set();
@@ -12,6 +18,8 @@ const listeners = new Set();
 function firstLanguage() {
   const remembered = localStorage.getItem(STORAGE_KEY);
   if (remembered && LANGUAGES[remembered]) return remembered;
+  const adopted = localStorage.getItem(ACCOUNT_KEY);
+  if (adopted && LANGUAGES[adopted]) return adopted;
   const preferred = (navigator.languages || [navigator.language || "en"]).map((tag) => tag.slice(0, 2));
   return preferred.find((code) => LANGUAGES[code]) || "en";
 }
@@ -42,14 +50,37 @@ export function language() {
   return current;
 }
 
-/** Switch, remember on this device, and tell whoever listens (the app re-draws the screen). */
+/** The user's choice: switch, remember on this device, mark it for the account, and tell whoever listens. */
 export async function setLanguage(lang) {
   if (!LANGUAGES[lang]) return;
   await load(lang);
   current = lang;
   localStorage.setItem(STORAGE_KEY, lang);
+  localStorage.setItem(UNSENT_KEY, lang);
   applyToDocument();
   for (const listener of listeners) listener(lang);
+}
+
+/** The account's language, at sign-in: used unless the user chose one on this device. Answers whether it switched. */
+export async function adoptLanguage(lang) {
+  if (!LANGUAGES[lang] || localStorage.getItem(STORAGE_KEY)) return false;
+  localStorage.setItem(ACCOUNT_KEY, lang);
+  if (lang === current) return false;
+  await load(lang);
+  current = lang;
+  applyToDocument();
+  return true;
+}
+
+/** A choice made on this device that the account has not stored yet (or null). */
+export function unsentLanguage() {
+  const lang = localStorage.getItem(UNSENT_KEY);
+  return LANGUAGES[lang] ? lang : null;
+}
+
+export function languageSent(lang) {
+  if (localStorage.getItem(UNSENT_KEY) === lang) localStorage.removeItem(UNSENT_KEY);
+  localStorage.setItem(ACCOUNT_KEY, lang);
 }
 
 export function onLanguageChange(listener) {

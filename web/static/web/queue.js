@@ -2,7 +2,7 @@
 // So nothing typed is lost by a reload, a closed tab, no network or an expired session: it waits here until
 // the server has it, and a replay is harmless (the server stores an id once: "duplicate").
 
-import { api, ApiError, loadSession, Offline, SignInNeeded } from "./api.js";
+import { api, ApiError, lastEmail, loadSession, Offline, SignInNeeded } from "./api.js";
 import { table } from "./idb.js";
 
 const queue = table("queue");
@@ -28,7 +28,8 @@ export async function enqueue(kind, patient, body) {
 
 /** This account's entries (the one who typed them): another account signed in on this device never sends them. */
 async function mine() {
-  const owner = (await loadSession())?.email || null;
+  // Signed out (the session ended): the last one signed in, whose entries wait for them to sign in again.
+  const owner = (await loadSession())?.email || (await lastEmail());
   return (await queue.all()).filter((item) => item.owner === owner);
 }
 

@@ -1,7 +1,7 @@
 // What every screen shares: the signed-in user, the patient being logged for, navigation, and saving a log.
 
 import { api, Offline, SignInNeeded, signOut } from "./api.js";
-import { has, t } from "./i18n.js";
+import { adoptLanguage, has, languageSent, setLanguage, t, unsentLanguage } from "./i18n.js";
 import { kv, table } from "./idb.js";
 import { discard, enqueue, flush } from "./queue.js";
 import { turnOff } from "./push.js";
@@ -39,6 +39,7 @@ export async function loadMe() {
   try {
     state.me = await api("GET", "me/");
     await kv.set("me", state.me);
+    if (!(await sendLanguage())) await adoptLanguage(state.me.language);
   } catch (error) {
     if (!(error instanceof Offline)) throw error;
     state.me = (await kv.get("me")) || null;
@@ -46,6 +47,32 @@ export async function loadMe() {
   }
   choosePatient(localStorage.getItem(PATIENT_KEY));
   return state.me;
+}
+
+/**
+ * Send a language chosen on this device to the account, so the inbox, pushes and e-mails are written in it.
+ * Answers whether there was one; offline it stays unsent and goes with the next sendWaiting or sign-in.
+ */
+export async function sendLanguage() {
+  const lang = unsentLanguage();
+  if (!lang || !state.me) return Boolean(lang);
+  if (state.me.language !== lang) {
+    try {
+      await api("PATCH", "me/", { language: lang });
+    } catch {
+      return true;
+    }
+    state.me = { ...state.me, language: lang };
+    await kv.set("me", state.me);
+  }
+  languageSent(lang);
+  return true;
+}
+
+/** The user switches language (header button, More): this device shows it, and the account follows. */
+export async function chooseLanguage(lang) {
+  await setLanguage(lang);
+  await sendLanguage();
 }
 
 export function choosePatient(id) {
@@ -70,6 +97,9 @@ export async function cachedGet(path) {
 
 /** The session ended: ask to sign in again; whatever is queued stays queued and goes once signed in. */
 export function needSignIn() {
+  // Once: a second caller (a send and a screen both finding the session gone) must not re-draw the screen
+  // and so drop the message saying why.
+  if (!state.me && location.hash === "#/sign-in") return;
   state.flash = { kind: "info", text: "auth.session_ended" };
   state.me = null;
   go("sign-in");

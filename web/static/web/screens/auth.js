@@ -2,7 +2,7 @@
 //   /app/#/verify-email?token=...            -> POST auth/verify-email/
 //   /app/#/reset-password?uid=...&token=...  -> POST auth/password/reset/confirm/
 
-import { anonymous, ApiError, Offline, signIn as obtainTokens } from "../api.js";
+import { anonymous, ApiError, lastEmail, Offline, signIn as obtainTokens } from "../api.js";
 import { h } from "../dom.js";
 import { language, t } from "../i18n.js";
 import { choiceGroup, clearErrors, field, formError, formValues, selectField, showErrors } from "../forms.js";
@@ -46,7 +46,7 @@ export async function signIn(main) {
     { novalidate: true, class: "stack" },
     formError(),
     field({ label: t("auth.email"), name: "email", type: "email", autocomplete: "username", required: true,
-      value: state.lastEmail || "" }),
+      value: state.lastEmail || (await lastEmail()) || "" }),
     field({ label: t("auth.password"), name: "password", type: "password", autocomplete: "current-password", required: true }),
     submitButton(t("auth.sign_in")),
   );
@@ -60,14 +60,14 @@ export async function signIn(main) {
       go("today");
     });
   });
-  main.append(
+  main.append(...[ // native append writes a null as the text "null": leave out what is not shown
     h("h1", {}, t("auth.sign_in_title")),
     flash,
     queued ? h("p", { class: "notice info" }, t("auth.queue_safe", { count: queued })) : null,
     form,
     h("p", {}, h("a", { href: "#/forgot-password" }, t("auth.forgot"))),
     h("p", {}, t("auth.no_account"), " ", h("a", { href: "#/register" }, t("auth.register_link"))),
-  );
+  ].filter(Boolean));
 }
 
 export async function register(main) {

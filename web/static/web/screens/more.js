@@ -1,11 +1,10 @@
 // More: whose record (a caregiver's children), the language, and signing out.
 
 import { h } from "../dom.js";
-import { LANGUAGES, language, setLanguage, t } from "../i18n.js";
-import { api } from "../api.js";
+import { LANGUAGES, language, t } from "../i18n.js";
 import { choiceGroup } from "../forms.js";
 import { waiting } from "../queue.js";
-import { caregiving, choosePatient, go, signOutHere, state } from "../state.js";
+import { caregiving, chooseLanguage, choosePatient, go, signOutHere, state } from "../state.js";
 import { pushStatus, sendTest, turnOff, turnOn } from "../push.js";
 
 export async function render(main) {
@@ -34,8 +33,7 @@ export async function render(main) {
   languages.addEventListener("submit", async (event) => {
     event.preventDefault();
     const chosen = new FormData(languages).get("language");
-    await setLanguage(chosen);
-    api("PATCH", "me/", { language: chosen }).catch(() => {});
+    await chooseLanguage(chosen);
   });
   main.append(h("section", { class: "card", "aria-labelledby": "language-heading" },
     h("h2", { id: "language-heading" }, t("more.language_heading")), languages));

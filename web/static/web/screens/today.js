@@ -150,8 +150,21 @@ function loggedItem(log, zone, rerender, slot) {
     h("p", { class: "slot-time" }, slot ? formatWallTime(slot.time) : t("doses.extra")),
     h("p", { class: "slot-state" }, h("span", { class: "mark", "aria-hidden": "true" }, "✓ "), loggedLine(log, zone)),
     h("p", { class: "hint" }, areaNames(log.body_areas)));
-  if (!log.waiting && log.correctable_until && new Date(log.correctable_until) > new Date()) {
-    item.append(h("button", {
+  if (log.waiting || !log.correctable_until) return item;
+  if (new Date(log.correctable_until) <= new Date()) {
+    // The API's window (correctable_until) has passed: say so rather than offer what it would refuse.
+    const hours = Math.round((new Date(log.correctable_until) - new Date(log.created_at)) / 3_600_000);
+    item.append(h("p", { class: "hint locked" }, t("doses.locked", { hours })));
+    return item;
+  }
+  const problem = (error) => {
+    item.querySelector(".slot-problem")?.remove();
+    item.append(h("p", { class: "field-error slot-problem", role: "alert" },
+      error instanceof ApiError ? [].concat(error.body.detail || t("error.generic")).join(" ") : t("error.offline_action")));
+  };
+  item.append(
+    correctionForm(log, zone, rerender, slot, problem),
+    h("button", {
       type: "button", class: "button secondary",
       "aria-label": t("doses.remove_label", { time: formatTime(log.applied_at, zone) }),
       onclick: async (event) => {
@@ -161,21 +174,59 @@ function loggedItem(log, zone, rerender, slot) {
           await rerender();
         } catch (error) {
           event.target.disabled = false;
-          item.append(h("p", { class: "field-error", role: "alert" },
-            error instanceof ApiError ? [].concat(error.body.detail || t("error.generic")).join(" ") : t("error.offline_action")));
+          problem(error);
         }
       },
     }, t("doses.remove")));
-  }
   return item;
 }
 
-function areasChoice(regimen) {
+/**
+ * Correct a stored application (its time and areas) while the API allows it: PATCH .../applications/{id}/.
+ * A refusal (the window closed meanwhile: 403; a bad value: 400) is the API's own message in the form.
+ */
+function correctionForm(log, zone, rerender, slot, problem) {
+  const day = localDate(new Date(log.applied_at), zone);
+  const form = h("form", { novalidate: true, class: "stack" }, formError(),
+    areasChoice(slot?.regimen || { body_areas: log.body_areas }, log.body_areas),
+    field({ label: t("doses.at_time"), name: "time", type: "time",
+      value: new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+        .format(new Date(log.applied_at)) }),
+    h("button", { type: "submit", class: "button primary" }, t("doses.correct_save")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const data = new FormData(form);
+    const areas = data.getAll("body_areas");
+    if (!areas.length) return showErrors(form, { body_areas: [t("doses.pick_area")] });
+    if (!data.get("time")) return showErrors(form, { time: [t("doses.pick_time")] });
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      await api("PATCH", `patients/${state.patient.id}/applications/${log.id}/`, {
+        applied_at: zonedInstant(day, data.get("time"), zone).toISOString(),
+        body_areas: areas,
+      });
+    } catch (error) {
+      button.disabled = false;
+      if (!(error instanceof ApiError)) return problem(error);
+      const { applied_at: time, ...rest } = error.body; // the form's field for applied_at is its time
+      return showErrors(form, time ? { ...rest, time } : rest);
+    }
+    await rerender();
+    announce("corrected");
+  });
+  return h("details", { class: "more-options correction" },
+    h("summary", { "aria-label": t("doses.correct_label", { time: formatTime(log.applied_at, zone) }) },
+      t("doses.correct")), form);
+}
+
+function areasChoice(regimen, checked = regimen.body_areas) {
   return choiceGroup({
     legend: t("doses.areas"),
     name: "body_areas",
     type: "checkbox",
-    checked: regimen.body_areas,
+    checked,
     options: AREAS.filter((code) => regimen.body_areas.includes(code)).concat(
       AREAS.filter((code) => !regimen.body_areas.includes(code)),
     ).map((code) => ({ value: code, label: t(`area.${code}`) })),
@@ -257,7 +308,8 @@ function otherApplication(regimen, today, zone, rerender) {
 
 /** After a re-draw: say what happened to what was just saved (sent, or kept on this phone). */
 function announce(status) {
-  const message = status === "waiting" ? t("save.waiting") : status === "conflict" ? t("save.conflict") : t("save.done");
+  const message = { waiting: t("save.waiting"), conflict: t("save.conflict"), corrected: t("save.corrected") }[status]
+    || t("save.done");
   const note = document.createElement("p");
   note.textContent = message;
   note.className = "flash";
