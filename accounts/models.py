@@ -14,6 +14,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from tacro_topical.text import PersonTextValidator
 
@@ -61,7 +62,7 @@ def validate_iana_timezone(value: str) -> None:
     """Accept only IANA zone names (`Asia/Qatar`); reminders and local dates depend on them."""
     if value not in _iana_timezones():
         raise ValidationError(
-            "Unknown time zone %(value)s: use an IANA name such as Europe/London or Asia/Qatar.",
+            gettext("Unknown time zone %(value)s: use an IANA name such as Europe/London or Asia/Qatar."),
             code="invalid_timezone",
             params={"value": repr(value)},
         )

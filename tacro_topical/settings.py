@@ -116,6 +116,9 @@ MIDDLEWARE = [
     "tacro_topical.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The request's Accept-Language (en or ar) picks the language of the API's messages: DRF's and Django's
+    # own, and the project's (gettext, locale/ar). After sessions, before common, as Django asks.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

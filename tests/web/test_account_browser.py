@@ -179,3 +179,29 @@ def test_a_changed_replay_shows_what_the_server_kept(live_server, patient: Patie
         assert app.errors == []
 
     assert list(Application.objects.filter(patient=patient).values_list("body_areas", flat=True)) == [["face", "neck"]]
+
+
+def test_bad_input_is_refused_beside_its_field_with_the_apis_message_in_arabic(live_server) -> None:
+    with web_app(live_server.url) as app:
+        page = app.page
+        app.open()
+        page.wait_for_url(re.compile(r"#/sign-in$"))
+        page.get_by_role("button", name="العربية").click()
+        app.open("#/register")
+        form = page.locator("main form")
+        form.locator("input[name=first_name]").fill("Layla")
+        form.locator("input[name=email]").fill("new-patient@test.example")
+        form.locator("input[name=password]").fill("a long and unusual passphrase 42")
+        form.locator("input[name=birth_date]").fill("2010-05-01")
+        form.locator("input[name=timezone]").fill("Mars/Olympus")  # no such zone: the project's own rule
+        form.locator("button[type=submit]").click()
+        zone = form.locator("[data-field=timezone]")
+        expect(zone.locator(".field-error")).to_have_text(
+            "المنطقة الزمنية 'Mars/Olympus' غير معروفة: استخدم اسمًا من قائمة IANA مثل Europe/London أو Asia/Qatar."
+        )
+        expect(zone.locator("input")).to_have_attribute("aria-invalid", "true")
+        expect(form.locator("[data-field=password] .field-error")).to_be_hidden()
+        assert set(app.api_languages) == {"ar"}
+        assert app.errors == []
+
+    assert not User.objects.filter(email="new-patient@test.example").exists()
