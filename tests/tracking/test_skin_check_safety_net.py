@@ -286,8 +286,8 @@ def test_the_dermatologist_with_a_push_device_gets_a_push_that_names_no_patient(
     with django_capture_on_commit_callbacks(execute=True):
         post(ad_patient.user, ad_patient, check_body(fever=True, spreading_rash=True))
 
-    (delivery,) = Delivery.objects.all()
-    assert (delivery.channel, delivery.device_id, delivery.status) == ("webpush", device.pk, "sent")
+    sent = {(delivery.channel, delivery.device_id, delivery.status) for delivery in Delivery.objects.all()}
+    assert sent == {("webpush", device.pk, "sent"), ("email", None, "sent")}
     (push,) = push_receiver.deliveries()
     payload = push.payload()
     alert = Alert.objects.get()
@@ -296,7 +296,31 @@ def test_the_dermatologist_with_a_push_device_gets_a_push_that_names_no_patient(
     assert payload["alert_id"] == str(alert.pk)
     assert "patient_id" not in payload
     assert "Amira" not in payload["body"]
-    assert mail.outbox == []  # push is their fastest channel
+    # Push is their fastest channel; the e-mail, which names the patient, goes too, whatever the push does.
+    (email,) = mail.outbox
+    assert "Amira" in email.body
+
+
+def test_a_push_refused_for_good_still_leaves_the_e_mail(
+    ad_patient: Patient,
+    dermatologist: User,
+    vapid_keys: Any,
+    push_receiver: Any,
+    django_capture_on_commit_callbacks: Any,
+    eager_tasks: None,
+) -> None:
+    from tracking.notifications.services import device_register
+
+    device_register(user=dermatologist, platform="webpush", token=push_receiver.subscribe().token())
+    push_receiver.answer(410, {"reason": "push subscription has unsubscribed or expired"})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post(ad_patient.user, ad_patient, check_body(fever=True, spreading_rash=True))
+
+    statuses = dict(Delivery.objects.values_list("channel", "status"))
+    assert statuses == {"webpush": "failed", "email": "sent"}
+    (email,) = mail.outbox
+    assert email.to == [dermatologist.email]
 
 
 def test_a_push_device_on_a_platform_not_configured_here_falls_back_to_e_mail(

@@ -1,7 +1,8 @@
 """Telling a patient's dermatologists at once about an alert that cannot wait for the daily digest.
 
 One notification per dermatologist on the patient's care team, and delivery rows on the fastest
-channel each has: every active push device whose platform is configured here, else e-mail. The rows
+channel each has, every active push device whose platform is configured here, and always e-mail too:
+a push to a phone that was lost or unsubscribed fails for good, and the e-mail still arrives. The rows
 go through the same delivery path as reminders (`delivery_send`: retries with backoff, and
 `stale_work` re-enqueues a send no worker finished). A clinician's notification is not in their
 reminder inbox (`in_inbox` False): the alert itself is in the admin's Alerts list.
@@ -50,7 +51,7 @@ def alert_notify_care_team(*, alert: Alert, now: datetime.datetime | None = None
     send_ids: list[int] = []
     for clinician in clinicians:
         pushable = devices.get(clinician.pk, [])
-        title, body = _words(alert, clinician, by_push=bool(pushable))
+        title, body = _words(alert, clinician)
         notification = Notification(
             alert=alert,
             recipient=clinician,
@@ -61,11 +62,14 @@ def alert_notify_care_team(*, alert: Alert, now: datetime.datetime | None = None
             in_inbox=False,
             created_at=now,
         )
-        # The fastest channel they have: push on every device that can take it, else e-mail.
+        # The fastest channel they have (push on every device that can take it), and e-mail whatever happens.
         deliveries = [
-            Delivery(notification=notification, channel=device.platform, device=device, next_attempt_at=now)
-            for device in pushable
-        ] or [Delivery(notification=notification, channel=Channel.EMAIL, next_attempt_at=now)]
+            *(
+                Delivery(notification=notification, channel=device.platform, device=device, next_attempt_at=now)
+                for device in pushable
+            ),
+            Delivery(notification=notification, channel=Channel.EMAIL, next_attempt_at=now),
+        ]
         try:
             with transaction.atomic():  # a savepoint: a lost race leaves the caller's transaction usable
                 notification.save(force_insert=True)
@@ -75,12 +79,10 @@ def alert_notify_care_team(*, alert: Alert, now: datetime.datetime | None = None
     return send_ids
 
 
-def _words(alert: Alert, clinician: User, *, by_push: bool) -> tuple[str, str]:
-    """Title and body in the clinician's language; only an e-mail's body names the patient."""
+def _words(alert: Alert, clinician: User) -> tuple[str, str]:
+    """Title and the e-mail's body in the clinician's language; the body names the patient."""
     with translation.override(clinician.language):
         title = gettext(rules.URGENT_ALERT_TITLE)
-        if by_push:
-            return title, gettext(rules.URGENT_ALERT_PUSH_BODY)
         evidence = alert.evidence or {}
         signs = [gettext(rules.URGENT_SKIN_SIGN_WORDS[sign]) for sign in evidence.get("urgent_signs", [])]
         body = gettext(rules.URGENT_ALERT_EMAIL_BODY).format(

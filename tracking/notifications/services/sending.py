@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
+from tracking import rules
 from tracking.claiming import locked_for_claim
 from tracking.models import Delivery, DeliveryStatus, Device, Notification, Occurrence, OccurrenceState
 from tracking.notifications.transports.base import DeliveryError, Message, Transport
@@ -83,7 +85,7 @@ def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> 
         _record(delivery, DeliveryStatus.SKIPPED, unavailable)
         return SendOutcome(DeliveryStatus.SKIPPED)
     notification = delivery.notification
-    message = message_for(notification)
+    message = message_for(notification, by_push=transport.needs_device)
     error = _send_once(transport, message, delivery.device)
     if error is not None:
         if error.device_gone and delivery.device is not None:
@@ -102,16 +104,24 @@ def delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> 
     return SendOutcome(DeliveryStatus.SENT)
 
 
-def message_for(notification: Notification) -> Message:
+def message_for(notification: Notification, *, by_push: bool = False) -> Message:
     """What the transports send for a notification: a reminder (its occurrence), or an alert a clinician is
-    told about at once, which carries no patient id (nothing a clinician's phone needs to act on)."""
+    told about at once, which carries no patient id (nothing a clinician's phone needs to act on).
+
+    An alert's push (`by_push`) names nobody, since a lock screen shows it: its body is
+    URGENT_ALERT_PUSH_BODY in the clinician's language, not the e-mail's words the notification holds.
+    """
     if notification.occurrence is None:
+        body = notification.body
+        if by_push:
+            with translation.override(notification.recipient.language):
+                body = gettext(rules.URGENT_ALERT_PUSH_BODY)
         return Message(
             notification_id=notification.pk,
             occurrence_id=None,
             kind=notification.kind,
             title=notification.title,
-            body=notification.body,
+            body=body,
             recipient_email=notification.recipient.email,
             alert_id=notification.alert_id,
             link=alert_admin_url(notification.alert_id) if notification.alert_id else "",
