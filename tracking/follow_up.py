@@ -2,8 +2,9 @@
 
 A log or a regimen change moves three derived things, each owned by its concern: the reminder
 schedules (refill estimate, skin-check anchor), the care team's alerts, and the patient list's
-summary. The summary counts the open alerts, so it comes after the alerts it counts; that order is
-kept here, once, and tested (tests/tracking/test_follow_up.py), not left to each caller.
+summary. Alerts come first: an urgent one (issue #17) must not wait on anything else, nor fail with
+it. The summary counts the open alerts, so it comes after them; the schedules depend on neither.
+That order is kept here, once, and tested (tests/tracking/test_follow_up.py), not left to each caller.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from tracking.review.services import summaries_refresh_stale, summary_refresh
 def patient_record_follow_up(
     patient: Patient, *, refresh_schedules: bool = True, now: datetime.datetime | None = None
 ) -> list[Alert]:
-    """After new logs or a regimen change: schedules, then alerts, then the summary that counts them.
+    """After new logs or a regimen change: alerts, then the summary that counts them, then the schedules.
 
     `refresh_schedules=False` when the caller re-derived the schedules already (a regimen change).
     Returns the alerts opened.
     """
-    if refresh_schedules:
-        schedules_refresh(patient=patient, now=now)
     opened = evaluate_patient_alerts(patient, now=now)
     summary_refresh(patient, now=now)
+    if refresh_schedules:
+        schedules_refresh(patient=patient, now=now)
     return opened
 
 

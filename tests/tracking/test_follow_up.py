@@ -12,7 +12,7 @@ from accounts.models import Patient
 from tests.personas import prescribe
 from tracking import tasks
 from tracking.follow_up import patient_record_follow_up
-from tracking.models import AlertKind, PatientSummary, Schedule, Symptom
+from tracking.models import Alert, AlertKind, PatientSummary, Schedule, Symptom
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +97,22 @@ def test_a_regimen_change_derives_the_schedules_once_and_new_logs_once(
         regimen = patient.regimens.get()
         assert follow_through(lambda: regimens.regimen_update(regimen=regimen, times=["09:00"])) == 1
         assert follow_through(lambda: logs_changed(patient)) == 1  # new logs: the task derives them
+
+
+def test_alerts_are_opened_even_when_the_schedules_cannot_be_refreshed(
+    patient: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_refresh(**kwargs: object) -> None:
+        raise RuntimeError("schedules could not be derived")
+
+    monkeypatch.setattr("tracking.follow_up.schedules_refresh", broken_refresh)
+    with time_machine.travel(datetime.datetime(2026, 11, 14, 12, tzinfo=datetime.UTC), tick=False):
+        prescribe(patient, start_date=datetime.date(2026, 10, 1))
+        burning_on_three_days(patient)
+
+        with pytest.raises(RuntimeError):
+            patient_record_follow_up(patient)
+
+    # The task fails (and is logged), but the alerts and the summary were written before the schedules.
+    assert Alert.objects.filter(patient=patient, kind=AlertKind.PERSISTENT_BURNING).exists()
+    assert PatientSummary.objects.get(patient=patient).open_alerts == 2
