@@ -129,7 +129,8 @@ export async function saveLog(kind, body) {
     await discard(entry.id);
     return { status: "invalid", errors: result.errors || {}, entry };
   }
-  return { status: result.status === "conflict" ? "conflict" : "sent", entry };
+  // `advice`: what the server tells the person to do now (a skin check with an urgent sign), in their language.
+  return { status: result.status === "conflict" ? "conflict" : "sent", entry, advice: result.advice };
 }
 
 /** Sign out: revoke the session on the server, forget this device's copies; what still waits to be sent stays. */
