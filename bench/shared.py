@@ -217,7 +217,8 @@ def profile_text(
 # The columns of the bench's COPY of users and patients, in the order of `user_row` and the patient rows.
 USER_COLUMNS = (
     "accounts_user",
-    "id, password, email, first_name, last_name, date_joined, is_superuser, role, is_staff, is_active, language",
+    "id, password, email, first_name, last_name, date_joined, is_superuser, role, is_staff, is_active, language, "
+    "email_verified_at",
 )
 PATIENT_COLUMNS = (
     "accounts_patient",
@@ -233,8 +234,12 @@ def seeded_uuid(rng: random.Random) -> uuid.UUID:
 def user_row(
     user_id: int, email: str, first: str, last: str, role: str, created: object, *, staff: bool = False
 ) -> tuple[object, ...]:
-    """A USER_COLUMNS row with no usable password, as create_user(password=None) stores (benches sign in otherwise)."""
-    return (user_id, f"!bench-{user_id}", email, first, last, created, False, role, staff, True, "en")
+    """A USER_COLUMNS row with no usable password, as create_user(password=None) stores (benches sign in otherwise).
+
+    The address counts as confirmed from the account's creation (`email_verified_at`, the model's default, which
+    has no database default): production settings refuse a session to an account without it (issue #22).
+    """
+    return (user_id, f"!bench-{user_id}", email, first, last, created, False, role, staff, True, "en", created)
 
 
 def copy_rows(
