@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
@@ -49,7 +50,7 @@ def patient_for_request(request: Request, patient_id: uuid.UUID, *, to_act: bool
         raise Http404
     patient, may_act = found
     if to_act and not may_act:
-        raise exceptions.PermissionDenied("Only the patient or their caregivers may change this.")
+        raise exceptions.PermissionDenied(gettext("Only the patient or their caregivers may change this."))
     record_api_access(request, [patient.pk])
     return patient
 
@@ -120,7 +121,7 @@ class PatientListApi(PagedApi):
     )
     def post(self, request: Request) -> Response:
         if getattr(request.user, "role", None) != Role.CAREGIVER:
-            raise exceptions.PermissionDenied("Only caregivers add dependents.")
+            raise exceptions.PermissionDenied(gettext("Only caregivers add dependents."))
         serializer = DependentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -183,7 +184,7 @@ class CareTeamJoinApi(APIView):
     )
     def post(self, request: Request) -> Response:
         if getattr(request.user, "role", None) not in (Role.PATIENT, Role.CAREGIVER):
-            raise exceptions.PermissionDenied("Only patients and caregivers join a care team.")
+            raise exceptions.PermissionDenied(gettext("Only patients and caregivers join a care team."))
         serializer = CareTeamJoinSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         patient = patient_for_request(request, serializer.validated_data["patient"], to_act=True)

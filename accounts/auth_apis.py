@@ -12,6 +12,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MaxLengthValidator
 from django.utils import translation
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -55,11 +56,11 @@ def language_of(request: Request) -> Language:
 
 
 # The same words whether the address is new or taken: API.md, and the reason in accounts.services.user_register.
-REGISTERED = (
+REGISTERED = gettext_lazy(
     "Thank you. We have sent an e-mail to this address: follow the link in it to finish. "
     "If nothing arrives within a few minutes, look in your spam folder."
 )
-RESET_REQUESTED = (
+RESET_REQUESTED = gettext_lazy(
     "If an account uses this address, we have sent it an e-mail with a link for choosing a new password. "
     "The link works once, and for a limited time."
 )

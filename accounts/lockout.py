@@ -6,6 +6,7 @@ from typing import Any
 
 from axes.helpers import get_cool_off
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 
 from accounts.models import normalize_email_address
 
@@ -27,10 +28,10 @@ def lockout_seconds(request: HttpRequest | None = None) -> int:
 
 def lockout_message(request: HttpRequest | None = None) -> str:
     minutes = max(1, lockout_seconds(request) // 60)
-    return (
+    return gettext(
         "Too many failed sign-in attempts: this account is locked for "
-        f"{minutes} minutes. Try again later, or ask your clinic to unlock it."
-    )
+        "{minutes} minutes. Try again later, or ask your clinic to unlock it."
+    ).format(minutes=minutes)
 
 
 def lockout_response(

@@ -271,7 +271,7 @@ class Patient(models.Model):
         except ValidationError:
             return  # the timezone field reports its own error; no calendar to compare against
         if self.birth_date and self.birth_date > self.local_today():
-            raise ValidationError({"birth_date": "A birth date cannot be in the future."}, code="future_date")
+            raise ValidationError({"birth_date": gettext("A birth date cannot be in the future.")}, code="future_date")
 
     def age_on(self, on: datetime.date) -> int:
         """Completed years of age on a date (a 29 February birthday turns over on 1 March)."""
@@ -325,7 +325,7 @@ class CareTeamMembership(models.Model):
     def clean(self) -> None:
         super().clean()
         if self.clinician_id and self.clinician.role != Role.DERMATOLOGIST:
-            raise ValidationError({"clinician": "Only dermatologists are members of a care team."})
+            raise ValidationError({"clinician": gettext("Only dermatologists are members of a care team.")})
 
 
 # Letters and digits that cannot be mistaken for one another when read aloud or typed from paper.

@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_lazy
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme, TokenRefreshSerializerExtension
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
@@ -43,8 +44,8 @@ from accounts import services
 from accounts.models import AuthSession, SessionEnd, User
 
 SESSION_CLAIM = "sid"
-SESSION_ENDED = "This sign-in has ended. Sign in again."
-NO_SESSION = "This refresh token is from an older version of the app. Sign in again."
+SESSION_ENDED = gettext_lazy("This sign-in has ended. Sign in again.")
+NO_SESSION = gettext_lazy("This refresh token is from an older version of the app. Sign in again.")
 
 
 # The one answer to a sign-in refused for its credentials or for an unconfirmed address, in one body and
@@ -53,7 +54,7 @@ NO_SESSION = "This refresh token is from an older version of the app. Sign in ag
 # was free, and "wrong password" that someone is already treated here. The words help both people.
 # simplejwt's TokenObtainSerializer sends error_messages["no_active_account"] for both; the sign-in
 # serializer (accounts.auth_apis.EmailTokenObtainPairSerializer) takes its wording from here.
-SIGN_IN_REFUSED = (
+SIGN_IN_REFUSED = gettext_lazy(
     "Wrong e-mail address or password, or the address is not confirmed yet: "
     "follow the link we e-mailed you when you registered."
 )
@@ -213,11 +214,11 @@ class SessionJWTAuthentication(JWTAuthentication):
         if session_id_of(validated_token) is None:
             user = cast(User, super().get_user(validated_token))
             if not _issued_after_sessions_ended(validated_token, user):
-                raise AuthenticationFailed(SESSION_ENDED, code="session_ended")
+                raise AuthenticationFailed(str(SESSION_ENDED), code="session_ended")
             return user
         session = _session_in_force(validated_token)
         if session is None:
-            raise AuthenticationFailed(SESSION_ENDED, code="session_ended")
+            raise AuthenticationFailed(str(SESSION_ENDED), code="session_ended")
         if not session.user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
         return session.user

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import server_error
 from rest_framework import exceptions
@@ -27,8 +28,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, exceptions.ParseError):
         exc = exceptions.ParseError(
-            f"The request body is not valid JSON ({exc.detail}). "
-            "Send a JSON object with Content-Type: application/json."
+            gettext(
+                "The request body is not valid JSON ({problem}). "
+                "Send a JSON object with Content-Type: application/json."
+            ).format(problem=exc.detail)
         )
     response = exception_handler(exc, context)
     if response is None:
@@ -36,7 +39,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         response.data = errors_by_field_path(response.data)
     elif isinstance(response.data, dict) and set(response.data) != {"detail"}:
-        response.data = {"detail": str(response.data.get("detail", "The request was refused."))}
+        response.data = {"detail": str(response.data.get("detail", gettext("The request was refused.")))}
     return response
 
 
@@ -74,11 +77,11 @@ def _field_path(parent: str, key: Any) -> str:
 @csrf_exempt  # it changes nothing; without this a POST to an unknown route would get CSRF's HTML 403
 def api_not_found(request: HttpRequest, unmatched: str = "") -> JsonResponse:
     """Unknown routes under /api/ answer JSON, like every other API error."""
-    return JsonResponse({"detail": "Not found: no API route matches this path."}, status=404)
+    return JsonResponse({"detail": gettext("Not found: no API route matches this path.")}, status=404)
 
 
 def server_error_handler(request: HttpRequest) -> HttpResponse:
     """Should an unexpected error ever escape, API clients still get JSON, and no stack trace."""
     if request.path_info.startswith("/api/"):
-        return JsonResponse({"detail": "Internal server error. The error was logged."}, status=500)
+        return JsonResponse({"detail": gettext("Internal server error. The error was logged.")}, status=500)
     return server_error(request)

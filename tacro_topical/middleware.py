@@ -9,6 +9,7 @@ from collections.abc import Callable
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
@@ -32,7 +33,7 @@ class DatabaseUnavailableMiddleware:
             return None
         # The class only: a driver's message can quote the statement, and with it a patient's data.
         logger.warning("database unavailable: %s on %s %s", type(exception).__name__, request.method, request.path)
-        message = "The service is briefly unavailable. Retry after a few seconds; nothing you sent was lost."
+        message = gettext("The service is briefly unavailable. Retry after a few seconds; nothing you sent was lost.")
         if request.path_info.startswith("/api/"):
             response: HttpResponse = JsonResponse({"detail": message}, status=503)
         else:

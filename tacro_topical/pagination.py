@@ -4,6 +4,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
@@ -22,7 +23,11 @@ class NewestFirstCursorPagination(CursorPagination):
             return super().decode_cursor(request)
         except NotFound:
             raise ValidationError(
-                {self.cursor_query_param: ["Not a cursor from this list; follow a page's next or previous link."]}
+                {
+                    self.cursor_query_param: [
+                        gettext("Not a cursor from this list; follow a page's next or previous link.")
+                    ]
+                }
             ) from None
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 
@@ -19,4 +20,4 @@ class BoundedJSONParser(JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise exceptions.ParseError("the body is nested too deeply") from None
+            raise exceptions.ParseError(gettext("the body is nested too deeply")) from None

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from tacro_topical.text import PersonTextValidator
@@ -134,5 +135,9 @@ class BoundedDateField(serializers.DateField):
         day = super().to_internal_value(value)
         latest = timezone.now().date() + self.latest_ahead
         if not self.earliest <= day <= latest:
-            raise serializers.ValidationError(f"Give a date from {self.earliest:%Y-%m-%d} to {latest:%Y-%m-%d}.")
+            raise serializers.ValidationError(
+                gettext("Give a date from {earliest} to {latest}.").format(
+                    earliest=f"{self.earliest:%Y-%m-%d}", latest=f"{latest:%Y-%m-%d}"
+                )
+            )
         return day

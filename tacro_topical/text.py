@@ -9,6 +9,7 @@ import unicodedata
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.deconstruct import deconstructible
+from django.utils.translation import gettext
 
 # What a text area sends for line breaks and indentation. A note may hold them; a name may not: a name
 # goes into e-mail subjects ("Noah: time for ..."), where a line break starts a new header.
@@ -27,12 +28,12 @@ LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 def _described(character: str) -> str:
     code = f"U+{ord(character):04X}"
     if character in LINE_BREAKS:
-        return f"{code} (a line break)"
+        return gettext("{code} (a line break)").format(code=code)
     if character == "\t":
-        return f"{code} (a tab)"
+        return gettext("{code} (a tab)").format(code=code)
     if character in BIDI_CONTROLS:
         return f"{code} ({unicodedata.name(character).lower()})"
-    return f"{code} (a control character)"
+    return gettext("{code} (a control character)").format(code=code)
 
 
 @deconstructible
@@ -56,12 +57,14 @@ class PersonTextValidator:
                 continue
             if unicodedata.category(character) in REFUSED_CATEGORIES or character in BIDI_CONTROLS:
                 allowed = (
-                    "text with line breaks and tabs, but no other control characters"
+                    gettext("text with line breaks and tabs, but no other control characters")
                     if self.multiline
-                    else "one line of text, without line breaks, tabs or other control characters"
+                    else gettext("one line of text, without line breaks, tabs or other control characters")
                 )
                 raise DjangoValidationError(
-                    f"Remove {_described(character)} at character {position}: this field takes {allowed}.",
+                    gettext("Remove {character} at character {position}: this field takes {allowed}.").format(
+                        character=_described(character), position=position, allowed=allowed
+                    ),
                     code=self.code,
                 )
 

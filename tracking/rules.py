@@ -11,7 +11,8 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
-from django.utils.translation import gettext_noop
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 
 class Drug(enum.StrEnum):
@@ -147,8 +148,12 @@ NRS_MIN, NRS_MAX = 0, 10
 FLARE_SEVERITY_LABELS: tuple[str, ...] = ("clear", "almost clear", "mild", "moderate", "severe")
 FLARE_SEVERITY_MIN, FLARE_SEVERITY_MAX = 0, len(FLARE_SEVERITY_LABELS) - 1
 FLARE_SEVERITY_SCALE = ", ".join(f"{score} {label}" for score, label in enumerate(FLARE_SEVERITY_LABELS))
-FLARE_SEVERITY_RANGE_MESSAGE = (
-    f"Flare severity is scored {FLARE_SEVERITY_MIN}-{FLARE_SEVERITY_MAX} ({FLARE_SEVERITY_SCALE})."
+# Lazy, so each answer is in the asker's language; the Arabic names the scale's steps in Arabic.
+FLARE_SEVERITY_RANGE_MESSAGE = format_lazy(
+    gettext_lazy("Flare severity is scored {min}-{max} ({scale})."),
+    min=FLARE_SEVERITY_MIN,
+    max=FLARE_SEVERITY_MAX,
+    scale=FLARE_SEVERITY_SCALE,
 )
 
 # --- Fingertip units ---------------------------------------------------------------------------

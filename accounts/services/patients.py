@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import (
     CareTeamJoinCode,
@@ -67,9 +68,9 @@ def patient_update(*, patient: Patient, **changes: object) -> Patient:
 def join_code_issue(*, dermatologist: User, created_by: User) -> CareTeamJoinCode:
     """Make a short-lived, single-use code that adds `dermatologist` to a patient's care team."""
     if dermatologist.role != Role.DERMATOLOGIST:
-        raise ValidationError({"dermatologist": "Join codes are issued for dermatologists only."})
+        raise ValidationError({"dermatologist": gettext("Join codes are issued for dermatologists only.")})
     if created_by.role == Role.DERMATOLOGIST and created_by.pk != dermatologist.pk and not created_by.is_superuser:
-        raise ValidationError({"dermatologist": "A dermatologist issues join codes for themselves only."})
+        raise ValidationError({"dermatologist": gettext("A dermatologist issues join codes for themselves only.")})
     now = timezone.now()
     join_code = CareTeamJoinCode(
         dermatologist=dermatologist,
@@ -97,7 +98,9 @@ def care_team_join(*, code: str, patient: Patient) -> CareTeamMembership:
         .first()
     )
     if join_code is None or not join_code.is_usable_at(now) or not join_code.dermatologist.is_active:
-        raise ValidationError({"code": "This code is unknown, expired or already used. Ask your clinic for a new one."})
+        raise ValidationError(
+            {"code": gettext("This code is unknown, expired or already used. Ask your clinic for a new one.")}
+        )
     membership, _ = CareTeamMembership.objects.get_or_create(
         patient=patient, clinician=join_code.dermatologist, defaults={"joined_at": now}
     )

@@ -13,6 +13,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import links, tasks
 from accounts.emails import AccountEmail
@@ -30,7 +31,7 @@ from tacro_topical.task_sending import enqueue
 PATIENT_EDITABLE_FIELDS = ("first_name", "last_name", "birth_date", "timezone", "condition")
 USER_EDITABLE_FIELDS = ("first_name", "last_name", "language")
 # One answer for a link that is wrong, used or old: which of them it was helps nobody but a guesser.
-LINK_REFUSED = "This link is not valid, or it has expired or was already used. Ask for a new one."
+LINK_REFUSED = gettext_lazy("This link is not valid, or it has expired or was already used. Ask for a new one.")
 
 
 @transaction.atomic
@@ -54,7 +55,7 @@ def user_register(
     way one e-mail goes out after commit, so the caller cannot tell the two apart.
     """
     if role not in (Role.PATIENT, Role.CAREGIVER):
-        raise ValidationError({"role": "Only patients and caregivers register themselves."})
+        raise ValidationError({"role": gettext("Only patients and caregivers register themselves.")})
     # Every problem in one answer: a person fixing a form should not meet them one at a time.
     problems: dict[str, list[str]] = {}
     if role == Role.PATIENT:
@@ -169,7 +170,7 @@ def user_password_reset_confirm(*, uid: str, token: str, new_password: str) -> U
     user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first() if user_id else None
     problems: dict[str, list[str]] = {}
     if user is None or not links.password_reset_token_is_valid(user, token):
-        problems["token"] = [LINK_REFUSED]
+        problems["token"] = [str(LINK_REFUSED)]
     _refuse_with_password_problems(problems, new_password=new_password, user=user)
     user = cast(User, user)  # a valid token names a user
     user.set_password(new_password)
@@ -213,7 +214,7 @@ def refuse_uneditable(changes: dict[str, Any] | dict[str, object], editable: Ite
     """A ValidationError naming each field of `changes` outside `editable`."""
     unknown = set(changes) - set(editable)
     if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+        raise ValidationError(dict.fromkeys(sorted(unknown), gettext("This field cannot be changed.")))
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -52,19 +53,27 @@ def sync_batches(data: Any) -> dict[str, list[Any]]:
     """The lists in a sync body; a wrong shape or an oversized batch is a 400 for the whole request."""
     known = {key for key, _model, _serializer in SYNC_KINDS}
     if not isinstance(data, dict):
-        raise serializers.ValidationError({"non_field_errors": ["Send a JSON object: {applications: [...], ...}."]})
+        raise serializers.ValidationError(
+            {"non_field_errors": [gettext("Send a JSON object: {applications: [...], ...}.")]}
+        )
     errors: dict[str, list[str]] = {}
     for key in sorted(set(data) - known):
-        errors[key] = [f"Unknown key. Allowed: {', '.join(sorted(known))}."]
+        errors[key] = [gettext("Unknown key. Allowed: {keys}.").format(keys=", ".join(sorted(known)))]
     for key in known & set(data):
         if not isinstance(data[key], list):
-            errors[key] = ["A list of items."]
+            errors[key] = [gettext("A list of items.")]
     if errors:
         raise serializers.ValidationError(errors)
     total = sum(len(data[key]) for key in known & set(data))
     if total > rules.SYNC_MAX_ITEMS:
         raise serializers.ValidationError(
-            {"non_field_errors": [f"At most {rules.SYNC_MAX_ITEMS} items per request ({total} sent); split the batch."]}
+            {
+                "non_field_errors": [
+                    gettext("At most {most} items per request ({total} sent); split the batch.").format(
+                        most=rules.SYNC_MAX_ITEMS, total=total
+                    )
+                ]
+            }
         )
     return {key: data[key] for key in known & set(data)}
 

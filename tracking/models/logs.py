@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext
 
 from accounts.models import Patient
 from tracking import rules
@@ -24,15 +25,21 @@ from tracking.models.regimens import Regimen
 def validate_body_areas(value: object) -> None:
     allowed = ", ".join(rules.BODY_AREAS)
     if not isinstance(value, list) or not all(isinstance(area, str) for area in value):
-        raise ValidationError(f"A list of area codes. Allowed: {allowed}.")
+        raise ValidationError(gettext("A list of area codes. Allowed: {allowed}.").format(allowed=allowed))
     unknown = [area for area in value if area not in rules.BODY_AREAS]
     if unknown:
-        raise ValidationError(f"Unknown area code(s): {', '.join(unknown)}. Allowed: {allowed}.")
+        raise ValidationError(
+            gettext("Unknown area code(s): {unknown}. Allowed: {allowed}.").format(
+                unknown=", ".join(unknown), allowed=allowed
+            )
+        )
 
 
 def validate_positive_ftu(value: Decimal) -> None:
     if value <= 0:
-        raise ValidationError(f"An amount is more than 0 and at most {rules.MAX_FTU_PER_APPLICATION} FTU.")
+        raise ValidationError(
+            gettext("An amount is more than 0 and at most {max} FTU.").format(max=rules.MAX_FTU_PER_APPLICATION)
+        )
 
 
 def nrs_validators(name: str) -> list:
@@ -135,7 +142,16 @@ class Symptom(PatientLog):
     def clean(self) -> None:
         super().clean()
         if self.burning is None and self.itch is None and self.flare_severity is None:
-            raise ValidationError("Send at least one score: burning (0-10), itch (0-10) or flare_severity (0-4).")
+            raise ValidationError(
+                gettext(
+                    "Send at least one score: burning ({nrs}), itch ({nrs}) "
+                    "or flare_severity ({flare_min}-{flare_max})."
+                ).format(
+                    nrs=f"{rules.NRS_MIN}-{rules.NRS_MAX}",
+                    flare_min=rules.FLARE_SEVERITY_MIN,
+                    flare_max=rules.FLARE_SEVERITY_MAX,
+                )
+            )
 
 
 class PoemEntry(PatientLog):

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -57,7 +58,7 @@ class QuietHoursSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["start"] == attrs["end"]:
-            raise serializers.ValidationError("Quiet hours start and end at different times.")
+            raise serializers.ValidationError(gettext("Quiet hours start and end at different times."))
         return attrs
 
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import Condition, Patient
 from tracking import rules, selectors
@@ -57,7 +58,13 @@ def reminder_setting_update(
 ) -> ReminderSetting:
     """Change one kind's setting and re-derive the patient's schedules. `quiet_hours=None` clears them."""
     if kind not in ReminderKind.values:
-        raise ValidationError({"kind": f"Unknown kind {kind!r}. Allowed: {', '.join(ReminderKind.values)}."})
+        raise ValidationError(
+            {
+                "kind": gettext("Unknown kind {kind}. Allowed: {allowed}.").format(
+                    kind=repr(kind), allowed=", ".join(ReminderKind.values)
+                )
+            }
+        )
     current = effective_settings(patient)[kind]
     setting, _created = ReminderSetting.objects.select_for_update().get_or_create(
         patient=patient,
@@ -70,7 +77,11 @@ def reminder_setting_update(
         unknown = sorted(set(channels) - set(ALL_CHANNELS))
         if unknown:
             raise ValidationError(
-                {"channels": f"Unknown channel(s): {', '.join(unknown)}. Allowed: {', '.join(ALL_CHANNELS)}."}
+                {
+                    "channels": gettext("Unknown channel(s): {unknown}. Allowed: {allowed}.").format(
+                        unknown=", ".join(unknown), allowed=", ".join(ALL_CHANNELS)
+                    )
+                }
             )
         setting.channels = [channel for channel in ALL_CHANNELS if channel in channels]
     if quiet_hours is None:
@@ -78,7 +89,7 @@ def reminder_setting_update(
     elif quiet_hours is not False:
         start, end = quiet_hours  # type: ignore[misc]
         if start == end:
-            raise ValidationError({"quiet_hours": "Quiet hours start and end at different times."})
+            raise ValidationError({"quiet_hours": gettext("Quiet hours start and end at different times.")})
         setting.quiet_hours_start, setting.quiet_hours_end = start, end
     setting.full_clean()
     setting.save()
@@ -270,5 +281,11 @@ FOLLOW_UP_KIND = "dose_follow_up"
 def snooze_validate(minutes: object) -> int:
     low, high = rules.SNOOZE_MIN_MINUTES, rules.SNOOZE_MAX_MINUTES
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not low <= minutes <= high:
-        raise ValidationError({"minutes": f"Snooze for a whole number of minutes from {low} to {high}."})
+        raise ValidationError(
+            {
+                "minutes": gettext("Snooze for a whole number of minutes from {low} to {high}.").format(
+                    low=low, high=high
+                )
+            }
+        )
     return minutes

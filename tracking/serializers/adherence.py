@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 
 from accounts.models import Patient
@@ -16,7 +18,9 @@ ADHERENCE_EARLIEST = datetime.date(1, 2, 1)
 ADHERENCE_LATEST = datetime.date(9999, 11, 30)
 # Without `from`: the default span of rules.ADHERENCE_DEFAULT_DAYS local days, `to` included.
 DEFAULT_DAYS_BEFORE = datetime.timedelta(days=rules.ADHERENCE_DEFAULT_DAYS - 1)
-ADHERENCE_RANGE_MESSAGE = f"Give a date from {ADHERENCE_EARLIEST} to {ADHERENCE_LATEST}."
+ADHERENCE_RANGE_MESSAGE = format_lazy(
+    gettext_lazy("Give a date from {earliest} to {latest}."), earliest=ADHERENCE_EARLIEST, latest=ADHERENCE_LATEST
+)
 
 
 class AdherenceQuerySerializer(serializers.Serializer):
@@ -42,10 +46,14 @@ class AdherenceQuerySerializer(serializers.Serializer):
         last = attrs.get("to") or patient.local_today()
         first = attrs.get("from") or last - DEFAULT_DAYS_BEFORE
         if first > last:
-            raise serializers.ValidationError({"from": "from must not be after to."})
+            raise serializers.ValidationError({"from": gettext("from must not be after to.")})
         if (last - first).days + 1 > rules.MAX_ADHERENCE_DAYS:
             raise serializers.ValidationError(
-                {"from": f"At most {rules.MAX_ADHERENCE_DAYS} days per request; ask for a shorter range."}
+                {
+                    "from": gettext("At most {days} days per request; ask for a shorter range.").format(
+                        days=rules.MAX_ADHERENCE_DAYS
+                    )
+                }
             )
         return {"first": first, "last": last}
 

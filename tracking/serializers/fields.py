@@ -12,6 +12,9 @@ import re
 from typing import Any
 
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -59,7 +62,10 @@ class AwareDateTimeField(serializers.DateTimeField):
     def enforce_timezone(self, value: datetime.datetime) -> datetime.datetime:
         if timezone.is_naive(value):
             raise serializers.ValidationError(
-                "Give the time with its UTC offset, e.g. 2026-11-21T08:05:00+03:00; a time without one is ambiguous."
+                gettext(
+                    "Give the time with its UTC offset, e.g. 2026-11-21T08:05:00+03:00; "
+                    "a time without one is ambiguous."
+                )
             )
         try:
             moment = value.astimezone(datetime.UTC)
@@ -69,8 +75,9 @@ class AwareDateTimeField(serializers.DateTimeField):
         # in any zone (not a 500).
         if moment is None or not self.earliest <= moment <= CALENDAR_LAST:
             raise serializers.ValidationError(
-                f"This time is outside what can be recorded; give one from {self.earliest.date().isoformat()} "
-                f"to {CALENDAR_LAST.date().isoformat()}."
+                gettext("This time is outside what can be recorded; give one from {earliest} to {latest}.").format(
+                    earliest=self.earliest.date().isoformat(), latest=CALENDAR_LAST.date().isoformat()
+                )
             )
         return moment
 
@@ -81,8 +88,10 @@ class AwareDateTimeField(serializers.DateTimeField):
             if moment > latest:
                 minutes = int(self.future_tolerance.total_seconds() // 60)
                 raise serializers.ValidationError(
-                    f"This time is in the future. Log what has happened: at most {minutes} minutes ahead "
-                    "of the server's clock is accepted."
+                    gettext(
+                        "This time is in the future. Log what has happened: at most {minutes} minutes ahead "
+                        "of the server's clock is accepted."
+                    ).format(minutes=minutes)
                 )
         return moment
 
@@ -109,7 +118,9 @@ class TimeOfDayField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
         if not TIME_OF_DAY.match(value):
-            raise serializers.ValidationError(f'"{value}" is not a time of day; use "HH:MM" from 00:00 to 23:59.')
+            raise serializers.ValidationError(
+                gettext('"{value}" is not a time of day; use "HH:MM" from 00:00 to 23:59.').format(value=value)
+            )
         return value
 
 
@@ -125,7 +136,7 @@ def times_field(**kwargs: Any) -> serializers.ListField:
     )
 
 
-def score_field(minimum: int, maximum: int, message: str, **kwargs: Any) -> serializers.IntegerField:
+def score_field(minimum: int, maximum: int, message: str | Promise, **kwargs: Any) -> serializers.IntegerField:
     errors: dict[str, Any] = {"min_value": message, "max_value": message, "invalid": message}
     return serializers.IntegerField(min_value=minimum, max_value=maximum, error_messages=errors, **kwargs)
 
@@ -135,6 +146,8 @@ NRS_HELP = (
 )
 
 
-def nrs_field(name: str) -> serializers.IntegerField:
-    message = f"{name} is a whole number from {rules.NRS_MIN} to {rules.NRS_MAX}."
+def nrs_field(name: str | Promise) -> serializers.IntegerField:
+    message = format_lazy(
+        gettext_lazy("{name} is a whole number from {min} to {max}."), name=name, min=rules.NRS_MIN, max=rules.NRS_MAX
+    )
     return score_field(rules.NRS_MIN, rules.NRS_MAX, message, required=False, allow_null=True, help_text=NRS_HELP)

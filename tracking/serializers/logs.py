@@ -7,6 +7,8 @@ import datetime
 from typing import Any
 
 from django.utils import translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -47,8 +49,13 @@ class FtuAmountField(serializers.DecimalField):
     """Fingertip units as a JSON number, in and out (a numeric string is read too)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        message = f"{FTU_RANGE}."
-        digits = f"{FTU_RANGE}, with at most {FTU_PLACES}."
+        maximum = rules.MAX_FTU_PER_APPLICATION
+        message = format_lazy(gettext_lazy("An amount is more than 0 and at most {max} FTU."), max=maximum)
+        digits = format_lazy(
+            gettext_lazy("An amount is more than 0 and at most {max} FTU, with at most {places} decimal places."),
+            max=maximum,
+            places=rules.FTU_DECIMAL_PLACES,
+        )
         kwargs.setdefault(
             # 100 or 12.345 fail on digits before the range is checked: say the range all the same.
             "error_messages",
@@ -93,8 +100,8 @@ class ApplicationInputSerializer(RejectUnknownFields, serializers.Serializer):
 class SymptomInputSerializer(RejectUnknownFields, serializers.Serializer):
     id = StrictUUIDField(help_text=LOG_ID_HELP)
     recorded_at = log_time_field()
-    burning = nrs_field("Burning")
-    itch = nrs_field("Itch")
+    burning = nrs_field(gettext_lazy("Burning"))
+    itch = nrs_field(gettext_lazy("Itch"))
     flare_severity = score_field(
         rules.FLARE_SEVERITY_MIN,
         rules.FLARE_SEVERITY_MAX,
@@ -113,8 +120,10 @@ class SymptomInputSerializer(RejectUnknownFields, serializers.Serializer):
         attrs = super().validate(attrs)
         if not self.partial and all(attrs.get(name) is None for name in ("burning", "itch", "flare_severity")):
             raise serializers.ValidationError(
-                f"Send at least one score: burning ({NRS_RANGE}), itch ({NRS_RANGE}) or flare_severity "
-                f"({rules.FLARE_SEVERITY_MIN}-{rules.FLARE_SEVERITY_MAX})."
+                gettext(
+                    "Send at least one score: burning ({nrs}), itch ({nrs}) "
+                    "or flare_severity ({flare_min}-{flare_max})."
+                ).format(nrs=NRS_RANGE, flare_min=rules.FLARE_SEVERITY_MIN, flare_max=rules.FLARE_SEVERITY_MAX)
             )
         return attrs
 
@@ -123,11 +132,17 @@ POEM_ITEM_RANGE = f"{rules.POEM_ITEM_MIN}-{rules.POEM_ITEM_MAX}"
 POEM_ANSWERS = ", ".join(
     f"{answer} {label}" for answer, label in enumerate(rules.POEM_ANSWER_LABELS, start=rules.POEM_ITEM_MIN)
 )
-POEM_ITEM_MESSAGE = f"Each POEM answer is {POEM_ITEM_RANGE}: {POEM_ANSWERS} (null for an unanswered question)."
+POEM_ITEM_MESSAGE = format_lazy(
+    gettext_lazy("Each POEM answer is {range}: {answers} (null for an unanswered question)."),
+    range=POEM_ITEM_RANGE,
+    answers=POEM_ANSWERS,
+)
 
 
 def poem_answers_field(**kwargs: Any) -> serializers.ListField:
-    count = f"POEM has exactly {rules.POEM_ITEM_COUNT} answers, in question order."
+    count = format_lazy(
+        gettext_lazy("POEM has exactly {count} answers, in question order."), count=rules.POEM_ITEM_COUNT
+    )
     return serializers.ListField(
         child=score_field(rules.POEM_ITEM_MIN, rules.POEM_ITEM_MAX, POEM_ITEM_MESSAGE, allow_null=True),
         min_length=rules.POEM_ITEM_COUNT,
@@ -149,10 +164,9 @@ SKIN_CHECK_ANSWER_HELP = (
     "true (yes), false (no) or null/left out (not answered). A yes makes the check concerning; "
     "an urgent sign (see urgent_signs) tells the patient to seek care today and the care team at once."
 )
-ANSWER_OR_CONCERNING = (
-    "Send concerning (true or false), or answer at least one self-check question: "
-    + ", ".join(rules.SKIN_CHECK_ANSWERS)
-    + "."
+ANSWER_OR_CONCERNING = format_lazy(
+    gettext_lazy("Send concerning (true or false), or answer at least one self-check question: {questions}."),
+    questions=", ".join(rules.SKIN_CHECK_ANSWERS),
 )
 
 
@@ -336,5 +350,5 @@ class LogFilterSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError({"until": "until must not be before since."})
+            raise serializers.ValidationError({"until": gettext("until must not be before since.")})
         return attrs

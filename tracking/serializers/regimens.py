@@ -6,6 +6,7 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,7 +18,7 @@ from tracking.serializers.fields import body_areas_field, score_field, times_fie
 
 
 def weekdays_field(**kwargs: Any) -> serializers.ListField:
-    message = "ISO weekday numbers run from 1 (Monday) to 7 (Sunday)."
+    message = gettext_lazy("ISO weekday numbers run from 1 (Monday) to 7 (Sunday).")
     return serializers.ListField(
         child=score_field(min(rules.ALL_WEEKDAYS), max(rules.ALL_WEEKDAYS), message),
         max_length=len(rules.ALL_WEEKDAYS),

@@ -20,6 +20,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.clock import PatientClock
 from accounts.models import Patient, User
@@ -51,12 +53,16 @@ class LogResult:
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
-REUSED_ID = "This id is already used by another log. Generate a new UUID for a new log."
-CHANGED_REPLAY = (
-    "A log with this id was stored with different content. To change it, PATCH it (within "
-    f"{rules.LOG_CORRECTION_HOURS} hours of logging); to log something new, use a new id."
+# Lazy: a sync result's detail is read in the asker's language.
+REUSED_ID = gettext_lazy("This id is already used by another log. Generate a new UUID for a new log.")
+CHANGED_REPLAY = format_lazy(
+    gettext_lazy(
+        "A log with this id was stored with different content. To change it, PATCH it (within "
+        "{hours} hours of logging); to log something new, use a new id."
+    ),
+    hours=rules.LOG_CORRECTION_HOURS,
 )
-DELETED_REPLAY = "The log with this id was deleted; it is not stored again. Use a new id to log it anew."
+DELETED_REPLAY = gettext_lazy("The log with this id was deleted; it is not stored again. Use a new id to log it anew.")
 
 
 def fingerprint(values: Mapping[str, Any]) -> str:
@@ -109,16 +115,18 @@ def _build_application(patient: Patient, items: list[dict[str, Any]]) -> Callabl
         regimen_id = values.pop("regimen", None)
         if regimen_id is not None:
             if regimen_id not in by_id:
-                raise ValidationError({"regimen": "This patient has no regimen with this id."})
+                raise ValidationError({"regimen": gettext("This patient has no regimen with this id.")})
             values["regimen"] = by_id[regimen_id]
             return values
         local_date = clock.local_date(values["applied_at"])
         active = [regimen for regimen in regimens if regimen.is_active_on(local_date)]
         if len(active) != 1:
-            problem = "no regimen was active" if not active else f"{len(active)} regimens were active"
-            raise ValidationError(
-                {"regimen": f"On {local_date} {problem}; say which regimen this application belongs to."}
+            problem = (
+                gettext("On {date} no regimen was active; say which regimen this application belongs to.")
+                if not active
+                else gettext("On {date} {count} regimens were active; say which regimen this application belongs to.")
             )
+            raise ValidationError({"regimen": problem.format(date=local_date, count=len(active))})
         values["regimen"] = active[0]
         return values
 
@@ -137,7 +145,7 @@ def _build_symptom(patient: Patient, items: list[dict[str, Any]]) -> Callable[[d
         values = dict(item)
         application_id = values.pop("application", None)
         if application_id is not None and application_id not in known:
-            raise ValidationError({"application": "This patient has no application with this id."})
+            raise ValidationError({"application": gettext("This patient has no application with this id.")})
         values["application_id"] = application_id
         return values
 
@@ -249,7 +257,7 @@ def logs_record(
             position = pending[row.pk][0]
             winner = winners.get(row.pk)
             if winner is None:  # inserted by a concurrent request and deleted since: nothing of ours is stored
-                results[position] = LogResult(row.pk, Outcome.CONFLICT, detail=DELETED_REPLAY)
+                results[position] = LogResult(row.pk, Outcome.CONFLICT, detail=str(DELETED_REPLAY))
             elif (winner.created_at, winner.created_by_id, winner.fingerprint) == (
                 row.created_at,
                 row.created_by_id,
@@ -263,7 +271,7 @@ def logs_record(
         results[position] = (
             _replay_result(winner, patient, prints[position])
             if winner is not None
-            else LogResult(log_id, Outcome.CONFLICT, detail=DELETED_REPLAY)
+            else LogResult(log_id, Outcome.CONFLICT, detail=str(DELETED_REPLAY))
         )
     # Every position is filled: stored ids, repeats, invalid items and inserted rows cover them all.
     assert all(result is not None for result in results)  # noqa: S101 - an invariant, not input checking
@@ -302,11 +310,11 @@ def logs_changed(patient: Patient, *, schedules_refreshed: bool = False) -> None
 
 def _replay_result(existing: PatientLog, patient: Patient, print_: str) -> LogResult:
     if existing.patient_id != patient.pk:
-        return LogResult(existing.pk, Outcome.CONFLICT, detail=REUSED_ID)
+        return LogResult(existing.pk, Outcome.CONFLICT, detail=str(REUSED_ID))
     if existing.deleted_at is not None:
-        return LogResult(existing.pk, Outcome.CONFLICT, detail=DELETED_REPLAY)
+        return LogResult(existing.pk, Outcome.CONFLICT, detail=str(DELETED_REPLAY))
     if existing.fingerprint != print_:
-        return LogResult(existing.pk, Outcome.CONFLICT, entry=existing, detail=CHANGED_REPLAY)
+        return LogResult(existing.pk, Outcome.CONFLICT, entry=existing, detail=str(CHANGED_REPLAY))
     return LogResult(existing.pk, Outcome.DUPLICATE, entry=existing)
 
 
@@ -330,12 +338,14 @@ def log_record(*, model: type[PatientLog], patient: Patient, created_by: User, i
 
 def _check_may_correct(entry: PatientLog, user: User, changed: set[str]) -> None:
     if entry.created_by_id != user.pk:
-        raise PermissionDenied("Only the person who logged this entry may correct or delete it.")
+        raise PermissionDenied(gettext("Only the person who logged this entry may correct or delete it."))
     window_closed = timezone.now() > entry.created_at + rules.LOG_CORRECTION_WINDOW
     if window_closed and changed - {"note"}:
         raise PermissionDenied(
-            f"A log can be corrected for {rules.LOG_CORRECTION_HOURS} hours after it was logged. After that, "
-            "only its note can change: add a note saying what was different."
+            gettext(
+                "A log can be corrected for {hours} hours after it was logged. After that, "
+                "only its note can change: add a note saying what was different."
+            ).format(hours=rules.LOG_CORRECTION_HOURS)
         )
 
 

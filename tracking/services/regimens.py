@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts.models import Patient, User
 from tracking import rules
@@ -61,13 +62,19 @@ def regimen_update(*, regimen: Regimen, **changes: Any) -> Regimen:
     """Change a regimen's areas, times, weekdays, end date or tube. Drug, strength and phase step down instead."""
     unknown = set(changes) - set(REGIMEN_CHANGEABLE_FIELDS)
     if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed; step down instead."))
+        raise ValidationError(
+            dict.fromkeys(sorted(unknown), gettext("This field cannot be changed; step down instead."))
+        )
     following = Regimen.objects.filter(previous=regimen).only("start_date").first()
     if following is not None and "end_date" in changes:
         last_day = following.start_date - datetime.timedelta(days=1)
         if changes["end_date"] is None or changes["end_date"] > last_day:
             raise ValidationError(
-                {"end_date": f"The regimen it stepped down to starts on {following.start_date}: end by {last_day}."}
+                {
+                    "end_date": gettext("The regimen it stepped down to starts on {start}: end by {last_day}.").format(
+                        start=following.start_date, last_day=last_day
+                    )
+                }
             )
     for name, value in changes.items():
         setattr(regimen, name, value)

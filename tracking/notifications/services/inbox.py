@@ -7,6 +7,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from tracking.models import Notification, Occurrence, OccurrenceState
 from tracking.reminders.services import snooze_validate
@@ -27,9 +28,13 @@ def notification_snooze(
     """Remind this recipient again in `minutes` (5-240), as a new occurrence of the same slot."""
     minutes = snooze_validate(minutes)
     if notification.occurrence_id is None:  # a clinician told about an urgent alert: it is resolved, not snoozed
-        raise ValidationError({"minutes": "Only a reminder can be snoozed; this is an alert for the care team."})
+        raise ValidationError(
+            {"minutes": gettext("Only a reminder can be snoozed; this is an alert for the care team.")}
+        )
     if notification.acked_at is not None:
-        raise ValidationError({"minutes": "This notification was already acknowledged; there is nothing to snooze."})
+        raise ValidationError(
+            {"minutes": gettext("This notification was already acknowledged; there is nothing to snooze.")}
+        )
     now = now or timezone.now()
     original = Occurrence.objects.select_for_update().get(pk=notification.occurrence_id)
     base_slot = original.slot.split(" ")[0]
