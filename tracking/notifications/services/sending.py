@@ -125,6 +125,7 @@ def message_for(notification: Notification, *, by_push: bool = False) -> Message
             recipient_email=notification.recipient.email,
             alert_id=notification.alert_id,
             link=alert_admin_url(notification.alert_id) if notification.alert_id else "",
+            language=notification.recipient.language,
         )
     return Message(
         notification_id=notification.pk,
@@ -135,6 +136,7 @@ def message_for(notification: Notification, *, by_push: bool = False) -> Message
         recipient_email=notification.recipient.email,
         patient_id=notification.patient_id,
         regimen_id=notification.occurrence.schedule.regimen_id,
+        language=notification.recipient.language,
     )
 
 

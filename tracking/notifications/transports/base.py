@@ -41,6 +41,8 @@ class Message:
     alert_id: uuid.UUID | None = None
     # Where the clinician opens the alert (the admin), for an e-mail about one.
     link: str = ""
+    # The recipient's language (accounts.models.Language): an e-mail's fixed words and direction follow it.
+    language: str = "en"
 
     @property
     def collapse_key(self) -> str:

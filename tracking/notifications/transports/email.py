@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from tracking.notifications.transports.base import DeliveryError, Message
 
@@ -31,13 +32,16 @@ class EmailTransport:
         context = {"message": message, "site_url": settings.SITE_URL}
         # A clinician told about an alert opens it in the admin; a reminder's reader opens the app.
         template = "tracking/email/alert_notification" if message.alert_id else "tracking/email/notification"
+        # The templates' fixed words, and the HTML's lang and dir, in the recipient's language.
+        with translation.override(message.language):
+            text, html = render_to_string(f"{template}.txt", context), render_to_string(f"{template}.html", context)
         email = EmailMultiAlternatives(
             subject=message.title,
-            body=render_to_string(f"{template}.txt", context),
+            body=text,
             to=[message.recipient_email],
             headers={"X-Entity-Ref-ID": message.collapse_key},
         )
-        email.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
+        email.attach_alternative(html, "text/html")
         email_send(email)
 
 
