@@ -15,7 +15,8 @@ from typing import Any
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import serializers
 
 from tacro_topical.text import PersonTextValidator
@@ -54,7 +55,10 @@ class ExplainedChoiceField(serializers.ChoiceField):
     def __init__(self, choices: Any, **kwargs: Any) -> None:
         super().__init__(choices, **kwargs)
         allowed = ", ".join(str(key) for key in self.choices)
-        self.error_messages["invalid_choice"] = f'"{{input}}" is not allowed. Allowed values: {allowed}.'
+        # Lazy, in the asker's language; `{input}` stays a placeholder for DRF's fail() to fill.
+        self.error_messages["invalid_choice"] = format_lazy(
+            gettext_lazy('"{input}" is not allowed. Allowed values: {allowed}.'), input="{input}", allowed=allowed
+        )
 
 
 class ModelSerializer(serializers.ModelSerializer):

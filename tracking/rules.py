@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy, gettext_noop
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 
 class Drug(enum.StrEnum):
@@ -49,17 +49,19 @@ def strength_problem(*, drug: Drug, strength: str, age_years: int) -> str | None
     """Why this drug and strength may not be used at this age, or None when the labels allow it."""
     allowed = STRENGTHS_BY_DRUG[drug]
     if strength not in allowed:
-        return f"{drug.value} comes as {' or '.join(s + '%' for s in allowed)}; {strength!r} is not a strength of it."
+        return gettext("{drug} comes as {strengths}; {strength} is not a strength of it.").format(
+            drug=drug.value, strengths=gettext(" or ").join(s + "%" for s in allowed), strength=repr(strength)
+        )
     if age_years < MIN_AGE_YEARS_ANY_TCI:
-        return (
-            f"Topical calcineurin inhibitors are not for children under {MIN_AGE_YEARS_ANY_TCI} years "
-            f"(the patient is {age_years} on the start date)."
-        )
+        return gettext(
+            "Topical calcineurin inhibitors are not for children under {minimum} years "
+            "(the patient is {age} on the start date)."
+        ).format(minimum=MIN_AGE_YEARS_ANY_TCI, age=age_years)
     if drug == Drug.TACROLIMUS and strength == TACROLIMUS_HIGH_STRENGTH and age_years < MIN_AGE_YEARS_TACROLIMUS_0_1:
-        return (
-            f"Tacrolimus 0.1% is for patients aged {MIN_AGE_YEARS_TACROLIMUS_0_1} and over "
-            f"(the patient is {age_years} on the start date); use 0.03%."
-        )
+        return gettext(
+            "Tacrolimus 0.1% is for patients aged {minimum} and over "
+            "(the patient is {age} on the start date); use 0.03%."
+        ).format(minimum=MIN_AGE_YEARS_TACROLIMUS_0_1, age=age_years)
     return None
 
 

@@ -117,6 +117,40 @@ CASES: dict[str, Case] = {
         400,
         lambda: gettext('"{value}" is not a time of day; use "HH:MM" from 00:00 to 23:59.').format(value="25:00"),
     ),
+    "a regimen's strength": Case(
+        lambda client, patient: client.post(
+            f"{base(patient)}regimens/",
+            {
+                "drug": "tacrolimus",
+                "strength": "1",
+                "body_areas": ["face"],
+                "times": ["08:00", "20:00"],
+                "start_date": "2026-11-21",
+            },
+            format="json",
+        ),
+        400,
+        lambda: gettext("{drug} comes as {strengths}; {strength} is not a strength of it.").format(
+            drug="tacrolimus", strengths=gettext(" or ").join(["0.03%", "0.1%"]), strength=repr("1")
+        ),
+    ),
+    "a regimen's drug, not one of the choices": Case(
+        lambda client, patient: client.post(
+            f"{base(patient)}regimens/",
+            {
+                "drug": "aspirin",
+                "strength": "0.1",
+                "body_areas": ["face"],
+                "times": ["08:00"],
+                "start_date": "2026-11-21",
+            },
+            format="json",
+        ),
+        400,
+        lambda: gettext('"{input}" is not allowed. Allowed values: {allowed}.').format(
+            input="aspirin", allowed=", ".join(key for key, _label in Regimen._meta.get_field("drug").choices or [])
+        ),
+    ),
     "a log's time in the future": Case(
         lambda client, patient: client.post(
             f"{base(patient)}applications/", application_body(at="2026-11-21T13:00:00+03:00"), format="json"

@@ -9,6 +9,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext
 
 from accounts.models import Patient
 from tracking import rules
@@ -78,7 +79,9 @@ class Regimen(models.Model):
         super().clean()
         errors: dict[str, str] = {}
         if self.end_date and self.start_date and self.end_date < self.start_date:
-            errors["end_date"] = f"The end date cannot be before the start date ({self.start_date})."
+            errors["end_date"] = gettext("The end date cannot be before the start date ({start}).").format(
+                start=self.start_date
+            )
         drug = rules.Drug.named(self.drug)
         if drug is not None and self.start_date and self.patient_id:
             problem = rules.strength_problem(
@@ -99,13 +102,15 @@ class Regimen(models.Model):
         errors: dict[str, str] = {}
         times, weekdays = list(self.times or []), list(self.weekdays or [])
         if len(set(times)) != len(times):
-            errors["times"] = "Each time of day may appear once."
+            errors["times"] = gettext("Each time of day may appear once.")
         if self.phase == Phase.MAINTENANCE and not weekdays:
-            errors["weekdays"] = "Maintenance runs on chosen weekdays: give ISO weekday numbers, e.g. [1, 4]."
+            errors["weekdays"] = gettext("Maintenance runs on chosen weekdays: give ISO weekday numbers, e.g. [1, 4].")
         elif self.phase == Phase.TREATMENT and sorted(set(weekdays)) != list(ALL_WEEKDAYS):
-            errors["weekdays"] = "Treatment is daily: leave weekdays out, or give all seven [1, 2, 3, 4, 5, 6, 7]."
+            errors["weekdays"] = gettext(
+                "Treatment is daily: leave weekdays out, or give all seven [1, 2, 3, 4, 5, 6, 7]."
+            )
         elif len(set(weekdays)) != len(weekdays):
-            errors["weekdays"] = "Each weekday may appear once."
+            errors["weekdays"] = gettext("Each weekday may appear once.")
         return errors
 
     def wall_times(self) -> list[datetime.time]:
