@@ -303,21 +303,34 @@ def age_band(*, age_years: int, age_months: int) -> AgeBand | None:
     return AgeBand.ADULT
 
 
-def suggested_ftu(areas: Iterable[str], band: AgeBand) -> Decimal:
-    """FTU for one application to these areas: each table region they touch, counted once.
+# Each row: the areas one table region covers, and that region's FTU per application.
+FtuGuide = list[tuple[tuple[str, ...], Decimal]]
 
-    The tables give a figure per whole region, so an area that covers part of a region is
-    counted as the whole region: the figure is what treating those regions takes, an upper bound.
+
+def ftu_guide(areas: Iterable[str], band: AgeBand) -> FtuGuide:
+    """The FTU for each table region these areas touch, with the areas it covers, in the order given.
+
+    The tables give a figure per whole region (a child's arm and hand together, an adult's face and
+    neck together), so an area that covers part of a region is counted as the whole region: the
+    figure is what treating that region takes, an upper bound. Areas with no table row give none.
     """
     adult = band == AgeBand.ADULT
-    regions = {
-        (adult_region if adult else child_region, side)
-        for area in areas
-        if area in _AREA_REGIONS
-        for adult_region, child_region, side in [_AREA_REGIONS[area]]
-    }
+    groups: dict[tuple[FtuRegion, str], list[str]] = {}
+    for area in areas:
+        if area in _AREA_REGIONS:
+            adult_region, child_region, side = _AREA_REGIONS[area]
+            groups.setdefault((adult_region if adult else child_region, side), []).append(area)
     table = FTU_TABLE[band]
-    return sum((table[region] for region, _side in regions), Decimal("0"))
+    return [(tuple(covered), table[region]) for (region, _side), covered in groups.items()]
+
+
+def ftu_total(guide: FtuGuide) -> Decimal:
+    return sum((ftu for _covered, ftu in guide), Decimal("0"))
+
+
+def suggested_ftu(areas: Iterable[str], band: AgeBand) -> Decimal:
+    """FTU for one application to these areas: each table region they touch, counted once (`ftu_guide`)."""
+    return ftu_total(ftu_guide(areas, band))
 
 
 # --- Logs ------------------------------------------------------------------------------------

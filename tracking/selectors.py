@@ -36,6 +36,14 @@ def suggested_ftu_for(patient: Patient, areas: list[str], on: datetime.date) -> 
     return rules.suggested_ftu(areas, band) if band else None
 
 
+def ftu_guide_for(
+    patient: Patient, areas: list[str], on: datetime.date
+) -> list[tuple[tuple[str, ...], Decimal]] | None:
+    """`rules.ftu_guide` at the patient's age on `on`; None at an age the tables do not cover."""
+    band = patient_age_band(patient, on)
+    return rules.ftu_guide(areas, band) if band else None
+
+
 def zone_history_read(patient: Patient) -> Patient:
     """The patient with their zone history read now, once, so every PatientClock built for this request shares
     it (one query). Only for a request that never changes the patient's zone, which would leave it stale."""
@@ -72,6 +80,7 @@ class RegimenUsage:
 
     today: datetime.date
     suggested_ftu: Decimal | None
+    ftu_guide: rules.FtuGuide | None
     grams_used: Decimal | None
     empty_date: datetime.date | None
 
@@ -106,9 +115,10 @@ def attach_usage(regimens: list[Regimen], patient: Patient) -> list[Regimen]:
 
 
 def regimen_usage(regimen: Regimen, patient: Patient, today: datetime.date) -> RegimenUsage:
-    suggested = suggested_ftu_for(patient, regimen.body_areas, today)
+    guide = ftu_guide_for(patient, regimen.body_areas, today)
+    suggested = None if guide is None else rules.ftu_total(guide)
     if not regimen.tube_grams:
-        return RegimenUsage(today=today, suggested_ftu=suggested, grams_used=None, empty_date=None)
+        return RegimenUsage(today=today, suggested_ftu=suggested, ftu_guide=guide, grams_used=None, empty_date=None)
     logged_count: int = getattr(regimen, "logged_count", 0)
     unmeasured: int = getattr(regimen, "unmeasured_count", 0)
     logged_ftu: Decimal = getattr(regimen, "logged_ftu", None) or Decimal("0")
@@ -117,6 +127,7 @@ def regimen_usage(regimen: Regimen, patient: Patient, today: datetime.date) -> R
     return RegimenUsage(
         today=today,
         suggested_ftu=suggested,
+        ftu_guide=guide,
         grams_used=grams_used,
         empty_date=_empty_date(regimen, today, grams_used, logged_count, suggested),
     )

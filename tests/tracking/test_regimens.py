@@ -375,6 +375,34 @@ def test_the_suggestion_follows_the_patients_age_today_as_they_grow(clinic: Clin
         assert as_decimal(client.get(regimen_url(child, regimen.pk)).json()["suggested_ftu"]) == Decimal("6")
 
 
+def guide_of(response: Any) -> list[tuple[list[str], Decimal]]:
+    return [(row["areas"], as_decimal(row["ftu"])) for row in response.json()["ftu_guide"]]
+
+
+def test_an_adults_ftu_guide_gives_each_table_region_with_the_areas_it_covers(
+    client: APIClient, patient: Patient
+) -> None:
+    response = create(client, patient, body_areas=["face", "hand_left", "neck", "scalp", "arm_left"])
+
+    assert response.status_code == 201, response.content
+    # Face and neck are one adult row; an adult's arm and hand are two; the scalp has no row.
+    assert guide_of(response) == [
+        (["face", "neck"], Decimal("2.5")),
+        (["hand_left"], Decimal("1")),
+        (["arm_left"], Decimal("3")),
+    ]
+    assert as_decimal(response.json()["suggested_ftu"]) == Decimal("6.5")  # the guide's sum
+
+
+def test_a_childs_ftu_guide_takes_arm_and_hand_together_as_the_childrens_table_does(
+    caregiver: User, child: Patient
+) -> None:
+    response = create(client_as(caregiver), child, strength="0.03", body_areas=["arm_left", "hand_left", "chest"])
+
+    assert response.status_code == 201, response.content
+    assert guide_of(response) == [(["arm_left", "hand_left"], Decimal("2.5")), (["chest"], Decimal("3.5"))]
+
+
 # --- Tube estimate -----------------------------------------------------------------------------
 
 

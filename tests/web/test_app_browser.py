@@ -80,6 +80,9 @@ def test_a_patient_signs_in_and_logs_a_dose_in_one_tap(live_server, family: Fami
         expect(page.locator("main h1")).to_have_text("Today")
         expect(page.locator("#top")).to_contain_text("Your record (Layla)")
         expect(page.locator("main")).to_contain_text("Tacrolimus 0.1% ointment: 3 times a day")
+        # The FTU guide area by area, from the adult table: face and neck are one row of 2.5.
+        expect(page.locator(".ftu-rows li")).to_have_text(["Face, Neck: about 2.5 fingertip units"])
+        expect(page.locator(".ftu")).to_contain_text("About 2.5 fingertip units in all.")
         page.get_by_role("button", name=re.compile("^Applied now")).first.click()
         expect(page.locator(".slot.done")).to_have_count(1)
         expect(page.locator(".slot.done")).to_contain_text("Face, Neck")

@@ -129,6 +129,11 @@ class RegimenSerializer(ModelSerializer):
         help_text="Fingertip units per application for these areas at the patient's age (published FTU tables); "
         "null under 3 months of age, where the tables give no figure."
     )
+    ftu_guide = serializers.SerializerMethodField(
+        help_text="suggested_ftu area by area: for each region of the FTU tables these areas touch, the areas "
+        "it covers and its fingertip units per application (a child's arm and hand are one row, an adult's "
+        "face and neck another); null where suggested_ftu is."
+    )
     estimated_grams_used = serializers.SerializerMethodField(
         help_text="Grams used from the tube so far: logged amounts, or suggested_ftu where a log has none. "
         "Null without tube_grams."
@@ -153,6 +158,7 @@ class RegimenSerializer(ModelSerializer):
             "end_date",
             "is_active",
             "suggested_ftu",
+            "ftu_guide",
             "tube_grams",
             "estimated_grams_used",
             "estimated_empty_date",
@@ -175,6 +181,24 @@ class RegimenSerializer(ModelSerializer):
     @extend_schema_field({"type": "number", "minimum": 0, "nullable": True})
     def get_suggested_ftu(self, regimen: Regimen) -> Decimal | None:
         return regimen.usage.suggested_ftu  # type: ignore[attr-defined]
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "nullable": True,
+            "items": {
+                "type": "object",
+                "required": ["areas", "ftu"],
+                "properties": {
+                    "areas": {"type": "array", "items": {"type": "string"}},
+                    "ftu": {"type": "number", "minimum": 0},
+                },
+            },
+        }
+    )
+    def get_ftu_guide(self, regimen: Regimen) -> list[dict[str, object]] | None:
+        guide = regimen.usage.ftu_guide  # type: ignore[attr-defined]
+        return None if guide is None else [{"areas": list(areas), "ftu": ftu} for areas, ftu in guide]
 
     @extend_schema_field({"type": "number", "minimum": 0, "nullable": True})
     def get_estimated_grams_used(self, regimen: Regimen) -> Decimal | None:

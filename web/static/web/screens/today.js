@@ -70,15 +70,16 @@ function formatDayName(isoDay) {
   );
 }
 
+// The FTU guide area by area (the regimen's ftu_guide: one row per region of the published tables, at the
+// patient's age), then the total; none at an age the tables do not cover.
 function ftuGuide(regimen) {
-  if (regimen.suggested_ftu == null) return h("p", { class: "hint" }, tp("ftu.none"));
-  return h(
-    "p",
-    { class: "ftu" },
-    t("ftu.amount", { ftu: formatNumber(Number(regimen.suggested_ftu)), areas: areaNames(regimen.body_areas) }),
-    " ",
-    h("span", { class: "hint" }, t("ftu.what")),
-  );
+  if (regimen.ftu_guide == null) return h("p", { class: "hint" }, tp("ftu.none"));
+  const amount = (key, ftu, extra = {}) => t(key, { count: Number(ftu), ftu: formatNumber(Number(ftu)), ...extra });
+  return h("div", { class: "ftu" },
+    h("p", {}, t("ftu.heading")),
+    h("ul", { class: "ftu-rows" },
+      regimen.ftu_guide.map((row) => h("li", {}, amount("ftu.row", row.ftu, { areas: areaNames(row.areas) })))),
+    h("p", {}, amount("ftu.total", regimen.suggested_ftu), " ", h("span", { class: "hint" }, t("ftu.what"))));
 }
 
 export async function render(main) {
