@@ -8,6 +8,7 @@ Each case sends one representative bad request across the API, as someone whose 
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -205,7 +206,7 @@ ENGLISH_PROSE = re.compile(r"\b(the|is|are|was|and|for|your|this|not|with|from)\
 
 def _messages(response: Response) -> str:
     """The body's messages, one a line: its values, not its keys (field paths such as `times[1]`)."""
-    values = response.json().values()
+    values = json.loads(response.content).values()
     return "\n".join(message for value in values for message in (value if isinstance(value, list) else [value]))
 
 
