@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Patient
 from tests.personas import client_as, regimen_row
-from tests.tracking.peers import VapidKeys, WebPushReceiver, make_vapid_keys
+from tests.tracking.peers import SmtpServer, VapidKeys, WebPushReceiver, make_vapid_keys, use_smtp_server
+from tests.workers import real_worker
 from tracking.models import Regimen
 
 
@@ -71,3 +72,21 @@ def loopback_push_service(settings: Settings) -> None:
 def push_receiver(loopback_push_service: None) -> Iterator[WebPushReceiver]:
     with WebPushReceiver() as receiver:
         yield receiver
+
+
+# --- Real peers: a Celery worker on Redis, an SMTP server on loopback ----------------------------------
+
+
+@pytest.fixture
+def redis_worker(redis_url: str) -> Iterator[None]:
+    """A real Celery worker on the test Redis, in a thread, for the test."""
+    with real_worker(redis_url, {}):
+        yield
+
+
+@pytest.fixture
+def smtp_server(settings: Settings) -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback that Django's mail sends to; `.received` holds what arrived."""
+    with SmtpServer() as server:
+        use_smtp_server(settings, server.host, server.port)
+        yield server

@@ -16,7 +16,6 @@ import pytest
 from django.utils import timezone
 
 from tests.personas import client_as, prescribe
-from tests.tracking.peers import SmtpServer, use_smtp_server
 from tests.workers import real_worker, wait_for
 from tracking.models import Delivery, Device, Notification, Occurrence
 from tracking.notifications.services import device_register
@@ -24,12 +23,6 @@ from tracking.reminders import tasks
 from tracking.reminders.services import reminder_setting_update
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def redis_worker(redis_url: str) -> Iterator[None]:
-    with real_worker(redis_url, {}):
-        yield
 
 
 @pytest.fixture
@@ -47,13 +40,6 @@ def filesystem_worker(tmp_path: Path) -> Iterator[None]:
         Path(str(options[key])).mkdir(parents=True, exist_ok=True)
     with real_worker("filesystem://", options):
         yield
-
-
-@pytest.fixture
-def smtp_server(settings) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        use_smtp_server(settings, server.host, server.port)
-        yield server
 
 
 def prescribe_due_a_minute_ago(patient) -> None:

@@ -7,32 +7,17 @@ from __future__ import annotations
 import datetime
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from tests.personas import client_as
-from tests.tracking.peers import SmtpServer, use_smtp_server
-from tests.workers import real_worker, wait_for
+from tests.workers import wait_for
 from tracking.models import Alert, AlertDigest, AlertKind, Delivery
 from tracking.notifications.services import device_register
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 TITLE = "Urgent: a patient reported signs that need care today"
-
-
-@pytest.fixture
-def redis_worker(redis_url: str) -> Iterator[None]:
-    with real_worker(redis_url, {}):
-        yield
-
-
-@pytest.fixture
-def smtp_server(settings) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        use_smtp_server(settings, server.host, server.port)
-        yield server
 
 
 def urgent_check() -> dict[str, object]:

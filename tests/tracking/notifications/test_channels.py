@@ -78,13 +78,6 @@ def send_error(transport: Transport, message: Message, device: Device | None) ->
 # --- Email ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def smtp_server(settings: Settings) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        use_smtp_server(settings, server.host, server.port)
-        yield server
-
-
 def test_email_arrives_with_the_title_as_subject_and_the_body_in_text_and_html(
     smtp_server: SmtpServer, message: Message
 ) -> None:

@@ -8,17 +8,15 @@ recipient's language, and the e-mail transport sends it to a real SMTP server on
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 
 import pytest
 import time_machine
 from django.utils import translation
-from pytest_django.fixtures import Settings
 
 from accounts.models import Language, User
 from tests.personas import Clinic, prescribe
 from tests.tracking.conftest import at
-from tests.tracking.peers import ReceivedMail, SmtpServer, use_smtp_server
+from tests.tracking.peers import ReceivedMail, SmtpServer
 from tracking.models import Delivery, DeliveryStatus
 from tracking.notifications.services import delivery_send, occurrences_deliver
 from tracking.reminders.sweep import sweep
@@ -28,13 +26,6 @@ pytestmark = pytest.mark.django_db
 SLOT = "2026-11-21T20:00:00+03:00"
 FOOTER = "Open the app to log it or to snooze this reminder."
 ARABIC_FOOTER = "افتح التطبيق لتسجيل ذلك أو لتأجيل هذا التذكير."
-
-
-@pytest.fixture
-def smtp_server(settings: Settings) -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        use_smtp_server(settings, server.host, server.port)
-        yield server
 
 
 def reminder_e_mail(clinic: Clinic, caregiver: User, language: str, smtp_server: SmtpServer) -> ReceivedMail:
