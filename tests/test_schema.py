@@ -51,7 +51,7 @@ DOCUMENTED = {
     ("get", "/api/v1/devices/"): {"200", "400", "401"},
     ("post", "/api/v1/devices/"): {"200", "201", "400", "401"},
     ("delete", "/api/v1/devices/{device_id}/"): {"204", "401", "404"},
-    ("post", "/api/v1/devices/{device_id}/test/"): {"202", "401", "404", "409"},
+    ("post", "/api/v1/devices/{device_id}/test/"): {"202", "401", "404", "409", "503"},
     ("get", "/api/v1/push/vapid-public-key/"): {"200", "404"},
 }
 # And a 429 wherever a throttle counts the request: every route (reads and writes per user, /auth/ and the

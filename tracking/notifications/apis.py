@@ -12,17 +12,19 @@ import uuid
 from typing import Any, cast
 
 from django.http import Http404
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.auth_apis import AnonymousApi
 from accounts.models import User
 from tacro_topical.pagination import PagedApi
 from tacro_topical.schema import NOT_FOUND, UNAUTHENTICATED, VALIDATION_ERROR, ErrorSerializer
 from tacro_topical.serializers import RejectUnknownFields
+from tacro_topical.task_sending import enqueue
 from tracking import rules
 from tracking.models import Device, Notification, Platform
 from tracking.notifications import selectors
@@ -200,6 +202,10 @@ class DeviceDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# A broker that did not take the task: long enough for a restart, short enough for a person waiting.
+TEST_PUSH_RETRY_AFTER_SECONDS = 30
+
+
 class DeviceTestApi(APIView):
     @extend_schema(
         operation_id="devices_test",
@@ -212,6 +218,9 @@ class DeviceTestApi(APIView):
                 ErrorSerializer,
                 description="This device cannot get push now: it was deactivated (the reason says why) or its"
                 " platform is not configured on this server.",
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer, description="The task could not be queued (the broker is down); see Retry-After."
             ),
         },
         summary="Send the caller's device a test push",
@@ -226,18 +235,21 @@ class DeviceTestApi(APIView):
         unavailable = device_unavailable_reason(device)
         if unavailable is not None:
             return Response({"detail": unavailable}, status=status.HTTP_409_CONFLICT)
-        send_test_push.delay(str(device.pk))
+        # As every task sent from a request: one try on a kept connection, never holding the request up.
+        if not enqueue(send_test_push, str(device.pk)):
+            return Response(
+                {"detail": gettext("The test cannot be sent just now. Try again in a minute.")},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(TEST_PUSH_RETRY_AFTER_SECONDS)},
+            )
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
 # --- Web Push key --------------------------------------------------------------------------------
 
 
-class VapidPublicKeyApi(APIView):
+class VapidPublicKeyApi(AnonymousApi):
     """Anyone may read it (a public key): a browser subscribes with it before or after signing in."""
-
-    permission_classes = (AllowAny,)
-    authentication_classes = ()
 
     @extend_schema(
         operation_id="push_vapid_public_key",

@@ -114,3 +114,23 @@ def test_a_subscription_the_push_service_forgot_is_deactivated(receiver, patient
     device.refresh_from_db()
     assert not device.active
     assert "410" in device.deactivated_reason
+
+
+def test_with_the_broker_down_the_test_is_a_503_with_retry_after_at_once(patient, settings: Settings) -> None:
+    import time
+
+    device, _ = device_register(user=patient.user, platform="fcm", token="fcm-token-of-the-test")
+    settings.FCM_SERVICE_ACCOUNT_FILE = __file__  # configured, so the device is not refused as unavailable
+    previous = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        started = time.monotonic()
+        response = client_as(patient.user).post(f"/api/v1/devices/{device.pk}/test/")
+        took = time.monotonic() - started
+    finally:
+        celery_app.conf.broker_url = previous
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert response.json()["detail"] == "The test cannot be sent just now. Try again in a minute."
+    assert took < 1.5  # one try on a kept connection, never kombu's reconnecting
